@@ -1,0 +1,543 @@
+"""The loop thread: one asyncio event loop per process, on a named daemon thread.
+
+Lifecycle (``LoopState``)::
+
+    NEW ──start()──▶ RUNNING ──stop()──▶ STOPPING ──▶ STOPPED ──start()──▶ RUNNING …
+                        │
+                        └── thread died ──▶ DEAD (callers get LoopNotRunning; start() again works)
+
+The loop is started lazily by the first user, never at import time: gunicorn ``--preload``
+imports the app in the master and then forks, and a loop thread does not survive ``fork()``.
+After a fork the child's first use starts a fresh loop (``os.register_at_fork`` plus a pid
+check), while the parent's loop objects are kept out of reach of the garbage collector so the
+child never closes (or warns about) resources that belong to the parent.
+
+Bridged calls register a *waiter* here (``admit``/``release``), which gives three things in one
+place: the bound on in-flight calls (backpressure), the count the stats endpoint shows, and a way
+to wake every waiting caller at once when the loop dies or (in strict mode) stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import enum
+import inspect
+import logging
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, TypeVar
+
+from ._config import LoopConfig
+from ._errors import DeadlockRisk, LoopNotRunning
+
+__all__ = ["LoopState", "LoopThread", "Waiter", "configure_default", "current_loop_thread", "default_loop"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+Closer = Callable[[], Any]
+
+#: every LoopThread ever started in this process (for atexit and fork handling)
+_live: weakref.WeakSet[LoopThread] = weakref.WeakSet()
+#: objects of a parent process's loop, kept referenced in a forked child so that garbage
+#: collection never closes or warns about resources the parent still owns
+_fork_graveyard: list[Any] = []
+#: running loop -> its LoopThread, for code on the loop that needs its owner
+_owners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopThread] = weakref.WeakKeyDictionary()
+
+
+class LoopState(enum.Enum):
+    """Where a :class:`LoopThread` is in its lifecycle."""
+
+    NEW = "new"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    DEAD = "dead"
+
+
+class Waiter(Protocol):
+    """A caller blocked on a bridged call; the loop thread can wake it with an error."""
+
+    def wake(self, error: BaseException) -> None:
+        """Make the blocked caller raise ``error`` (called from any thread)."""
+
+
+class LoopThread:
+    """Owns one event loop running forever on a dedicated, named daemon thread.
+
+    Example::
+
+        lt = LoopThread()
+        fut = lt.submit(asyncio.sleep(0.1, "done"))
+        assert fut.result() == "done"
+        lt.stop()
+
+    Most code uses the process-wide instance from :func:`default_loop` through ``bridge.run``.
+    """
+
+    def __init__(self, config: LoopConfig | None = None) -> None:
+        if config is not None and not isinstance(config, LoopConfig):
+            raise TypeError(f"config must be a LoopConfig, not {type(config).__name__}.")
+        self._config = config if config is not None else LoopConfig.from_env()
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self._slots = threading.Condition(self._lock)
+        self._state = LoopState.NEW
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_ident: int | None = None
+        self._pid = os.getpid()
+        self._waiters: set[Waiter] = set()
+        self._queued = 0
+        self._closers: list[Closer] = []
+        self.resources: dict[str, Any] = {}
+        self._death: BaseException | None = None
+        self._abandoned: list[asyncio.Task[Any]] = []
+        self._start_hooks: list[Callable[[LoopThread], Any]] = []
+
+    # -- introspection -------------------------------------------------------------------
+    @property
+    def config(self) -> LoopConfig:
+        """The current (immutable) configuration."""
+        return self._config
+
+    @property
+    def state(self) -> LoopState:
+        """The lifecycle state; a forked child sees ``NEW`` until first use."""
+        self._check_fork()
+        return self._state
+
+    @property
+    def thread_ident(self) -> int | None:
+        """``threading.get_ident()`` of the loop thread while it runs, else ``None``."""
+        return self._thread_ident if self.state is LoopState.RUNNING else None
+
+    @property
+    def inflight(self) -> int:
+        """Number of bridged calls currently admitted (running or scheduled on the loop)."""
+        return len(self._waiters)
+
+    @property
+    def queued(self) -> int:
+        """Number of callers waiting for a free in-flight slot."""
+        return self._queued
+
+    def waiters(self) -> list[Waiter]:
+        """A snapshot of the callers currently blocked on this loop."""
+        with self._lock:
+            return list(self._waiters)
+
+    def in_loop_thread(self) -> bool:
+        """True when called from this loop's own thread."""
+        return self._thread_ident == threading.get_ident() and self._pid == os.getpid()
+
+    def __repr__(self) -> str:
+        return f"<LoopThread {self._config.thread_name!r} state={self._state.value} inflight={self.inflight}>"
+
+    # -- configuration -------------------------------------------------------------------
+    def configure(self, config: LoopConfig) -> None:
+        """Replace the configuration.
+
+        Backpressure, timeouts and watchdog settings apply at once; ``use_uvloop`` and
+        ``thread_name`` need a stopped loop (they take effect at the next start).
+        """
+        if not isinstance(config, LoopConfig):
+            raise TypeError(f"config must be a LoopConfig, not {type(config).__name__}.")
+        with self._lock:
+            running = self._state in (LoopState.RUNNING, LoopState.STOPPING)
+            old = self._config
+            if running and (config.use_uvloop != old.use_uvloop or config.thread_name != old.thread_name):
+                raise ValueError(
+                    "use_uvloop and thread_name cannot change while the loop runs; "
+                    "call stop() first or set them before the first bridged call."
+                )
+            self._config = config
+            self._slots.notify_all()
+
+    def on_start(self, hook: Callable[[LoopThread], Any]) -> None:
+        """Call ``hook(self)`` on the caller's thread each time the loop (re)starts."""
+        if not callable(hook):
+            raise TypeError("on_start() needs a callable.")
+        self._start_hooks.append(hook)
+        if self._state is LoopState.RUNNING:
+            hook(self)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running event loop, started on first access."""
+        loop = self._loop
+        if loop is not None and self._state is LoopState.RUNNING and self._pid == os.getpid():
+            return loop
+        return self.start()
+
+    def start(self) -> asyncio.AbstractEventLoop:
+        """Start the loop thread if it is not running and return its loop (idempotent)."""
+        self._check_fork()
+        with self._lock:
+            if self._state is LoopState.RUNNING and self._loop is not None:
+                return self._loop
+            if self._state is LoopState.STOPPING:
+                raise LoopNotRunning(
+                    "the loop thread is stopping; wait for stop() to return before using it again."
+                )
+            loop = self._spawn()
+        for hook in list(self._start_hooks):
+            try:
+                hook(self)
+            except Exception:
+                logger.exception("loopbridge: an on_start hook of %r failed", self)
+        return loop
+
+    def _spawn(self) -> asyncio.AbstractEventLoop:
+        loop = _new_event_loop(self._config.use_uvloop)
+        ready = threading.Event()
+        thread = threading.Thread(
+            target=self._main, args=(loop, ready), name=self._config.thread_name, daemon=True
+        )
+        self._loop, self._thread, self._death = loop, thread, None
+        self._closers, self.resources, self._abandoned = [], {}, []
+        thread.start()
+        ready.wait()
+        self._state = LoopState.RUNNING
+        _owners[loop] = self
+        _live.add(self)
+        _register_exit_handler()
+        logger.debug("loopbridge: started %r (%s)", self, type(loop).__module__)
+        return loop
+
+    def _main(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+        self._thread_ident = threading.get_ident()
+        asyncio.set_event_loop(loop)
+        ready.set()
+        try:
+            loop.run_forever()
+        except BaseException as exc:  # the thread is dying: remember why for every caller
+            self._death = exc
+            logger.critical("loopbridge: the loop thread died: %r", exc, exc_info=exc)
+        finally:
+            self._on_thread_exit(loop)
+
+    def _on_thread_exit(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            clean = self._state is LoopState.STOPPING and self._death is None
+            self._state = LoopState.STOPPED if clean else LoopState.DEAD
+            waiters, self._waiters = self._waiters, set()
+            self._slots.notify_all()
+        error = self._not_running_error()
+        for waiter in waiters:
+            waiter.wake(error)
+        if not clean and not loop.is_closed():
+            self._salvage(loop)
+        if not loop.is_closed() and not loop.is_running():
+            try:
+                loop.close()
+            except Exception:  # a loop broken by the failure that killed the thread
+                logger.debug("loopbridge: closing a dead loop failed", exc_info=True)
+        asyncio.set_event_loop(None)
+
+    def _salvage(self, loop: asyncio.AbstractEventLoop) -> None:
+        """After the loop died: cancel its tasks and run the closers, best effort and bounded."""
+
+        async def cleanup() -> None:
+            await self._cancel_leftovers(asyncio.current_task())
+            await self._run_closers()
+            await loop.shutdown_asyncgens()
+
+        try:
+            loop.run_until_complete(asyncio.wait_for(cleanup(), timeout=self._config.cancel_wait + 2.0))
+        except BaseException:  # the loop may be too broken to run anything; never mask the death
+            logger.warning("loopbridge: cleanup after the loop thread died was incomplete", exc_info=True)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop the loop: finish in-flight work (up to ``grace`` s), cancel the rest, close.
+
+        Registered closers run (newest first), async generators and the default executor are
+        shut down, and the thread is joined. Idempotent; the instance can be started again.
+        Raises :class:`DeadlockRisk` when called on the loop thread itself.
+        """
+        grace = self._config.stop_grace if grace is None else grace
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
+            raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}.")
+        self._check_fork()
+        if self.in_loop_thread():
+            raise DeadlockRisk(
+                "LoopThread.stop() was called on the loop thread itself, which would wait for "
+                "itself forever; call it from another thread (or schedule it with to_async)."
+            )
+        with self._lock:
+            if self._state is not LoopState.RUNNING:
+                return
+            self._state = LoopState.STOPPING
+            loop, thread = self._loop, self._thread
+            self._slots.notify_all()
+        assert loop is not None and thread is not None
+        self._run_shutdown(loop, float(grace))
+        thread.join(timeout=float(grace) + 10.0)
+        if thread.is_alive():
+            logger.error("loopbridge: the loop thread did not exit; it is blocked in sync code.")
+        with self._lock:
+            if self._state is LoopState.STOPPING:
+                self._state = LoopState.STOPPED
+            self._loop, self._thread, self._thread_ident = None, None, None
+
+    def _run_shutdown(self, loop: asyncio.AbstractEventLoop, grace: float) -> None:
+        try:
+            fut = asyncio.run_coroutine_threadsafe(self._shutdown(grace), loop)
+        except RuntimeError:  # the loop already closed under us
+            return
+        try:
+            fut.result(timeout=grace + 10.0)
+        except concurrent.futures.TimeoutError:
+            logger.error("loopbridge: shutdown did not finish in %.1fs; the loop is blocked.", grace + 10)
+        except Exception:
+            logger.exception("loopbridge: error while shutting the loop down")
+
+    async def _shutdown(self, grace: float) -> None:
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        deadline = loop.time() + grace
+        while True:
+            tasks = {t for t in asyncio.all_tasks() if t is not me}
+            remaining = deadline - loop.time()
+            if not tasks or remaining <= 0:
+                break
+            await asyncio.wait(tasks, timeout=remaining)
+        await self._cancel_leftovers(me)
+        await self._run_closers()
+        await loop.shutdown_asyncgens()
+        try:
+            await asyncio.wait_for(loop.shutdown_default_executor(), timeout=max(grace, 1.0))
+        except asyncio.TimeoutError:
+            logger.error("loopbridge: default executor threads still busy at stop; not waiting.")
+        loop.stop()
+
+    async def _cancel_leftovers(self, me: asyncio.Task[Any] | None) -> None:
+        tasks = {t for t in asyncio.all_tasks() if t is not me}
+        if not tasks:
+            return
+        logger.info("loopbridge: cancelling %d task(s) still running at stop", len(tasks))
+        for task in tasks:
+            task.cancel()
+        _, pending = await asyncio.wait(tasks, timeout=self._config.cancel_wait + 1.0)
+        if pending:
+            # keep them referenced: destroying a pending task only produces a misleading warning
+            self._abandoned.extend(pending)
+            names = ", ".join(sorted(t.get_name() for t in pending))
+            logger.error("loopbridge: task(s) ignored cancellation at stop: %s", names)
+
+    async def _run_closers(self) -> None:
+        closers, self._closers = self._closers, []
+        for closer in reversed(closers):
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, timeout=max(self._config.stop_grace, 1.0))
+            except Exception:
+                logger.exception("loopbridge: closer %r failed at stop", closer)
+
+    # -- work ----------------------------------------------------------------------------
+    def add_closer(self, closer: Closer) -> None:
+        """Register ``closer`` (sync or async callable) to run on the loop at :meth:`stop`."""
+        if not callable(closer):
+            raise TypeError("add_closer() needs a callable (sync or async) taking no arguments.")
+        self._closers.append(closer)
+
+    def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        """Schedule ``coro`` on the loop and return a ``concurrent.futures.Future``.
+
+        A low-level door (no backpressure, no context propagation): sync code should use
+        ``bridge.run``. Raises :class:`LoopNotRunning` if the loop cannot take work.
+        """
+        if not asyncio.iscoroutine(coro):
+            raise TypeError(f"submit() needs a coroutine object, got {type(coro).__name__}.")
+        loop = self.loop
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, loop)
+        except RuntimeError as exc:
+            coro.close()
+            raise self._not_running_error() from exc
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback(*args)`` on the loop thread soon (thread-safe)."""
+        loop = self.loop
+        try:
+            loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError as exc:
+            raise self._not_running_error() from exc
+
+    # -- bridged-call bookkeeping (backpressure, death and stall notices) -------------------
+    def admit(self, waiter: Waiter, queue_timeout: float | None = None) -> asyncio.AbstractEventLoop:
+        """Register ``waiter`` as in flight, waiting up to ``queue_timeout`` for a free slot.
+
+        Returns the loop to schedule on. Raises :class:`Overloaded` or :class:`LoopNotRunning`.
+        """
+        loop = self._loop
+        if loop is None or self._state is not LoopState.RUNNING or self._pid != os.getpid():
+            loop = self.start()
+        with self._lock:
+            if self._state is LoopState.RUNNING and len(self._waiters) < self._config.max_inflight:
+                self._waiters.add(waiter)
+                return loop
+        return self._admit_slow(waiter, queue_timeout)
+
+    def _admit_slow(self, waiter: Waiter, queue_timeout: float | None) -> asyncio.AbstractEventLoop:
+        from ._errors import Overloaded
+
+        wait = self._config.queue_timeout if queue_timeout is None else queue_timeout
+        deadline = time.monotonic() + wait
+        with self._slots:
+            self._queued += 1
+            try:
+                while True:
+                    if self._state is not LoopState.RUNNING or self._loop is None:
+                        raise self._not_running_error()
+                    if len(self._waiters) < self._config.max_inflight:
+                        self._waiters.add(waiter)
+                        return self._loop
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise Overloaded(
+                            f"{len(self._waiters)} bridged calls are already in flight (the limit, "
+                            f"max_inflight={self._config.max_inflight}) and none finished within "
+                            f"{wait:g}s; retry later, raise LOOPBRIDGE_MAX_INFLIGHT, or look for "
+                            "calls that never finish."
+                        )
+                    self._slots.wait(remaining)
+            finally:
+                self._queued -= 1
+
+    def release(self, waiter: Waiter) -> None:
+        """Forget ``waiter`` and hand its slot to a queued caller (any thread)."""
+        with self._lock:
+            self._waiters.discard(waiter)
+            if self._queued:
+                self._slots.notify()
+
+    def wake_all(self, error: BaseException) -> int:
+        """Wake every blocked caller with ``error``; returns how many were woken."""
+        for waiter in self.waiters():
+            waiter.wake(error)
+        return len(self._waiters)
+
+    def _not_running_error(self) -> LoopNotRunning:
+        if self._death is not None:
+            err = LoopNotRunning(
+                f"the loopbridge loop thread died ({self._death!r}); work sent to it cannot run. "
+                "The original error is attached as __cause__; the next call starts a fresh loop."
+            )
+            err.__cause__ = self._death
+            return err
+        return LoopNotRunning(
+            f"the loopbridge loop thread is {self._state.value}; it takes no new work. "
+            "Calls made after stop() start it again; calls made during stop() must be retried."
+        )
+
+    # -- fork --------------------------------------------------------------------------------
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            self._reset_after_fork()
+
+    def _reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's loop without touching it, start fresh later."""
+        _fork_graveyard.extend([self._loop, self._thread, self._closers, self.resources, self._abandoned])
+        hooks, config = self._start_hooks, self._config
+        self._init_state()
+        self._start_hooks, self._config = hooks, config
+
+
+def _new_event_loop(use_uvloop: bool | None) -> asyncio.AbstractEventLoop:
+    if use_uvloop is False or sys.platform == "win32":
+        return asyncio.new_event_loop()
+    try:
+        import uvloop
+    except ImportError:
+        if use_uvloop:
+            raise RuntimeError(
+                "use_uvloop=True but uvloop is not installed: pip install 'loopbridge[uvloop]', "
+                "or set LOOPBRIDGE_UVLOOP=auto."
+            ) from None
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+# -- the process-wide instance ---------------------------------------------------------------
+_default: LoopThread | None = None
+_default_lock = threading.Lock()
+
+
+def default_loop() -> LoopThread:
+    """The process's shared :class:`LoopThread` (created, not started, on first call)."""
+    global _default
+    lt = _default
+    if lt is None:
+        with _default_lock:
+            if _default is None:
+                _default = LoopThread()
+            lt = _default
+    return lt
+
+
+def configure_default(config: LoopConfig | None = None, **changes: Any) -> LoopThread:
+    """Set the default loop's configuration (``config``, then ``changes`` applied over it)."""
+    lt = default_loop()
+    base = config if config is not None else lt.config
+    lt.configure(base.replace(**changes) if changes else base)
+    return lt
+
+
+def current_loop_thread() -> LoopThread | None:
+    """The :class:`LoopThread` owning the running loop, or ``None`` off any loop thread."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return _owners.get(loop)
+
+
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+    for lt in list(_live):
+        lt._reset_after_fork()
+
+
+_exit_registered = False
+
+
+def _register_exit_handler() -> None:
+    global _exit_registered
+    if _exit_registered:
+        return
+    _exit_registered = True
+    # threading's own exit hooks run before concurrent.futures refuses new work and before
+    # non-daemon threads are joined, the same point the stdlib executors shut down at; plain
+    # atexit would run after the default executor already refused the shutdown's last jobs.
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(_stop_all_at_exit)
+    else:  # pragma: no cover - other interpreters
+        atexit.register(_stop_all_at_exit)
+
+
+def _stop_all_at_exit() -> None:
+    for lt in list(_live):
+        if lt._pid == os.getpid() and lt._state is LoopState.RUNNING:
+            try:
+                lt.stop(grace=min(lt.config.stop_grace, 2.0))
+            except Exception:  # at exit there is no one left to tell but the log
+                logger.exception("loopbridge: stopping %r at exit failed", lt)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+

@@ -1,0 +1,42 @@
+"""bridge: the sync side of loopbridge.
+
+Unchanged synchronous code hands IO-heavy work to the process's one event-loop thread and gets
+results back: :func:`run`, :func:`to_sync`, :func:`to_async`, the Flask extension
+:class:`LoopBridge`, the requests-shaped :mod:`bridge.http`, and the ``loopbridge`` command
+(``lint``, ``demo``, ``bench``).
+"""
+
+import logging as _logging
+
+from async_core import (
+    BlockedAddress,
+    BodyTooLarge,
+    BridgeTimeout,
+    DeadlockRisk,
+    LoopBridgeError,
+    LoopNotRunning,
+    LoopStalled,
+    Overloaded,
+    UpstreamError,
+)
+
+from ._calls import run, to_async, to_sync
+from ._flask import LoopBridge
+
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+__all__ = [
+    "BlockedAddress",
+    "BodyTooLarge",
+    "BridgeTimeout",
+    "DeadlockRisk",
+    "LoopBridge",
+    "LoopBridgeError",
+    "LoopNotRunning",
+    "LoopStalled",
+    "Overloaded",
+    "UpstreamError",
+    "run",
+    "to_async",
+    "to_sync",
+]
