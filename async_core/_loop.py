@@ -199,25 +199,43 @@ class LoopThread:
         return loop
 
     def _spawn(self) -> asyncio.AbstractEventLoop:
-        loop = _new_event_loop(self._config.use_uvloop)
+        # The loop is created on its own thread, in that thread's empty context: a loop made
+        # here would capture the caller's contextvars (a Flask request, say) in its internal
+        # handles and keep them alive for the life of the process.
         ready = threading.Event()
+        box: list[Any] = []
         thread = threading.Thread(
-            target=self._main, args=(loop, ready), name=self._config.thread_name, daemon=True
+            target=self._main, args=(box, ready), name=self._config.thread_name, daemon=True
         )
-        self._loop, self._thread, self._death = loop, thread, None
+        self._thread, self._death = thread, None
         self._closers, self.resources, self._abandoned = [], {}, []
         thread.start()
         ready.wait()
+        if isinstance(box[0], BaseException):
+            self._thread = None
+            raise box[0]
+        loop = self._loop = box[0]
         self._state = LoopState.RUNNING
         _owners[loop] = self
         _live.add(self)
+        if self._config.watchdog_ms > 0:
+            from ._watchdog import attach_watchdog
+
+            attach_watchdog(self)
         _register_exit_handler()
         logger.debug("loopbridge: started %r (%s)", self, type(loop).__module__)
         return loop
 
-    def _main(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    def _main(self, box: list[Any], ready: threading.Event) -> None:
+        try:
+            loop = _new_event_loop(self._config.use_uvloop)
+        except BaseException as exc:  # e.g. uvloop required but missing: the starter re-raises
+            box.append(exc)
+            ready.set()
+            return
         self._thread_ident = threading.get_ident()
         asyncio.set_event_loop(loop)
+        box.append(loop)
         ready.set()
         try:
             loop.run_forever()

@@ -199,6 +199,9 @@ async def _drive(call: _Call, coro: Coroutine[Any, Any, Any], ctx: contextvars.C
     else:
         call.post(_OK, result)
     finally:
+        # break the cycle context -> executor storage -> call -> task -> context, so that what
+        # the context holds (a Flask app, a request) is freed by reference counting alone
+        call.task = None
         call.loop_thread.release(call)
 
 
