@@ -1,0 +1,142 @@
+"""``loopbridge bench``: every section in one run, as a table, a JSON file and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._report import TARGETS, evaluate_targets, render_chart, render_tables
+
+__all__ = ["bench_command", "run_bench"]
+
+logger = logging.getLogger(__name__)
+
+SECTIONS = ("roundtrip", "watchdog", "fanout", "flask", "lint")
+
+
+def _roundtrip(quick: bool) -> dict[str, Any]:
+    from .roundtrip import run_roundtrip_bench
+
+    return run_roundtrip_bench(calls=600 if quick else 4000, repeat=3 if quick else 7)
+
+
+def _watchdog(quick: bool) -> dict[str, Any]:
+    from .watchdog import run_watchdog_bench
+
+    return run_watchdog_bench(repeat=3 if quick else 7)
+
+
+def _fanout(quick: bool) -> dict[str, Any]:
+    from .fanout import run_fanout_bench
+
+    return run_fanout_bench(n=200 if quick else 400, latency_ms=25.0, concurrency=100, repeat=2 if quick else 5)
+
+
+def _flask(quick: bool) -> dict[str, Any]:
+    from .flask_e2e import FlaskBenchConfig, run_flask_bench
+
+    cfg = FlaskBenchConfig(duration=1.0, repeat=1) if quick else FlaskBenchConfig(duration=5.0, repeat=3)
+    return run_flask_bench(cfg)
+
+
+def _lint(quick: bool) -> dict[str, Any]:
+    from ..lint._bench import run_lint_bench
+
+    if quick:
+        import flask
+        import requests
+
+        paths = [str(Path(requests.__file__).parent), str(Path(flask.__file__).parent)]
+        return run_lint_bench(paths, repeat=1)
+    return run_lint_bench(None, repeat=3)
+
+
+_RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "roundtrip": _roundtrip,
+    "watchdog": _watchdog,
+    "fanout": _fanout,
+    "flask": _flask,
+    "lint": _lint,
+}
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were measured."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+    }
+
+
+def run_bench(sections: tuple[str, ...], quick: bool) -> dict[str, Any]:
+    """Run the chosen sections in order; a failing section is recorded, the others still run."""
+    result: dict[str, Any] = {"machine": machine(), "quick": quick, "sections": {}, "errors": {}}
+    for name in sections:
+        click.echo(f"… {name}", err=True)
+        started = time.monotonic()
+        try:
+            result["sections"][name] = _RUNNERS[name](quick)
+        except Exception as exc:  # one broken section must not lose the others' figures
+            logger.exception("bench section %s failed", name)
+            result["errors"][name] = f"{type(exc).__name__}: {exc}"
+        click.echo(f"  {name} took {time.monotonic() - started:.1f}s", err=True)
+    result["targets"] = evaluate_targets(result["sections"])
+    return result
+
+
+@click.command("bench")
+@click.option("--quick", is_flag=True, help="A small version of every section (under a minute).")
+@click.option(
+    "--section", "sections", multiple=True, type=click.Choice(SECTIONS),
+    help="Run only these sections (repeatable). Default: all.",
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-results"),
+              show_default=True, help="Directory for bench.json and bench.png.")
+@click.option("--no-chart", is_flag=True, help="Skip the PNG chart.")
+def bench_command(quick: bool, sections: tuple[str, ...], out_dir: Path, no_chart: bool) -> None:
+    """Measure the bridge against what you could use instead; print ratios.
+
+    Every server it needs (upstream simulator, gunicorn) is started and stopped by the
+    command, on 127.0.0.1 only. Figures are medians over interleaved rounds with min–max.
+    """
+    chosen = sections or SECTIONS
+    result = run_bench(tuple(chosen), quick)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "bench.json"
+    json_path.write_text(json.dumps(result, indent=2, default=_json_default))
+    click.echo(render_tables(result))
+    click.echo(f"\nJSON: {json_path}")
+    if not no_chart:
+        try:
+            png = render_chart(result, out_dir / "bench.png")
+            click.echo(f"chart: {png}")
+        except ImportError:
+            click.echo("chart skipped: pip install 'loopbridge[bench]' for matplotlib", err=True)
+    if result["errors"]:
+        for name, err in result["errors"].items():
+            click.echo(f"section {name} failed: {err}", err=True)
+        sys.exit(1)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, Path | tuple | set):
+        return list(value) if not isinstance(value, Path) else str(value)
+    return str(value)
+
+
+

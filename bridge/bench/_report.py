@@ -1,0 +1,180 @@
+"""Turn bench results into the targets table, terminal tables and a PNG chart."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TARGETS", "Target", "evaluate_targets", "render_chart", "render_tables"]
+
+logger = logging.getLogger(__name__)
+
+
+def _dig(data: Any, *keys: str | int) -> float:
+    for key in keys:
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        else:
+            return math.nan
+    try:
+        return float(data)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(a) and not math.isnan(b) else math.nan
+
+
+@dataclass(frozen=True)
+class Target:
+    """One figure with its goal: ``value(sections) <= goal`` or ``>= goal``."""
+
+    key: str
+    label: str
+    goal: float
+    at_most: bool
+    value: Callable[[dict[str, Any]], float]
+
+    def check(self, sections: dict[str, Any]) -> dict[str, Any]:
+        value = self.value(sections)
+        if math.isnan(value):
+            status = "not measured"
+        else:
+            status = "holds" if (value <= self.goal if self.at_most else value >= self.goal) else "missed"
+        sign = "≤" if self.at_most else "≥"
+        return {"key": self.key, "label": self.label, "value": value, "target": f"{sign} {self.goal:g}", "status": status}
+
+
+def _rt(sections: dict[str, Any], variant: str) -> float:
+    return _dig(sections, "roundtrip", "callers", "1", variant, "us_per_call")
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("run_vs_raw", "run round trip vs raw run_coroutine_threadsafe, 1 caller (×)", 1.0, True,
+           lambda s: _ratio(_rt(s, "run"), _rt(s, "raw"))),
+    Target("run_vs_asgiref", "run vs asgiref default async_to_sync (× faster)", 4.0, False,
+           lambda s: _ratio(_rt(s, "asgiref_default"), _rt(s, "run"))),
+    Target("watchdog_overhead", "watchdog cost on the round trip (on ÷ off)", 1.03, True,
+           lambda s: _dig(s, "watchdog", "roundtrip", "ratio")),
+    Target("fanout_vs_limit", "bridge.http.map fan-out vs physical limit (×)", 1.3, True,
+           lambda s: _dig(s, "fanout", "ratios", "map_vs_limit")),
+    Target("fanout_vs_threadpool", "bridge.http.map vs ThreadPool(32)+requests (× faster)", 3.5, False,
+           lambda s: _dig(s, "fanout", "ratios", "threadpool_vs_map")),
+    Target("flask_1call_rps", "Flask 1-call: LoopBridge vs sync requests, req/s (×)", 1.1, False,
+           lambda s: _dig(s, "flask", "ratios", "one_call_bridge_vs_sync_rps")),
+    Target("flask_1call_cpu", "Flask 1-call: LoopBridge vs sync requests, CPU/req (×)", 0.8, True,
+           lambda s: _dig(s, "flask", "ratios", "one_call_bridge_vs_sync_cpu")),
+    Target("flask_1call_ceiling", "Flask 1-call vs ceiling (threads ÷ latency)", 0.85, False,
+           lambda s: _dig(s, "flask", "ratios", "one_call_bridge_vs_ceiling")),
+    Target("flask_fan_vs_seq", "Flask 10-call fan-out: map vs sequential, req/s (×)", 5.0, False,
+           lambda s: _dig(s, "flask", "ratios", "fan_map_vs_seq_rps")),
+    Target("flask_fan_vs_stock", "Flask 10-call fan-out: map vs stock async + gather (×)", 2.0, False,
+           lambda s: _dig(s, "flask", "ratios", "fan_map_vs_stock_gather_rps")),
+    Target("lint_vs_flake8", "lint vs flake8 + flake8-async, lines/s (×)", 5.0, False,
+           lambda s: _dig(s, "lint", "ratios", "vs_flake8_async")),
+    Target("lint_vs_parse", "lint time vs ast.parse floor (×)", 2.0, True,
+           lambda s: _dig(s, "lint", "ratios", "vs_parse_floor")),
+)
+
+
+def evaluate_targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
+    """Check every target against the measured sections."""
+    return [target.check(sections) for target in TARGETS]
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
+    cells = [header] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(str(row[i])) for row in cells) for i in range(len(header))]
+    lines = [f"\n{title}"]
+    for n, row in enumerate(cells):
+        lines.append("  " + "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if n == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _roundtrip_rows(section: dict[str, Any]) -> list[str]:
+    from .roundtrip import VARIANTS
+
+    out = []
+    for callers, table in section.get("callers", {}).items():
+        rows = [[VARIANTS.get(name, name), f["us_per_call"], f"{f['min']:.1f}–{f['max']:.1f}", f"{f['calls_per_s']:.0f}",
+                 f["vs_raw"]] for name, f in table.items()]
+        out.append(_table(f"Round trip, {callers} caller thread(s) (median µs/call, min–max)",
+                          ["variant", "µs/call", "min–max", "calls/s", "× raw"], rows))
+    return out
+
+
+def _flask_rows(section: dict[str, Any]) -> list[str]:
+    rows = []
+    for fig in section.get("routes", {}).values():
+        rows.append([fig["label"], f"{fig['rps']:.0f}", f"{fig['rps_min']:.0f}–{fig['rps_max']:.0f}", fig["p50_ms"],
+                     fig["p99_ms"], fig["cpu_ms_per_req"], fig["rss_mib_per_worker"], fig["errors"]])
+    cfg = section.get("config", {})
+    title = (f"Flask under gunicorn gthread {cfg.get('workers')}×{cfg.get('threads')}, upstream {cfg.get('delay_ms')} ms, "
+             f"load: {section.get('load')} (ceiling {section.get('ceiling_rps_1call', 0):.0f} req/s)")
+    return [_table(title, ["route", "req/s", "min–max", "p50 ms", "p99 ms", "CPU ms/req", "RSS MiB", "errors"], rows)]
+
+
+def _generic_rows(name: str, section: dict[str, Any]) -> list[str]:
+    rows = [[key, value] for key, value in section.get("ratios", {}).items()]
+    return [_table(f"{name}: ratios", ["figure", "value"], rows)] if rows else []
+
+
+def render_tables(result: dict[str, Any]) -> str:
+    """The terminal report: per-section tables, then the targets."""
+    m = result.get("machine", {})
+    parts = [f"loopbridge bench{' --quick' if result.get('quick') else ''} — Python {m.get('python')}, "
+             f"{m.get('cpus')} CPUs, {m.get('platform')}"]
+    sections = result.get("sections", {})
+    if "roundtrip" in sections:
+        parts += _roundtrip_rows(sections["roundtrip"])
+    for name in ("watchdog", "fanout", "lint"):
+        if name in sections:
+            parts += _generic_rows(name, sections[name])
+    if "flask" in sections:
+        parts += _flask_rows(sections["flask"])
+    rows = [[t["label"], t["value"], t["target"], t["status"]] for t in result.get("targets", [])]
+    parts.append(_table("Targets (ratios from this run)", ["figure", "value", "target", "status"], rows))
+    return "\n".join(parts)
+
+
+def render_chart(result: dict[str, Any], path: Path) -> Path:
+    """Draw every target as a bar of value ÷ goal (1.0 = exactly on target); needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = [t for t in result.get("targets", []) if not math.isnan(t["value"])]
+    labels, scores, colors = [], [], []
+    for t in targets:
+        goal = float(t["target"].split()[1])
+        at_most = t["target"].startswith("≤")
+        score = (goal / t["value"]) if at_most else (t["value"] / goal)
+        labels.append(f"{t['label']}\n{t['value']:.2f} (target {t['target']})")
+        scores.append(score)
+        colors.append("#2e7d32" if t["status"] == "holds" else "#c62828")
+    fig, ax = plt.subplots(figsize=(11, 0.55 * max(4, len(labels)) + 1.5))
+    ax.barh(range(len(labels)), scores, color=colors)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("how far past the target (> 1 is better than the target)")
+    m = result.get("machine", {})
+    ax.set_title(f"loopbridge bench — Python {m.get('python')}, {m.get('cpus')} CPUs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
