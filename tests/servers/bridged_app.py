@@ -38,9 +38,14 @@ async def _identity() -> dict[str, Any]:
     }
 
 
+# Bridged work at import time: under gunicorn --preload this starts a loop thread in the master,
+# which then forks; each worker must notice and start a fresh loop of its own.
+STARTUP = run(_identity(), timeout=10)
+
+
 @app.get("/whoami")
 async def whoami() -> dict[str, Any]:
-    return await _identity()
+    return {**await _identity(), "imported_in": STARTUP["pid"]}
 
 
 @app.get("/sync-whoami")

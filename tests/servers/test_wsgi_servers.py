@@ -112,6 +112,8 @@ def test_gunicorn_preload_each_worker_answers_from_its_own_loop_thread(gunicorn)
         if len(pids) == 2:
             break
     assert len(pids) == 2 and proc.pid not in pids
+    # the app was imported (and the loop first started) in the master, before the fork
+    assert {body["imported_in"] for _, body in results} == {proc.pid}
     sync = _load(f"http://127.0.0.1:{port}/sync-whoami", 20)
     _check_one_loop_per_worker(sync)
     assert all(body["request_thread"] != body["loop_thread"] for _, body in sync)
