@@ -2,13 +2,15 @@
 
 1. ``serial``  — the legacy loop: ``requests.get`` one URL after the other;
 2. ``threads`` — ``ThreadPoolExecutor(pool_threads)`` with a ``requests.Session`` per thread;
-3. ``bridge``  — ``bridge.http.map(urls, concurrency=...)`` on the shared loop.
+3. ``bridge``  — ``bridge.http.map(urls, concurrency=...)`` on the shared loop;
+4. ``aiohttp_floor`` — bare aiohttp with worker tasks on its own loop, no loopbridge: what the
+   client library and this machine allow, so loopbridge's own cost shows as a ratio.
 
 The simulator runs in its own process (``python -m legacy_app.simulator --fixed``: every site
 answers after exactly ``latency_ms``), so it does not compete for this process's GIL. Runs are
 interleaved (serial, threads, bridge, serial, …) so a slow moment of the machine hits all three.
-The serial loop is measured on a subset when the full run would take longer than
-``serial_budget_s`` and extrapolated linearly (it is linear: one request at a time); the output
+The serial loop is measured on a subset when its runs together would take longer than
+``serial_budget_s`` (10 s) and extrapolated linearly (it is linear: one request at a time); the output
 says so. The physical limit is ``ceil(n / concurrency) * latency``.
 """
 
@@ -125,6 +127,57 @@ class _ThreadPool:
             session.close()
 
 
+class _RawAiohttp:
+    """The floor: bare aiohttp (one warm session, worker tasks) on its own loop thread, no loopbridge."""
+
+    def __init__(self, concurrency: int) -> None:
+        import asyncio
+
+        self._asyncio = asyncio
+        self.loop: asyncio.AbstractEventLoop
+        try:
+            import uvloop
+
+            self.loop = uvloop.new_event_loop()
+        except ImportError:
+            self.loop = asyncio.new_event_loop()
+        self.concurrency = concurrency
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bench-raw-aiohttp", daemon=True)
+        self.thread.start()
+        self.session: Any = self._call(self._open())
+
+    def _call(self, coro: Any) -> Any:
+        return self._asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)
+
+    async def _open(self) -> Any:
+        import aiohttp
+
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.concurrency))
+
+    async def _fetch_all(self, urls: list[str]) -> int:
+        todo = iter(urls)
+        errors = 0
+
+        async def worker() -> None:
+            nonlocal errors
+            for url in todo:
+                async with self.session.get(url) as resp:
+                    await resp.read()
+                    errors += resp.status >= 400
+
+        await self._asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(urls)))))
+        return errors
+
+    def run(self, urls: list[str]) -> int:
+        return int(self._call(self._fetch_all(urls)))
+
+    def close(self) -> None:
+        self._call(self.session.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
 def _bridge(urls: list[str], concurrency: int) -> int:
     from bridge import http
 
@@ -151,23 +204,28 @@ def run_fanout_bench(n: int = 400, latency_ms: float = 25.0, concurrency: int = 
 
     proc, base = start_simulator(n, latency_ms)
     pool = _ThreadPool(pool_threads)
+    raw = _RawAiohttp(concurrency)
     try:
         urls = [f"{base}/sites/{i}" for i in range(n)]
         per_request = latency_ms / 1000 + 0.002  # the serial loop's cost per URL, roughly
-        subset = n if n * per_request <= serial_budget_s else max(10, int(serial_budget_s / per_request))
+        per_run = serial_budget_s / repeat  # the budget covers all the serial runs together
+        subset = n if n * per_request <= per_run else max(10, int(per_run / per_request))
         subset = min(subset, n)
         pool.run(urls[:pool_threads * 2])  # warm: threads and sessions exist, as in a running app
         _bridge(urls[:concurrency], concurrency)  # warm: the loop and its pool exist
-        times: dict[str, list[float]] = {"serial": [], "threads": [], "bridge": []}
-        errors = {"serial": 0, "threads": 0, "bridge": 0}
+        raw.run(urls[:concurrency])
+        times: dict[str, list[float]] = {"serial": [], "threads": [], "bridge": [], "aiohttp_floor": []}
+        errors = {"serial": 0, "threads": 0, "bridge": 0, "aiohttp_floor": 0}
         for _ in range(repeat):
             for name, fn in (("serial", lambda: _serial(urls[:subset])), ("threads", lambda: pool.run(urls)),
-                             ("bridge", lambda: _bridge(urls, concurrency))):
+                             ("bridge", lambda: _bridge(urls, concurrency)),
+                             ("aiohttp_floor", lambda: raw.run(urls))):
                 elapsed, errs = _timed(fn)
                 times[name].append(elapsed)
                 errors[name] += errs
     finally:
         pool.close()
+        raw.close()
         default_loop().stop()
         stop_simulator(proc)
     return _result(n, latency_ms, concurrency, repeat, pool_threads, subset, times, errors)
@@ -178,32 +236,40 @@ def _result(n: int, latency_ms: float, concurrency: int, repeat: int, pool_threa
     limit = math.ceil(n / concurrency) * latency_ms / 1000
     serial = _summary(times["serial"], n / subset)
     serial.update(measured_on=subset, extrapolated=subset < n)
-    threads, bridged = _summary(times["threads"]), _summary(times["bridge"])
+    threads, bridged, floor = _summary(times["threads"]), _summary(times["bridge"]), _summary(times["aiohttp_floor"])
     b = bridged["median_s"]
-    return {
+    result: dict[str, Any] = {
         "params": {"n": n, "latency_ms": latency_ms, "concurrency": concurrency, "repeat": repeat,
                    "pool_threads": pool_threads},
-        "limit_s": limit, "serial": serial, "threads": threads, "bridge": bridged, "errors": errors,
+        "limit_s": limit, "serial": serial, "threads": threads, "bridge": bridged, "aiohttp_floor": floor,
+        "errors": errors,
         "ratios": {
             "bridge_vs_limit": b / limit if limit else math.inf,
+            "aiohttp_floor_vs_limit": floor["median_s"] / limit if limit else math.inf,
+            "bridge_vs_aiohttp_floor": b / floor["median_s"],
             "threads_vs_bridge": threads["median_s"] / b,
             "serial_vs_bridge": serial["median_s"] / b,
             "serial_vs_threads": serial["median_s"] / threads["median_s"],
         },
     }
+    # the names ``loopbridge bench``'s report reads (bridge/bench/_report.py)
+    result["ratios"].update(map_vs_limit=result["ratios"]["bridge_vs_limit"],
+                            threadpool_vs_map=result["ratios"]["threads_vs_bridge"])
+    return result
 
 
 def format_fanout_table(result: dict[str, Any]) -> str:
     """Render :func:`run_fanout_bench`'s result as a plain-text table."""
     p, r = result["params"], result["ratios"]
     lines = [
-        f"fan-out: {p['n']} GETs at {p['latency_ms']:g} ms, concurrency {p['concurrency']}, "
-        f"{p['repeat']} interleaved runs (median, min-max)",
+        (f"fan-out: {p['n']} GETs at {p['latency_ms']:g} ms, concurrency {p['concurrency']}, "
+         f"{p['repeat']} interleaved runs (median, min-max)"),
         f"{'way':<34}{'median':>10}{'min':>10}{'max':>10}",
     ]
     rows = (("serial requests loop", result["serial"]),
             (f"ThreadPoolExecutor({p['pool_threads']}) + requests", result["threads"]),
-            ("bridge.http.map", result["bridge"]))
+            ("bridge.http.map", result["bridge"]),
+            ("bare aiohttp, no loopbridge", result["aiohttp_floor"]))
     for label, s in rows:
         lines.append(f"{label:<34}{s['median_s']:>9.3f}s{s['min_s']:>9.3f}s{s['max_s']:>9.3f}s")
     lines.append(f"{'physical limit ceil(n/c) x latency':<34}{result['limit_s']:>9.3f}s")
@@ -213,6 +279,8 @@ def format_fanout_table(result: dict[str, Any]) -> str:
     lines += [
         f"bridge / limit      {r['bridge_vs_limit']:6.2f}x   (target <= 1.3x)",
         f"threads / bridge    {r['threads_vs_bridge']:6.2f}x   (target >= 3.5x)",
+        f"bare aiohttp / limit {r['aiohttp_floor_vs_limit']:5.2f}x   (what this machine allows)",
+        f"bridge / bare aiohttp {r['bridge_vs_aiohttp_floor']:4.2f}x   (loopbridge's own cost)",
         f"serial / bridge     {r['serial_vs_bridge']:6.2f}x",
         f"errors: {result['errors']}",
     ]
