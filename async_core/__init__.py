@@ -13,6 +13,7 @@ from ._errors import (
     BodyTooLarge,
     BridgeTimeout,
     DeadlockRisk,
+    InvalidURL,
     LoopBridgeError,
     LoopNotRunning,
     LoopStalled,
@@ -22,18 +23,30 @@ from ._errors import (
     UpstreamConnectTimeout,
     UpstreamError,
     UpstreamHTTPError,
+    UpstreamJSONError,
+    UpstreamPayloadError,
     UpstreamReadTimeout,
+    UpstreamSSLError,
     UpstreamTimeout,
 )
+from ._fanout import fan_out
+from ._http import HttpClient, HttpConfig, default_http_config, http_client, set_default_http_config
 from ._loop import LoopState, LoopThread, Waiter, configure_default, current_loop_thread, default_loop
+from ._response import Headers, Response
+from ._ssrf import AddressPolicy
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
+    "AddressPolicy",
     "BlockedAddress",
     "BodyTooLarge",
     "BridgeTimeout",
     "DeadlockRisk",
+    "Headers",
+    "HttpClient",
+    "HttpConfig",
+    "InvalidURL",
     "LoopBridgeError",
     "LoopConfig",
     "LoopNotRunning",
@@ -41,15 +54,23 @@ __all__ = [
     "LoopState",
     "LoopThread",
     "Overloaded",
+    "Response",
     "TooManyRedirects",
     "UpstreamConnectTimeout",
     "UpstreamConnectionError",
     "UpstreamError",
     "UpstreamHTTPError",
+    "UpstreamJSONError",
+    "UpstreamPayloadError",
     "UpstreamReadTimeout",
+    "UpstreamSSLError",
     "UpstreamTimeout",
     "Waiter",
     "configure_default",
     "current_loop_thread",
+    "default_http_config",
     "default_loop",
+    "fan_out",
+    "http_client",
+    "set_default_http_config",
 ]

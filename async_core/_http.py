@@ -25,16 +25,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import json as _json
 import logging
-import math
 import random
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
-from yarl import URL
 
 from ._errors import (
     BlockedAddress,
@@ -45,14 +42,22 @@ from ._errors import (
     UpstreamConnectionError,
     UpstreamConnectTimeout,
     UpstreamError,
-    UpstreamHTTPError,
-    UpstreamJSONError,
     UpstreamPayloadError,
     UpstreamReadTimeout,
     UpstreamSSLError,
     UpstreamTimeout,
 )
 from ._loop import LoopThread, default_loop
+from ._request import (
+    USE_CONFIG,
+    PreparedRequest,
+    _seconds,
+    next_hop,
+    parse_timeout,
+    prepare_request,
+)
+from ._response import REDIRECT_STATUSES as _REDIRECTS
+from ._response import Headers, Response
 from ._ssrf import AddressPolicy, GuardedResolver
 
 __all__ = [
@@ -73,60 +78,9 @@ logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NEVER_RETRY = (BlockedAddress, UpstreamSSLError)
-_UNSUPPORTED = {
-    "files": "multipart uploads are not supported; build the body yourself and pass data=",
-    "stream": "streaming responses are not supported; every body is read completely (see max_body)",
-    "proxies": "proxies are not supported by bridge.http; call requests directly for proxied traffic",
-    "cert": "client certificates are not supported; call requests directly for mutual TLS",
-    "hooks": "response hooks are not supported; post-process the returned Response instead",
-}
 
 
-class _UseConfig:
-    """Marker: take the value from the client's :class:`HttpConfig`."""
-
-    def __repr__(self) -> str:
-        return "USE_CONFIG"
-
-
-USE_CONFIG: Any = _UseConfig()
-Timeout = float | int | tuple[float | int | None, float | int | None] | None
-
-
-def _seconds(name: str, value: Any, *, allow_none: bool = True) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise TypeError(f"{name} must be a number of seconds{' or None' if allow_none else ''}, not {value!r}.")
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0 seconds, got {value!r}; use None for no limit.")
-    return float(value)
-
-
-def parse_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
-    """Turn a requests-style ``timeout`` into ``(connect, read)`` seconds.
-
-    A number applies to both, a ``(connect, read)`` tuple sets each, ``None`` means no limit
-    (as in requests; the config's ``total_timeout`` still applies).
-
-    Raises:
-        TypeError / ValueError: any other shape, or a value that is not a positive number.
-
-    Example::
-
-        >>> parse_timeout(5)
-        (5.0, 5.0)
-        >>> parse_timeout((3.05, None))
-        (3.05, None)
-    """
-    if isinstance(timeout, tuple):
-        if len(timeout) != 2:
-            raise ValueError(f"timeout tuple must be (connect, read), got {len(timeout)} values: {timeout!r}.")
-        return _seconds("connect timeout", timeout[0]), _seconds("read timeout", timeout[1])
-    value = _seconds("timeout", timeout)
-    return value, value
 
 
 def _int(name: str, value: Any, minimum: int) -> None:
@@ -258,290 +212,6 @@ def _statuses(value: Any) -> frozenset[int]:
 
 
 _DEFAULT_FIELDS: dict[str, Any] = {f.name: getattr(HttpConfig(), f.name) for f in dataclasses.fields(HttpConfig)}
-
-
-# -- the response value ------------------------------------------------------------------------
-class Headers(Mapping[str, str]):
-    """Immutable, case-insensitive response headers.
-
-    A header sent several times reads as its values joined with ``", "`` (as in requests);
-    :meth:`getall` gives them one by one.
-
-    Example::
-
-        h = Headers([("Content-Type", "text/html"), ("X-A", "1"), ("x-a", "2")])
-        assert h["content-type"] == "text/html" and h["X-A"] == "1, 2"
-    """
-
-    __slots__ = ("_items", "_lazy_index")
-
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: tuple[tuple[str, str], ...] = tuple(items)
-        self._lazy_index: dict[str, tuple[str, str]] | None = None
-
-    @property
-    def _index(self) -> dict[str, tuple[str, str]]:
-        # built on first use: most callers read a header or two, or none, of each response
-        index = self._lazy_index
-        if index is None:
-            index = {}
-            for name, value in self._items:
-                key = name.lower()
-                seen = index.get(key)
-                index[key] = (name, value) if seen is None else (seen[0], f"{seen[1]}, {value}")
-            self._lazy_index = index
-        return index
-
-    def __getitem__(self, name: str) -> str:
-        return self._index[name.lower()][1]
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._index.values())
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def getall(self, name: str) -> list[str]:
-        """Every value of header ``name``, in the order received (empty list if absent)."""
-        key = name.lower()
-        return [v for k, v in self._items if k.lower() == key]
-
-    def lower_items(self) -> Iterator[tuple[str, str]]:
-        """``(lower-case name, value)`` pairs, as requests' ``CaseInsensitiveDict`` offers."""
-        return ((k, v[1]) for k, v in self._index.items())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):
-            return dict(self.lower_items()) == {str(k).lower(): v for k, v in other.items()}
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._items)
-
-    def __repr__(self) -> str:
-        return f"Headers({dict(self.items())!r})"
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Response:
-    """An HTTP response read completely on the loop: plain data, safe to pass between threads.
-
-    Mirrors the parts of ``requests.Response`` legacy code uses: ``status_code``, ``ok``,
-    ``reason``, case-insensitive ``headers``, ``content``, ``text``, ``json()``, ``url`` (after
-    redirects), ``elapsed``, ``history``, ``encoding`` and ``raise_for_status()``.
-
-    Example::
-
-        resp = bridge.http.get("https://example.org/")
-        resp.raise_for_status()
-        print(resp.status_code, resp.headers["content-type"], len(resp.content))
-    """
-
-    status_code: int
-    reason: str
-    headers: Headers
-    content: bytes
-    url: str
-    elapsed: datetime.timedelta
-    encoding: str | None = None
-    history: tuple[Response, ...] = ()
-    method: str = "GET"
-
-    @property
-    def ok(self) -> bool:
-        """``True`` when the status is below 400."""
-        return self.status_code < 400
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    @property
-    def is_redirect(self) -> bool:
-        """A redirect status with a ``Location`` header (only seen with ``allow_redirects=False``)."""
-        return self.status_code in _REDIRECTS and "location" in self.headers
-
-    @property
-    def text(self) -> str:
-        """The body decoded: the declared charset, else UTF-8, else a detected one (never raises)."""
-        cached = self.__dict__.get("_text")
-        if cached is None:
-            cached = _decode(self.content, self.encoding)
-            object.__setattr__(self, "_text", cached)
-        return cached
-
-    def json(self, **kwargs: Any) -> Any:
-        """The body parsed as JSON (``json.loads`` keyword arguments pass through).
-
-        Raises:
-            UpstreamJSONError: the body is not JSON (also ``requests.JSONDecodeError``).
-        """
-        try:
-            return _json.loads(self.text if self.encoding else self.content, **kwargs)
-        except _json.JSONDecodeError as exc:
-            raise UpstreamJSONError(exc.msg, exc.doc, exc.pos) from exc
-
-    def raise_for_status(self) -> None:
-        """Raise :class:`UpstreamHTTPError` (a ``requests.HTTPError``) for a 4xx or 5xx status."""
-        if self.status_code < 400:
-            return
-        kind = "Client" if self.status_code < 500 else "Server"
-        raise UpstreamHTTPError(
-            f"{self.status_code} {kind} Error: {self.reason} for url: {self.url}", response=self
-        )
-
-    def __repr__(self) -> str:
-        return f"<Response [{self.status_code}]>"
-
-
-def _decode(content: bytes, encoding: str | None) -> str:
-    if encoding:
-        try:
-            return content.decode(encoding, errors="replace")
-        except LookupError:
-            logger.debug("loopbridge: unknown charset %r declared; guessing", encoding)
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(content[:64 * 1024]).best()
-        if best is not None:
-            return content.decode(best.encoding, errors="replace")
-    except ImportError:  # requests brings charset_normalizer or chardet; tolerate neither
-        pass
-    return content.decode("utf-8", errors="replace")
-
-
-# -- request preparation (runs in the caller's thread: misuse fails there) ----------------------
-@dataclasses.dataclass(frozen=True, slots=True)
-class PreparedRequest:
-    """A validated request description (what :func:`prepare_request` returns)."""
-
-    method: str
-    url: URL
-    params: tuple[tuple[str, str], ...] | None = None
-    headers: dict[str, str] | None = None
-    json: Any = None
-    data: Any = None
-    timeout: Any = USE_CONFIG
-    allow_redirects: bool = True
-    cookies: dict[str, str] | None = None
-    verify: bool | None = None
-
-
-def parse_url(url: Any) -> URL:
-    """Parse and check an http(s) URL.
-
-    Raises:
-        TypeError: ``url`` is not a string.
-        InvalidURL: no scheme, another scheme than http/https, or no host.
-    """
-    if isinstance(url, URL):
-        parsed = url
-    elif isinstance(url, str):
-        try:
-            parsed = URL(url.strip())
-        except (ValueError, TypeError) as exc:
-            raise InvalidURL(f"invalid URL {url!r}: {exc}; check its syntax.") from exc
-    else:
-        raise TypeError(f"url must be a string such as 'https://example.org/', not {type(url).__name__}.")
-    if not parsed.scheme:
-        raise InvalidURL(f"invalid URL {str(url)!r}: no scheme supplied; perhaps you meant 'http://{url}'?")
-    if parsed.scheme not in ("http", "https"):
-        raise InvalidURL(f"invalid URL {str(url)!r}: scheme {parsed.scheme!r} is not supported; use http:// or https://.")
-    if not parsed.host:
-        raise InvalidURL(f"invalid URL {str(url)!r}: no host; write it as 'http://host/path'.")
-    return parsed
-
-
-def _pairs(name: str, value: Any) -> Iterator[tuple[str, str]]:
-    items = value.items() if isinstance(value, Mapping) else value
-    try:
-        for key, val in items:
-            if val is None:
-                continue
-            vals = val if isinstance(val, list | tuple) else (val,)
-            for v in vals:
-                yield str(key), (v.decode() if isinstance(v, bytes) else str(v))
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a dict or a list of (key, value) pairs, not {value!r}.") from None
-
-
-def prepare_request(method: str, url: Any, *, params: Any = None, headers: Mapping[str, Any] | None = None,
-                    json: Any = None, data: Any = None, timeout: Any = USE_CONFIG, allow_redirects: bool = True,
-                    cookies: Mapping[str, str] | None = None, auth: Any = None, verify: bool | None = None,
-                    **unsupported: Any) -> PreparedRequest:
-    """Validate the arguments of a requests-style call and return a :class:`PreparedRequest`.
-
-    Raises:
-        TypeError: an argument of the wrong type, or a requests argument that is not supported
-            (``files``, ``stream``, ``proxies``, ``cert``, ``hooks``) — the message says what to do.
-        ValueError: an impossible value (a bad timeout, ``json`` and ``data`` together).
-        InvalidURL: the URL has no scheme/host or is not http(s).
-    """
-    for name in unsupported:
-        raise TypeError(f"{name}= {_UNSUPPORTED.get(name, 'is not an argument of bridge.http; supported: params, headers, json, data, timeout, allow_redirects, cookies, auth, verify')}.")
-    if not isinstance(method, str) or not method.isalpha():
-        raise TypeError(f"method must be an HTTP method name such as 'GET', not {method!r}.")
-    if json is not None and data is not None:
-        raise ValueError("pass either json= or data=, not both.")
-    if data is not None and not isinstance(data, str | bytes | bytearray | Mapping | list | tuple):
-        raise TypeError(f"data must be str, bytes, a dict or a list of pairs (files and iterators are not supported), not {type(data).__name__}.")
-    if timeout is not USE_CONFIG:
-        parse_timeout(timeout)
-    if not isinstance(allow_redirects, bool):
-        raise TypeError("allow_redirects must be True or False.")
-    if verify is not None and not isinstance(verify, bool):
-        raise TypeError("verify must be True or False (CA bundle paths are not supported; install the CA system-wide).")
-    header_dict = None if headers is None else dict(_pairs("headers", headers))
-    if auth is not None:
-        header_dict = {k: v for k, v in (header_dict or {}).items() if k.lower() != "authorization"}
-        header_dict["Authorization"] = _basic_auth(auth)
-    return PreparedRequest(
-        method.upper(), parse_url(url),
-        params=None if params is None else (tuple(_pairs("params", params)) if not isinstance(params, str) else tuple(URL("?" + params).query.items())),
-        headers=header_dict, json=json, data=data, timeout=timeout, allow_redirects=allow_redirects,
-        cookies=None if cookies is None else dict(_pairs("cookies", cookies)), verify=verify,
-    )
-
-
-def _basic_auth(auth: Any) -> str:
-    """The ``Authorization`` header value for requests-style basic ``auth``."""
-    if isinstance(auth, tuple) and len(auth) == 2:
-        return aiohttp.encode_basic_auth(str(auth[0]), str(auth[1]))
-    user, password = getattr(auth, "username", None), getattr(auth, "password", None)
-    if type(auth).__name__ == "HTTPBasicAuth" and user is not None:
-        return aiohttp.encode_basic_auth(str(user), str(password))
-    raise TypeError("auth must be a (user, password) tuple or requests.auth.HTTPBasicAuth; other auth schemes are not supported, set the Authorization header instead.")
-
-
-def _next_hop(prep: PreparedRequest, resp: Response) -> PreparedRequest:
-    """The request a redirect asks for, rewritten the way requests does it."""
-    location = resp.headers["location"]
-    try:
-        target = prep.url.join(URL(location))
-    except ValueError as exc:
-        raise InvalidURL(f"{prep.url} redirected to an invalid URL {location!r}: {exc}.") from exc
-    if target.scheme not in ("http", "https") or not target.host:
-        raise InvalidURL(f"{prep.url} redirected to {location!r}, which is not an http(s) URL; not followed.")
-    method, json, data, headers = prep.method, prep.json, prep.data, prep.headers
-    status = resp.status_code
-    if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
-        method, json, data = "GET", None, None
-        if headers:
-            headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
-    cookies = prep.cookies
-    if target.host != prep.url.host:  # credentials are not sent to another host
-        cookies = None
-        if headers:
-            headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
-    return dataclasses.replace(prep, method=method, url=target, params=None, json=json, data=data,
-                               headers=headers, cookies=cookies)
 
 
 # -- the one boundary where foreign errors become ours -----------------------------------------
@@ -791,7 +461,7 @@ class HttpClient:
                     f"{prep.method} {history[0].url if history else prep.url}: more than max_redirects={cfg.max_redirects} redirects; "
                     "raise it in bridge.http.configure() or pass allow_redirects=False.", response=resp)
             history.append(resp)
-            prep = _next_hop(prep, resp)
+            prep = next_hop(prep, resp)
 
     async def _send_once(self, session: aiohttp.ClientSession, prep: PreparedRequest, cfg: HttpConfig, deadline: float | None) -> Response:
         loop = asyncio.get_running_loop()

@@ -13,13 +13,21 @@ from async_core import (
     BodyTooLarge,
     BridgeTimeout,
     DeadlockRisk,
+    InvalidURL,
     LoopBridgeError,
     LoopNotRunning,
     LoopStalled,
     Overloaded,
+    TooManyRedirects,
+    UpstreamConnectionError,
+    UpstreamConnectTimeout,
     UpstreamError,
+    UpstreamHTTPError,
+    UpstreamReadTimeout,
+    UpstreamTimeout,
 )
 
+from . import http
 from ._calls import run, to_async, to_sync
 from ._flask import LoopBridge
 
@@ -30,12 +38,20 @@ __all__ = [
     "BodyTooLarge",
     "BridgeTimeout",
     "DeadlockRisk",
+    "InvalidURL",
     "LoopBridge",
     "LoopBridgeError",
     "LoopNotRunning",
     "LoopStalled",
     "Overloaded",
+    "TooManyRedirects",
+    "UpstreamConnectTimeout",
+    "UpstreamConnectionError",
     "UpstreamError",
+    "UpstreamHTTPError",
+    "UpstreamReadTimeout",
+    "UpstreamTimeout",
+    "http",
     "run",
     "to_async",
     "to_sync",

@@ -26,18 +26,9 @@ from typing import Any
 from async_core import current_loop_thread, default_loop
 from async_core._errors import InvalidURL
 from async_core._fanout import fan_out
-from async_core._http import (
-    USE_CONFIG,
-    HttpConfig,
-    PreparedRequest,
-    Response,
-    default_http_config,
-    http_client,
-    parse_timeout,
-    parse_url,
-    prepare_request,
-    set_default_http_config,
-)
+from async_core._http import HttpConfig, default_http_config, http_client, set_default_http_config
+from async_core._request import USE_CONFIG, PreparedRequest, parse_timeout, parse_url, prepare_request
+from async_core._response import Response
 
 from ._calls import run, to_async
 

@@ -13,7 +13,10 @@ import requests
 
 from async_core import UpstreamHTTPError, default_loop
 from async_core._errors import InvalidURL, TooManyRedirects, UpstreamJSONError
-from async_core._http import Headers, Response, _next_hop, http_client, prepare_request
+from async_core._http import http_client
+from async_core._request import prepare_request
+from async_core._response import Headers, Response
+from async_core._request import next_hop as _next_hop
 from bridge import http, run
 from legacy_app.simulator import JSON_DOCUMENT, sample_text
 

@@ -1,0 +1,198 @@
+"""Request preparation, in the caller's thread (so misuse fails there), and redirect rewriting."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from ._errors import InvalidURL
+from ._response import Response
+
+__all__ = ["USE_CONFIG", "PreparedRequest", "Timeout", "next_hop", "parse_timeout", "parse_url", "prepare_request"]
+
+Timeout = float | int | tuple[float | int | None, float | int | None] | None
+
+_UNSUPPORTED = {
+    "files": "multipart uploads are not supported; build the body yourself and pass data=",
+    "stream": "streaming responses are not supported; every body is read completely (see max_body)",
+    "proxies": "proxies are not supported by bridge.http; call requests directly for proxied traffic",
+    "cert": "client certificates are not supported; call requests directly for mutual TLS",
+    "hooks": "response hooks are not supported; post-process the returned Response instead",
+}
+
+
+def _seconds(name: str, value: Any, *, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise TypeError(f"{name} must be a number of seconds{' or None' if allow_none else ''}, not {value!r}.")
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {value!r}; use None for no limit.")
+    return float(value)
+
+
+def parse_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
+    """Turn a requests-style ``timeout`` into ``(connect, read)`` seconds.
+
+    A number applies to both, a ``(connect, read)`` tuple sets each, ``None`` means no limit
+    (as in requests; the config's ``total_timeout`` still applies).
+
+    Raises:
+        TypeError / ValueError: any other shape, or a value that is not a positive number.
+
+    Example::
+
+        >>> parse_timeout(5)
+        (5.0, 5.0)
+        >>> parse_timeout((3.05, None))
+        (3.05, None)
+    """
+    if isinstance(timeout, tuple):
+        if len(timeout) != 2:
+            raise ValueError(f"timeout tuple must be (connect, read), got {len(timeout)} values: {timeout!r}.")
+        return _seconds("connect timeout", timeout[0]), _seconds("read timeout", timeout[1])
+    value = _seconds("timeout", timeout)
+    return value, value
+
+
+
+class _UseConfig:
+    """Marker: take the value from the client's :class:`HttpConfig`."""
+
+    def __repr__(self) -> str:
+        return "USE_CONFIG"
+
+
+USE_CONFIG: Any = _UseConfig()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """A validated request description (what :func:`prepare_request` returns)."""
+
+    method: str
+    url: URL
+    params: tuple[tuple[str, str], ...] | None = None
+    headers: dict[str, str] | None = None
+    json: Any = None
+    data: Any = None
+    timeout: Any = USE_CONFIG
+    allow_redirects: bool = True
+    cookies: dict[str, str] | None = None
+    verify: bool | None = None
+
+
+def parse_url(url: Any) -> URL:
+    """Parse and check an http(s) URL.
+
+    Raises:
+        TypeError: ``url`` is not a string.
+        InvalidURL: no scheme, another scheme than http/https, or no host.
+    """
+    if isinstance(url, URL):
+        parsed = url
+    elif isinstance(url, str):
+        try:
+            parsed = URL(url.strip())
+        except (ValueError, TypeError) as exc:
+            raise InvalidURL(f"invalid URL {url!r}: {exc}; check its syntax.") from exc
+    else:
+        raise TypeError(f"url must be a string such as 'https://example.org/', not {type(url).__name__}.")
+    if not parsed.scheme:
+        raise InvalidURL(f"invalid URL {str(url)!r}: no scheme supplied; perhaps you meant 'http://{url}'?")
+    if parsed.scheme not in ("http", "https"):
+        raise InvalidURL(f"invalid URL {str(url)!r}: scheme {parsed.scheme!r} is not supported; use http:// or https://.")
+    if not parsed.host:
+        raise InvalidURL(f"invalid URL {str(url)!r}: no host; write it as 'http://host/path'.")
+    return parsed
+
+
+def _pairs(name: str, value: Any) -> Iterator[tuple[str, str]]:
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        for key, val in items:
+            if val is None:
+                continue
+            vals = val if isinstance(val, list | tuple) else (val,)
+            for v in vals:
+                yield str(key), (v.decode() if isinstance(v, bytes) else str(v))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a dict or a list of (key, value) pairs, not {value!r}.") from None
+
+
+def prepare_request(method: str, url: Any, *, params: Any = None, headers: Mapping[str, Any] | None = None,
+                    json: Any = None, data: Any = None, timeout: Any = USE_CONFIG, allow_redirects: bool = True,
+                    cookies: Mapping[str, str] | None = None, auth: Any = None, verify: bool | None = None,
+                    **unsupported: Any) -> PreparedRequest:
+    """Validate the arguments of a requests-style call and return a :class:`PreparedRequest`.
+
+    Raises:
+        TypeError: an argument of the wrong type, or a requests argument that is not supported
+            (``files``, ``stream``, ``proxies``, ``cert``, ``hooks``) — the message says what to do.
+        ValueError: an impossible value (a bad timeout, ``json`` and ``data`` together).
+        InvalidURL: the URL has no scheme/host or is not http(s).
+    """
+    for name in unsupported:
+        raise TypeError(f"{name}= {_UNSUPPORTED.get(name, 'is not an argument of bridge.http; supported: params, headers, json, data, timeout, allow_redirects, cookies, auth, verify')}.")
+    if not isinstance(method, str) or not method.isalpha():
+        raise TypeError(f"method must be an HTTP method name such as 'GET', not {method!r}.")
+    if json is not None and data is not None:
+        raise ValueError("pass either json= or data=, not both.")
+    if data is not None and not isinstance(data, str | bytes | bytearray | Mapping | list | tuple):
+        raise TypeError(f"data must be str, bytes, a dict or a list of pairs (files and iterators are not supported), not {type(data).__name__}.")
+    if timeout is not USE_CONFIG:
+        parse_timeout(timeout)
+    if not isinstance(allow_redirects, bool):
+        raise TypeError("allow_redirects must be True or False.")
+    if verify is not None and not isinstance(verify, bool):
+        raise TypeError("verify must be True or False (CA bundle paths are not supported; install the CA system-wide).")
+    header_dict = None if headers is None else dict(_pairs("headers", headers))
+    if auth is not None:
+        header_dict = {k: v for k, v in (header_dict or {}).items() if k.lower() != "authorization"}
+        header_dict["Authorization"] = _basic_auth(auth)
+    return PreparedRequest(
+        method.upper(), parse_url(url),
+        params=None if params is None else (tuple(_pairs("params", params)) if not isinstance(params, str) else tuple(URL("?" + params).query.items())),
+        headers=header_dict, json=json, data=data, timeout=timeout, allow_redirects=allow_redirects,
+        cookies=None if cookies is None else dict(_pairs("cookies", cookies)), verify=verify,
+    )
+
+
+def _basic_auth(auth: Any) -> str:
+    """The ``Authorization`` header value for requests-style basic ``auth``."""
+    if isinstance(auth, tuple) and len(auth) == 2:
+        return aiohttp.encode_basic_auth(str(auth[0]), str(auth[1]))
+    user, password = getattr(auth, "username", None), getattr(auth, "password", None)
+    if type(auth).__name__ == "HTTPBasicAuth" and user is not None:
+        return aiohttp.encode_basic_auth(str(user), str(password))
+    raise TypeError("auth must be a (user, password) tuple or requests.auth.HTTPBasicAuth; other auth schemes are not supported, set the Authorization header instead.")
+
+
+def next_hop(prep: PreparedRequest, resp: Response) -> PreparedRequest:
+    """The request a redirect asks for, rewritten the way requests does it."""
+    location = resp.headers["location"]
+    try:
+        target = prep.url.join(URL(location))
+    except ValueError as exc:
+        raise InvalidURL(f"{prep.url} redirected to an invalid URL {location!r}: {exc}.") from exc
+    if target.scheme not in ("http", "https") or not target.host:
+        raise InvalidURL(f"{prep.url} redirected to {location!r}, which is not an http(s) URL; not followed.")
+    method, json, data, headers = prep.method, prep.json, prep.data, prep.headers
+    status = resp.status_code
+    if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+        method, json, data = "GET", None, None
+        if headers:
+            headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+    cookies = prep.cookies
+    if target.host != prep.url.host:  # credentials are not sent to another host
+        cookies = None
+        if headers:
+            headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+    return dataclasses.replace(prep, method=method, url=target, params=None, json=json, data=data,
+                               headers=headers, cookies=cookies)
+
