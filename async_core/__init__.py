@@ -34,6 +34,7 @@ from ._http import HttpClient, HttpConfig, default_http_config, http_client, set
 from ._loop import LoopState, LoopThread, Waiter, configure_default, current_loop_thread, default_loop
 from ._response import Headers, Response
 from ._ssrf import AddressPolicy
+from ._watchdog import StallFrame, StallReport, Watchdog, attach_watchdog, detach_watchdog
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
@@ -55,6 +56,8 @@ __all__ = [
     "LoopThread",
     "Overloaded",
     "Response",
+    "StallFrame",
+    "StallReport",
     "TooManyRedirects",
     "UpstreamConnectTimeout",
     "UpstreamConnectionError",
@@ -66,10 +69,13 @@ __all__ = [
     "UpstreamSSLError",
     "UpstreamTimeout",
     "Waiter",
+    "Watchdog",
+    "attach_watchdog",
     "configure_default",
     "current_loop_thread",
     "default_http_config",
     "default_loop",
+    "detach_watchdog",
     "fan_out",
     "http_client",
     "set_default_http_config",

@@ -1,7 +1,9 @@
 """The figures the stats endpoint and ``flask loopbridge stats`` show, as plain data.
 
 Each resource a loop owns (the HTTP client, the watchdog, …) may offer a ``stats()`` method
-returning a JSON-able dict; it is shown under its resource key.
+returning a JSON-able dict; it is shown under its resource key. ``lag`` repeats the
+watchdog's headline figures (loop lag, stalls, where the last stall blocked) at the top level,
+``None`` when the watchdog is off.
 """
 
 from __future__ import annotations
@@ -44,4 +46,20 @@ def collect_stats(lt: LoopThread) -> dict[str, Any]:
                 logger.exception("loopbridge: stats() of resource %r failed", key)
                 resources[key] = {"error": "stats unavailable; see the server log"}
     out["resources"] = resources
+    out["lag"] = _lag_summary(resources.get("watchdog"))
     return out
+
+
+def _lag_summary(watchdog: Any) -> dict[str, Any] | None:
+    """The loop-lag headline figures from the watchdog's stats (``None`` when it is off)."""
+    if not isinstance(watchdog, dict) or "stalls" not in watchdog:
+        return None
+    last = watchdog.get("last_stall") or {}
+    return {
+        "recent_ms": watchdog.get("recent_lag_ms"),
+        "worst_ms": watchdog.get("worst_lag_ms"),
+        "current_ms": watchdog.get("current_lag_ms"),
+        "stalls": watchdog.get("stalls"),
+        "last_stall_location": last.get("location"),
+        "last_stall_ms": last.get("duration_ms"),
+    }
