@@ -238,6 +238,7 @@ def run(awaitable: Awaitable[_R], *, timeout: float | None = None) -> _R:
         >>> run(asyncio.sleep(0.01, result="done"), timeout=5)
         'done'
     """
+    __tracebackhide__ = True  # pytest shows the user's frames, not the bridge's
     try:
         deadline = _deadline(timeout)
     except (TypeError, ValueError):
@@ -256,6 +257,7 @@ def run(awaitable: Awaitable[_R], *, timeout: float | None = None) -> _R:
 
 
 def _run_on(lt: LoopThread, coro: Coroutine[Any, Any, _R], deadline: float | None, timeout: float | None) -> _R:
+    __tracebackhide__ = True
     ctx = contextvars.copy_context()
     parent: _Call | None = getattr(_tls, "call", None)
     call = _Call(lt, parent)
