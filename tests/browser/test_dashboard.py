@@ -17,6 +17,9 @@ from legacy_app import create_app
 from legacy_app.server import AppServer
 from legacy_app.simulator import Simulator
 
+# The monitor's tests run in loopbridge strict mode: a stalled loop fails the test.
+pytestmark = pytest.mark.loopbridge_strict(watchdog_ms=250)
+
 CHROMIUM = os.environ.get("LOOPBRIDGE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

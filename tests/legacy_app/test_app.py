@@ -14,6 +14,9 @@ from legacy_app.db import get_db
 from legacy_app.simulator import Simulator
 from tests.legacy_app.conftest import csrf_token, flashes
 
+# The monitor's tests run in loopbridge strict mode: a stalled loop fails the test.
+pytestmark = pytest.mark.loopbridge_strict(watchdog_ms=250)
+
 
 def _add(client: FlaskClient, url: str, token: str, name: str = "") -> list[tuple[str, str]]:
     resp = client.post("/sites", data={"url": url, "name": name, "csrf_token": token},

@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from legacy_app import checkers
+
+# The monitor's tests run in loopbridge strict mode: a stalled loop fails the test.
+pytestmark = pytest.mark.loopbridge_strict(watchdog_ms=250)
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "migrating.md"
 

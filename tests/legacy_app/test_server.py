@@ -25,6 +25,9 @@ from legacy_app.db import open_database
 from legacy_app.server import READY_PREFIX
 from legacy_app.simulator import Simulator
 
+# The monitor's tests run in loopbridge strict mode: a stalled loop fails the test.
+pytestmark = pytest.mark.loopbridge_strict(watchdog_ms=250)
+
 
 @pytest.fixture(scope="module")
 def slow_sim() -> Iterator[Simulator]:

@@ -23,6 +23,9 @@ from legacy_app.simulator import (
     start_subprocess,
 )
 
+# The monitor's tests run in loopbridge strict mode: a stalled loop fails the test.
+pytestmark = pytest.mark.loopbridge_strict(watchdog_ms=250)
+
 
 @pytest.fixture(scope="module")
 def noisy() -> Iterator[Simulator]:

@@ -22,6 +22,9 @@ from legacy_app.db import (
 )
 from legacy_app.storage import CheckResult
 
+# The monitor's tests run in loopbridge strict mode: a stalled loop fails the test.
+pytestmark = pytest.mark.loopbridge_strict(watchdog_ms=250)
+
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
