@@ -68,6 +68,7 @@ __all__ = [
     "Response",
     "default_http_config",
     "http_client",
+    "loop_http_client",
     "parse_timeout",
     "prepare_request",
     "set_default_http_config",
@@ -554,6 +555,17 @@ def http_client(lt: LoopThread | None = None) -> HttpClient:
     if client is not None and not client._closed:
         return client  # type: ignore[no-any-return]
     lt.start()  # first: resources and closers are reset when the loop starts
+    return loop_http_client(lt)
+
+
+def loop_http_client(lt: LoopThread) -> HttpClient:
+    """The HTTP client of an already running ``lt``; never starts (or waits for) the loop.
+
+    This is the accessor for code running on the loop itself (``current_loop_thread()``).
+    """
+    client = lt.resources.get("http")
+    if client is not None and not client._closed:
+        return client  # type: ignore[no-any-return]
     # no lock (this also runs on the loop): setdefault is atomic, and a client that loses the
     # race has not opened anything yet (its session is created on first use), so it is dropped
     candidate = HttpClient(lt)

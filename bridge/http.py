@@ -26,7 +26,7 @@ from typing import Any
 from async_core import current_loop_thread, default_loop
 from async_core._errors import InvalidURL
 from async_core._fanout import fan_out
-from async_core._http import HttpConfig, default_http_config, http_client, set_default_http_config
+from async_core._http import HttpClient, HttpConfig, default_http_config, loop_http_client, set_default_http_config
 from async_core._request import USE_CONFIG, PreparedRequest, parse_timeout, parse_url, prepare_request
 from async_core._response import Response
 
@@ -94,8 +94,20 @@ class Request:
 
 
 # -- single requests ------------------------------------------------------------------------------
+def _loop_client() -> HttpClient:
+    """The client of the loop this coroutine runs on (never starts or waits for a loop)."""
+    lt = current_loop_thread()
+    if lt is None:
+        raise RuntimeError(
+            "bridge.http's async functions run on the loopbridge loop: await them in an async "
+            "view under LoopBridge or in a coroutine passed to bridge.run; from sync code, call "
+            "bridge.http.get/map instead."
+        )
+    return loop_http_client(lt)
+
+
 async def _send(prep: PreparedRequest) -> Response:
-    return await http_client(current_loop_thread()).send(prep)
+    return await _loop_client().send(prep)
 
 
 def request(method: str, url: str, **kwargs: Any) -> Response:
@@ -255,7 +267,7 @@ class _ProgressPump:
 
 async def _fan_out_requests(preps: list[PreparedRequest | InvalidURL], concurrency: int, deadline: float | None,
                             return_exceptions: bool, progress: Progress | None) -> list[Response | Exception]:
-    client = http_client(current_loop_thread())
+    client = _loop_client()
     send = client.send
     factories: list[Any] = []
     for prep in preps:

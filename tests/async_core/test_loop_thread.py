@@ -131,7 +131,7 @@ def test_stop_on_the_loop_thread_raises_deadlock_risk() -> None:
     lt = default_loop()
 
     async def stop_myself() -> None:
-        lt.stop()
+        lt.stop()  # noqa: LB201 - the misuse under test
 
     with pytest.raises(DeadlockRisk, match="loop thread itself"):
         run(stop_myself(), timeout=5)

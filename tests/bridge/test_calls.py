@@ -79,7 +79,7 @@ def test_timeout_holds_while_the_loop_is_blocked_and_cancels_the_coroutine() -> 
     observed: list[str] = []
 
     async def blocks_the_loop() -> None:
-        time.sleep(1.0)  # noqa: LB101 - the point of the test: the loop itself is stuck
+        time.sleep(1.0)  # noqa: LB102 - the point of the test: the loop itself is stuck
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
@@ -176,7 +176,7 @@ def test_a_queued_caller_gets_the_slot_when_one_frees_up() -> None:
 def test_run_on_the_loop_thread_raises_deadlock_risk_immediately() -> None:
     async def nested() -> None:
         coro = asyncio.sleep(0)
-        run(coro)
+        run(coro)  # noqa: LB401 - the misuse under test
 
     started = time.monotonic()
     with pytest.raises(DeadlockRisk, match="await"):
@@ -186,7 +186,7 @@ def test_run_on_the_loop_thread_raises_deadlock_risk_immediately() -> None:
 
 def test_run_works_from_a_thread_that_runs_its_own_loop() -> None:
     async def notebook_cell() -> tuple[str, str]:
-        other = run(asyncio.sleep(0.01, threading.current_thread().name))
+        other = run(asyncio.sleep(0.01, threading.current_thread().name))  # noqa: LB401 - a notebook cell calling run
         return other, threading.current_thread().name
 
     result, here = asyncio.run(notebook_cell())

@@ -1,0 +1,91 @@
+"""Baselines: record today's findings, then report only new ones.
+
+A finding is matched by a fingerprint of its file, code, enclosing function and what it calls
+(the chain of qualified names for a transitive finding), never by its line, so code added or
+moved elsewhere in the file does not wake old findings. Each fingerprint carries a count: a
+second identical call added to the same function is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable
+
+from ._model import Finding
+
+__all__ = ["BaselineError", "apply_baseline", "fingerprint", "load_baseline", "write_baseline"]
+
+logger = logging.getLogger(__name__)
+
+_VERSION = 1
+
+
+class BaselineError(ValueError):
+    """The baseline file cannot be read or is not a loopbridge baseline."""
+
+
+def _path_key(path: str, root: str) -> str:
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    return (path if rel.startswith("..") else rel).replace(os.sep, "/")
+
+
+def fingerprint(finding: Finding, root: str = ".") -> str:
+    """A stable identity for a finding that ignores line and column."""
+    raw = "\0".join((_path_key(finding.path, root), finding.code, finding.scope,
+                     finding.key or finding.message))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+
+
+def write_baseline(path: str, findings: Iterable[Finding], root: str = ".") -> int:
+    """Write the findings to ``path`` (JSON); return how many were recorded."""
+    entries = [
+        {"fingerprint": fingerprint(f, root), "path": _path_key(f.path, root), "code": f.code,
+         "scope": f.scope, "key": f.key, "line": f.line, "message": f.message}
+        for f in findings
+    ]
+    entries.sort(key=lambda e: (e["path"], e["line"], e["code"]))
+    document = {"tool": "loopbridge-lint", "version": _VERSION, "findings": entries}
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    return len(entries)
+
+
+def load_baseline(path: str) -> Counter[str]:
+    """Read a baseline into a multiset of fingerprints.
+
+    Raises:
+        BaselineError: missing, unreadable, or not a baseline written by this tool.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise BaselineError(f"cannot read baseline {path}: {exc}") from exc
+    if not isinstance(document, dict) or document.get("tool") != "loopbridge-lint":
+        raise BaselineError(f"{path} is not a loopbridge lint baseline (write one with "
+                            "--write-baseline)")
+    if document.get("version") != _VERSION:
+        raise BaselineError(f"{path}: unsupported baseline version {document.get('version')!r}")
+    entries = document.get("findings", [])
+    return Counter(e["fingerprint"] for e in entries if isinstance(e, dict) and "fingerprint" in e)
+
+
+def apply_baseline(findings: Iterable[Finding], baseline: Counter[str],
+                   root: str = ".") -> tuple[list[Finding], int]:
+    """Split findings into the new ones (returned) and a count of those the baseline covers."""
+    remaining = Counter(baseline)
+    new: list[Finding] = []
+    known = 0
+    for item in findings:
+        key = fingerprint(item, root)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+            known += 1
+        else:
+            new.append(item)
+    return new, known

@@ -1,0 +1,177 @@
+"""Lint configuration: ``[tool.loopbridge.lint]`` in ``pyproject.toml`` as a value object.
+
+Example::
+
+    [tool.loopbridge.lint]
+    exclude = ["tests/lint/corpus/**", "build/**"]
+    select = ["LB"]
+    ignore = ["LB104"]
+    safe = ["legacy_app.cache.lookup"]          # project or library names that never block
+    blocking = { "legacy_app.geo.resolve" = "use geo.resolve_async" }   # extra blocking calls
+    async = ["legacy_app.jobs.enqueue"]         # extra functions that return a coroutine
+    max-file-size = 2000000
+    per-file-ignores = { "scripts/*.py" = ["LB3"] }
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._catalogue import Catalogue, default_catalogue
+from ._codes import expand
+
+__all__ = ["ConfigError", "LintConfig", "find_pyproject", "load_config"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__",
+                   "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache",
+                   ".ruff_cache", ".eggs", "*.egg-info")
+
+
+DEFAULT_MAX_FILE_SIZE = 4_000_000
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and what is expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class LintConfig:
+    """Validated lint settings; ``root`` is the directory exclude globs are relative to."""
+
+    root: str = "."
+    exclude: tuple[str, ...] = ()
+    select: tuple[str, ...] = ("LB",)
+    ignore: tuple[str, ...] = ()
+    blocking: tuple[tuple[str, str], ...] = ()
+    safe: tuple[str, ...] = ()
+    async_names: tuple[str, ...] = ()
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    follow_imports: bool = True
+    source: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_file_size <= 0:
+            raise ConfigError("max-file-size must be a positive number of bytes")
+        try:
+            expand(self.select)
+            expand(self.ignore)
+            for _, codes in self.per_file_ignores:
+                expand(codes)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def replace(self, **changes: Any) -> LintConfig:
+        """Return a copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def enabled_codes(self) -> frozenset[str]:
+        """The codes selected and not ignored."""
+        return expand(self.select) - expand(self.ignore)
+
+    def catalogue(self) -> Catalogue:
+        """The shipped catalogue extended with this configuration's entries."""
+        base = default_catalogue()
+        if not (self.blocking or self.safe or self.async_names):
+            return base
+        return base.extend(dict(self.blocking), self.safe, self.async_names)
+
+
+_KEYS = {"exclude", "extend-exclude", "select", "extend-select", "ignore", "blocking", "safe",
+         "async", "max-file-size", "per-file-ignores", "follow-imports"}
+
+
+def _str_list(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[tool.loopbridge.lint] {key} must be a list of strings")
+    return tuple(value)
+
+
+def _blocking(table: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    value = table.get("blocking", [])
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple((name, "") for name in value)
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return tuple(value.items())
+    raise ConfigError("[tool.loopbridge.lint] blocking must be a list of qualified names or a "
+                      "table of name = \"what to use instead\"")
+
+
+def from_table(table: Mapping[str, Any], root: str = ".", source: str | None = None) -> LintConfig:
+    """Build a :class:`LintConfig` from the ``[tool.loopbridge.lint]`` table."""
+    normal = {key.replace("_", "-"): value for key, value in table.items()}
+    unknown = sorted(set(normal) - _KEYS)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [tool.loopbridge.lint]: {', '.join(unknown)}; "
+                          f"known keys are {', '.join(sorted(_KEYS))}")
+    size = normal.get("max-file-size", DEFAULT_MAX_FILE_SIZE)
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise ConfigError("[tool.loopbridge.lint] max-file-size must be an integer")
+    follow = normal.get("follow-imports", True)
+    if not isinstance(follow, bool):
+        raise ConfigError("[tool.loopbridge.lint] follow-imports must be true or false")
+    pfi = normal.get("per-file-ignores", {})
+    if not isinstance(pfi, dict):
+        raise ConfigError("[tool.loopbridge.lint] per-file-ignores must be a table")
+    per_file = tuple((glob, _str_list(pfi, glob)) for glob in pfi)
+    select = _str_list(normal, "select") or ("LB",)
+    return LintConfig(
+        root=root,
+        exclude=_str_list(normal, "exclude") + _str_list(normal, "extend-exclude"),
+        select=select + _str_list(normal, "extend-select"),
+        ignore=_str_list(normal, "ignore"),
+        blocking=_blocking(normal),
+        safe=_str_list(normal, "safe"),
+        async_names=_str_list(normal, "async"),
+        max_file_size=size,
+        per_file_ignores=per_file,
+        follow_imports=follow,
+        source=source,
+    )
+
+
+def find_pyproject(start: str) -> str | None:
+    """The nearest ``pyproject.toml`` at or above ``start``."""
+    current = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(current, "pyproject.toml")
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def load_config(path: str | None = None, start: str = ".") -> LintConfig:
+    """Load the configuration from ``path`` or the nearest ``pyproject.toml`` above ``start``.
+
+    A ``pyproject.toml`` without a ``[tool.loopbridge.lint]`` table gives the defaults (with
+    exclusions relative to its directory).
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or the table is invalid.
+    """
+    found = path or find_pyproject(start)
+    if found is None:
+        return LintConfig(root=os.path.abspath(start))
+    try:
+        with open(found, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration {found}: {exc}") from exc
+    table = data.get("tool", {}).get("loopbridge", {}).get("lint", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{found}: [tool.loopbridge.lint] must be a table")
+    return from_table(table, root=os.path.dirname(os.path.abspath(found)), source=found)

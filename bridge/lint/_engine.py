@@ -1,0 +1,352 @@
+"""The lint engine: find the files, index each once, resolve across modules, run the rules.
+
+Each file is read, parsed and walked exactly once; only its index (not its tree) is kept.
+After every file is indexed, the rule families run over the functions of the files that were
+asked for; a module those files import but that was not asked for is indexed on demand
+(``follow-imports``) so that chains through it are still seen, without reporting on it.
+The garbage collector is paused for the run: the parse creates many objects that all live
+until the file is indexed, and collecting them mid-run only costs time.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import gc
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from . import _rule_blocking, _rule_bridge, _rule_coroutines, _rule_transitive
+from ._config import DEFAULT_EXCLUDE, LintConfig
+from ._index import ModuleIndex, index_module, parse_noqa
+from ._model import Finding
+from ._resolve import Project
+from ._rule_files import FileProblem, decode, parse, read, too_complex
+
+__all__ = ["LintResult", "discover", "lint_paths", "lint_source", "lint_tree"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_FOLLOWED = 4000
+
+
+@dataclass(slots=True)
+class LintResult:
+    """The outcome of a run: sorted findings, and counts for statistics and benchmarks."""
+
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    lines: int = 0
+    suppressed: int = 0
+    followed: int = 0
+
+
+class _Excluder:
+    """Exclude globs: a pattern with ``/`` matches the path from the root, others any part."""
+
+    def __init__(self, root: str, patterns: Iterable[str]) -> None:
+        self.root = os.path.abspath(root)
+        path_globs, name_globs = [], list(DEFAULT_EXCLUDE)
+        for pattern in patterns:
+            pattern = pattern.replace("\\", "/").removeprefix("./")
+            if "/" in pattern.rstrip("/"):
+                path_globs.append(pattern.rstrip("/"))
+                if pattern.endswith("/**"):
+                    path_globs.append(pattern[:-3])
+            else:
+                name_globs.append(pattern.rstrip("/"))
+        self._path = _compile(path_globs)
+        self._name = _compile(name_globs)
+
+    def excluded(self, path: str, *, is_dir: bool = False) -> bool:
+        absolute = os.path.abspath(path)
+        if self._name is not None and self._name.match(os.path.basename(absolute)):
+            return True
+        if self._path is None:
+            return False
+        rel = os.path.relpath(absolute, self.root).replace(os.sep, "/")
+        return not rel.startswith("..") and bool(self._path.match(rel))
+
+    def any_part_excluded(self, path: str) -> bool:
+        rel = os.path.relpath(os.path.abspath(path), self.root)
+        if rel.startswith(".."):
+            return self.excluded(path)
+        parts = rel.split(os.sep)
+        current = self.root
+        for part in parts:
+            current = os.path.join(current, part)
+            if self.excluded(current):
+                return True
+        return False
+
+
+def _compile(globs: list[str]) -> re.Pattern[str] | None:
+    if not globs:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs))
+
+
+def _shown(path: str) -> str:
+    rel = os.path.relpath(path)
+    return (path if rel.startswith("..") else rel).replace(os.sep, "/")
+
+
+def discover(paths: Sequence[str], config: LintConfig) -> list[str]:
+    """The Python files under ``paths`` that the configuration does not exclude, sorted.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    excluder = _Excluder(config.root, config.exclude)
+    found: set[str] = set()
+    for path in paths:
+        if os.path.isdir(path):
+            if excluder.any_part_excluded(path) and os.path.abspath(path) != excluder.root:
+                continue
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames
+                                     if not excluder.excluded(os.path.join(dirpath, d)))
+                found.update(os.path.join(dirpath, f) for f in filenames
+                             if f.endswith(".py") and not excluder.excluded(
+                                 os.path.join(dirpath, f)))
+        elif os.path.exists(path):
+            if not excluder.any_part_excluded(path):
+                found.add(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or directory")
+    return sorted(found, key=lambda p: _shown(p))
+
+
+class _Naming:
+    """Module names from the package structure on disk (cached per directory)."""
+
+    def __init__(self) -> None:
+        self._package: dict[str, bool] = {}
+        self.taken: dict[str, str] = {}
+
+    def is_package_dir(self, directory: str) -> bool:
+        known = self._package.get(directory)
+        if known is None:
+            known = self._package[directory] = os.path.isfile(
+                os.path.join(directory, "__init__.py"))
+        return known
+
+    def name(self, path: str) -> tuple[str, bool, str]:
+        """Return (module name, is package ``__init__``, import root directory)."""
+        absolute = os.path.abspath(path)
+        directory, filename = os.path.split(absolute)
+        stem = filename.removesuffix(".py")
+        is_package = stem == "__init__"
+        parts = [] if is_package else [stem]
+        while self.is_package_dir(directory):
+            directory, package = os.path.split(directory)
+            parts.insert(0, package)
+            if not package:
+                break
+        name = ".".join(parts) or stem
+        owner = self.taken.setdefault(name, absolute)
+        if owner != absolute:
+            name = f"{name}@{len(self.taken)}"
+            self.taken[name] = absolute
+        return name, is_package, directory
+
+
+def _index_file(path: str, shown: str, name: str, is_package: bool,
+                config: LintConfig) -> tuple[ModuleIndex, int]:
+    text = decode(read(path, shown, config.max_file_size), shown)
+    tree = parse(text, shown)
+    try:
+        module = index_module(tree, name, shown, is_package)
+    except RecursionError as exc:
+        raise too_complex(shown) from exc
+    del tree
+    module.noqa = parse_noqa(text)
+    return module, text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+
+
+class _Follower:
+    """Index, on demand, the project modules that linted files import (never reported)."""
+
+    def __init__(self, roots: Iterable[str], naming: _Naming, config: LintConfig,
+                 excluder: _Excluder, cache: dict[tuple[str, str], ModuleIndex] | None = None,
+                 ) -> None:
+        self.roots = list(dict.fromkeys(roots))
+        self.naming = naming
+        self.config = config
+        self.excluder = excluder
+        self.count = 0
+        self.cache = cache
+
+    def __call__(self, modname: str) -> ModuleIndex | None:
+        if self.count >= _MAX_FOLLOWED or not modname or "@" in modname:
+            return None
+        relative = modname.replace(".", os.sep)
+        for root in self.roots:
+            for candidate in (os.path.join(root, relative + ".py"),
+                              os.path.join(root, relative, "__init__.py")):
+                if os.path.isfile(candidate) and not self.excluder.any_part_excluded(candidate):
+                    return self._load(candidate, modname)
+        return None
+
+    def _load(self, path: str, modname: str) -> ModuleIndex | None:
+        self.count += 1
+        absolute = os.path.abspath(path)
+        if self.naming.taken.get(modname, absolute) != absolute:
+            return None
+        self.naming.taken[modname] = absolute
+        if self.cache is not None and (absolute, modname) in self.cache:
+            return self.cache[(absolute, modname)]
+        try:
+            module, _ = _index_file(path, _shown(path), modname,
+                                    path.endswith("__init__.py"), self.config)
+        except FileProblem:
+            return None
+        except Exception:  # a followed module is context only: never fail the run for it
+            logger.debug("could not index followed module %s", path, exc_info=True)
+            return None
+        if self.cache is not None:
+            self.cache[(absolute, modname)] = module
+        return module
+
+
+def lint_paths(paths: Sequence[str], config: LintConfig | None = None) -> LintResult:
+    """Lint the Python files under ``paths``; see :func:`discover` for the files chosen."""
+    config = config or LintConfig()
+    files = discover(paths, config)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(files, config)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(files: list[str], config: LintConfig) -> LintResult:
+    result = LintResult(files=len(files))
+    naming = _Naming()
+    problems: list[Finding] = []
+    modules: list[ModuleIndex] = []
+    roots: list[str] = [config.root]
+    for path in files:
+        shown = _shown(path)
+        name, is_package, root = naming.name(path)
+        roots.append(root)
+        try:
+            module, lines = _index_file(path, shown, name, is_package, config)
+        except FileProblem as problem:
+            problems.append(problem.finding)
+            continue
+        except Exception as exc:  # one bad file must not stop the run
+            logger.exception("internal error while indexing %s", shown)
+            problems.append(Finding(shown, 1, 1, "LB906", f"internal error while analysing "
+                                    f"the file ({type(exc).__name__}: {exc}); please report it"))
+            continue
+        result.lines += lines
+        modules.append(module)
+    follower = None
+    if config.follow_imports:
+        follower = _Follower(reversed(roots), naming, config,
+                             _Excluder(config.root, config.exclude))
+    project = Project(config.catalogue(), follower)
+    for module in modules:
+        project.add(module)
+    found = list(problems)
+    found.extend(_check_modules(modules, project))
+    result.followed = follower.count if follower else 0
+    result.findings, result.suppressed = _filter(found, modules, config)
+    return result
+
+
+def _check_modules(modules: list[ModuleIndex], project: Project) -> Iterator[Finding]:
+    reach = _rule_transitive.Reach(project)
+    names = _rule_coroutines.coroutine_names(project)
+    for module in modules:
+        yield from _check_module(module, project, reach, names)
+
+
+def _check_module(module: ModuleIndex, project: Project, reach: _rule_transitive.Reach,
+                  names: frozenset[str]) -> Iterator[Finding]:
+    findings: list[Finding] = []
+    try:
+        for fn in list(module.functions.values()):
+            if fn.is_async:
+                findings.extend(_rule_blocking.check(fn, project))
+                findings.extend(_rule_bridge.check(fn, project))
+                findings.extend(_rule_transitive.check(fn, project, reach))
+            findings.extend(_rule_coroutines.check(fn, project, names))
+    except RecursionError:
+        return iter([too_complex(module.path).finding])
+    return iter(findings)
+
+
+def _filter(found: list[Finding], modules: list[ModuleIndex],
+            config: LintConfig) -> tuple[list[Finding], int]:
+    enabled = config.enabled_codes() | {"LB906"}
+    noqa = {module.path: module.noqa for module in modules}
+    per_file = [(re.compile(fnmatch.translate(glob)), codes)
+                for glob, codes in config.per_file_ignores]
+    kept: list[Finding] = []
+    suppressed = 0
+    for item in found:
+        if item.code not in enabled or _ignored_for_file(item, per_file):
+            continue
+        marks = noqa.get(item.path, {})
+        if item.line in marks:
+            codes = marks[item.line]
+            if codes is None or any(item.code.startswith(code) for code in codes):
+                suppressed += 1
+                continue
+        kept.append(item)
+    return sorted(set(kept)), suppressed
+
+
+def _ignored_for_file(item: Finding, per_file: list[tuple[re.Pattern[str], tuple[str, ...]]]) -> bool:
+    for pattern, codes in per_file:
+        if pattern.match(item.path) and any(item.code.startswith(c.upper()) for c in codes):
+            return True
+    return False
+
+
+def lint_source(source: str, path: str = "<string>", config: LintConfig | None = None,
+                modname: str = "__lint__") -> list[Finding]:
+    """Lint one module given as text (no files are read; imports are not followed)."""
+    config = (config or LintConfig()).replace(follow_imports=False)
+    try:
+        tree = parse(source, path)
+        module = index_module(tree, modname, path, False)
+    except FileProblem as problem:
+        return [problem.finding]
+    except RecursionError:
+        return [too_complex(path).finding]
+    module.noqa = parse_noqa(source)
+    project = Project(config.catalogue(), None)
+    project.add(module)
+    findings, _ = _filter(list(_check_modules([module], project)), [module], config)
+    return findings
+
+
+def lint_tree(tree: ast.Module, path: str, config: LintConfig | None = None,
+              cache: dict[tuple[str, str], ModuleIndex] | None = None) -> list[Finding]:
+    """Lint one already-parsed file, following its imports to project modules on disk.
+
+    ``# noqa`` comments are not applied (the caller, e.g. flake8, does that); ``cache``
+    keeps followed modules between calls in one process.
+    """
+    config = config or LintConfig()
+    naming = _Naming()
+    name, is_package, root = naming.name(path)
+    shown = _shown(path)
+    try:
+        module = index_module(tree, name, shown, is_package)
+    except RecursionError:
+        return [too_complex(shown).finding]
+    follower = _Follower([root, config.root], naming, config,
+                         _Excluder(config.root, config.exclude), cache)
+    project = Project(config.catalogue(), follower if config.follow_imports else None)
+    project.add(module)
+    enabled = config.enabled_codes()
+    return sorted(f for f in _check_modules([module], project) if f.code in enabled)

@@ -1,0 +1,146 @@
+"""The facts the index keeps per module: call sites, functions, classes, ``# noqa`` marks.
+
+These are plain slotted records (no tree is kept); :mod:`bridge.lint._index` fills them in one
+walk and :mod:`bridge.lint._resolve` and the rules read them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+__all__ = ["HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
+           "Value", "parse_noqa"]
+
+logger = logging.getLogger(__name__)
+
+Value = tuple[Any, ...] | None
+
+#: Call-site flag: called with ``block=False`` / ``timeout=0`` (a non-blocking variant).
+NONBLOCKING = 1
+#: Call-site flag: called with at least one argument.
+HAS_ARGS = 2
+
+_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+
+
+class CallSite:
+    """One call expression inside a function."""
+
+    __slots__ = (
+        "assigned",
+        "col",
+        "ctx",
+        "flags",
+        "lam",
+        "line",
+        "name",
+        "owner",
+        "parent",
+        "target",
+    )
+
+    def __init__(self, line: int, col: int, target: Value, name: str, ctx: int, parent: int,
+                 lam: int, flags: int) -> None:
+        self.line = line
+        self.col = col
+        self.target = target
+        self.name = name
+        self.ctx = ctx
+        self.parent = parent
+        self.lam = lam
+        self.flags = flags
+        self.assigned = ""
+        self.owner = ""
+
+
+class FunctionInfo:
+    """A function or method (or ``<module>``, the module body) and the calls it makes."""
+
+    __slots__ = (
+        "calls",
+        "captured",
+        "cls",
+        "col",
+        "decorators",
+        "display",
+        "has_yield",
+        "is_async",
+        "line",
+        "module",
+        "name",
+        "qualname",
+        "ret",
+        "ret_ann",
+        "uses",
+    )
+
+    def __init__(self, qualname: str, name: str, module: ModuleIndex, line: int, col: int,
+                 is_async: bool, cls: str | None) -> None:
+        self.qualname = qualname
+        self.name = name
+        self.module = module
+        self.line = line
+        self.col = col
+        self.is_async = is_async
+        self.cls = cls
+        self.decorators: list[Value] = []
+        self.calls: list[CallSite] = []
+        self.uses: dict[str, list[tuple[int, int, int, int]]] = {}
+        self.ret: Value = None
+        self.ret_ann: Value = None
+        self.has_yield = False
+        self.display = name
+        self.captured: set[str] = set()
+
+
+class ClassInfo:
+    """A class: its bases, its methods and the types of attributes assigned on ``self``."""
+
+    __slots__ = ("attrs", "bases", "methods", "qualname")
+
+    def __init__(self, qualname: str) -> None:
+        self.qualname = qualname
+        self.bases: list[Value] = []
+        self.methods: dict[str, str] = {}
+        self.attrs: dict[str, Value] = {}
+
+
+class ModuleIndex:
+    """The facts of one module; ``path`` is the path as reported in findings."""
+
+    __slots__ = (
+        "bindings",
+        "classes",
+        "errors",
+        "functions",
+        "is_package",
+        "modname",
+        "noqa",
+        "path",
+        "star_imports",
+    )
+
+    def __init__(self, modname: str, path: str, is_package: bool) -> None:
+        self.modname = modname
+        self.path = path
+        self.is_package = is_package
+        self.bindings: dict[str, Value] = {}
+        self.star_imports: list[str] = []
+        self.functions: dict[str, FunctionInfo] = {}
+        self.classes: dict[str, ClassInfo] = {}
+        self.noqa: dict[int, frozenset[str] | None] = {}
+        self.errors: list[tuple[int, int, str, str]] = []
+
+
+def parse_noqa(source: str) -> dict[int, frozenset[str] | None]:
+    """Map line number to the codes its ``# noqa`` comment names (``None`` for a bare noqa)."""
+    found: dict[int, frozenset[str] | None] = {}
+    if "noqa" not in source and "NOQA" not in source:
+        return found
+    for match in _NOQA.finditer(source):
+        line = source.count("\n", 0, match.start()) + 1
+        codes = match.group("codes")
+        found[line] = frozenset(c.upper() for c in re.split(r"[,\s]+", codes) if c) if codes else None
+    return found

@@ -1,0 +1,652 @@
+"""One walk over a module's syntax tree that builds everything the rules need.
+
+The walk records, per function, every call with a *symbolic* value for its callee (``("n",
+"requests.get")``, ``("a", ("s", "pkg.Client"), "get")`` ...) and how the call's result is used
+(:class:`~bridge.lint._model.Ctx`). Names are resolved through imports, aliases and local
+assignments here; what a symbol finally means (a project function, a catalogue entry, an
+instance of a type) is decided later by :mod:`bridge.lint._resolve`, once every module is
+indexed. The tree itself is not kept, so memory stays proportional to the facts, not the code.
+
+Values are plain tuples so that they hash and compare cheaply:
+
+``("n", dotted)``     a global name (module attribute, import target, project symbol)
+``("a", V, attr)``    attribute ``attr`` of value V (``"[]"`` for a subscript)
+``("r", V)``          the result of calling V
+``("t", V)``          an instance of the type named by V (from an annotation)
+``("s", cls)``        the instance ``self`` of project class ``cls``
+``("sup", cls)``      ``super()`` inside class ``cls``
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from typing import Any
+
+from ._facts import (
+    HAS_ARGS,
+    NONBLOCKING,
+    CallSite,
+    ClassInfo,
+    FunctionInfo,
+    ModuleIndex,
+    Value,
+    parse_noqa,
+)
+from ._model import Ctx
+
+__all__ = ["HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
+           "Value", "annotation_value", "index_module", "parse_noqa"]
+
+logger = logging.getLogger(__name__)
+
+_STOP_KEYWORDS = {"block": False, "blocking": False, "wait": False, "timeout": 0}
+
+
+def index_module(tree: ast.Module, modname: str, path: str, is_package: bool) -> ModuleIndex:
+    """Walk ``tree`` once and return its :class:`ModuleIndex`."""
+    module = ModuleIndex(modname, path, is_package)
+    _Walker(module).run(tree)
+    return module
+
+
+def annotation_value(node: Any, walker_value: Any) -> Value:
+    """Turn an annotation into ``("t", V)``; unwraps ``Optional``, ``X | None``, strings."""
+    if node is None:
+        return None
+    kind = type(node)
+    if kind is ast.Constant and isinstance(node.value, str):
+        try:
+            node = ast.parse(node.value, mode="eval").body
+        except (SyntaxError, ValueError, RecursionError):
+            return None
+        return annotation_value(node, walker_value)
+    if kind is ast.BinOp and isinstance(node.op, ast.BitOr):
+        left = node.left
+        if type(left) is ast.Constant and left.value is None:
+            return annotation_value(node.right, walker_value)
+        return annotation_value(left, walker_value)
+    if kind is ast.Subscript:
+        head = walker_value(node.value)
+        if head and head[0] == "n" and head[1] in ("typing.Optional", "typing.Annotated",
+                                                   "typing_extensions.Annotated"):
+            inner = node.slice
+            if type(inner) is ast.Tuple and inner.elts:
+                inner = inner.elts[0]
+            return annotation_value(inner, walker_value)
+        return None
+    if kind is ast.Name or kind is ast.Attribute:
+        value = walker_value(node)
+        return ("t", value) if value is not None else None
+    return None
+
+
+class _Walker:
+    """The single pass over one module (module body first, function bodies after)."""
+
+    def __init__(self, module: ModuleIndex) -> None:
+        self.mod = module
+        self.modname = module.modname
+        top = FunctionInfo(f"{module.modname}.<module>", "<module>", module, 1, 0, False, None)
+        module.functions[top.qualname] = top
+        self.fn = top
+        self.env: dict[str, Value] = module.bindings
+        self.outer: list[dict[str, Value]] = []
+        self.outer_fns: list[FunctionInfo] = []
+        self.cls: ClassInfo | None = None
+        self.self_name = ""
+        self.recv = ""
+        self.lam = -1
+        self.tc = False
+        self.tracked: set[str] = set()
+        self.local_names: set[str] | None = None
+        self.queue: list[tuple[FunctionInfo, ast.AST, list[dict[str, Value]],
+                               list[FunctionInfo], ClassInfo | None, str]] = []
+        self.stmt_handlers = {
+            ast.Expr: self.s_expr, ast.Assign: self.s_assign, ast.AnnAssign: self.s_annassign,
+            ast.AugAssign: self.s_augassign, ast.Return: self.s_return, ast.If: self.s_if,
+            ast.For: self.s_for, ast.AsyncFor: self.s_for, ast.While: self.s_while,
+            ast.With: self.s_with, ast.AsyncWith: self.s_with, ast.Try: self.s_try,
+            ast.FunctionDef: self.s_def, ast.AsyncFunctionDef: self.s_def,
+            ast.ClassDef: self.s_class, ast.Import: self.s_import,
+            ast.ImportFrom: self.s_importfrom, ast.Assert: self.s_assert,
+            ast.Raise: self.s_generic, ast.Delete: self.s_generic, ast.Pass: self.s_pass,
+            ast.Break: self.s_pass, ast.Continue: self.s_pass, ast.Global: self.s_global,
+            ast.Nonlocal: self.s_global,
+        }
+        try_star = getattr(ast, "TryStar", None)
+        if try_star is not None:
+            self.stmt_handlers[try_star] = self.s_try
+        self.expr_handlers = {
+            ast.Call: self.e_call, ast.Name: self.e_name, ast.Attribute: self.e_attr,
+            ast.Await: self.e_await, ast.Constant: self.e_const, ast.Subscript: self.e_subscript,
+            ast.JoinedStr: self.e_joined, ast.FormattedValue: self.e_formatted,
+            ast.BinOp: self.e_binop, ast.BoolOp: self.e_boolop, ast.UnaryOp: self.e_unary,
+            ast.Lambda: self.e_lambda, ast.IfExp: self.e_ifexp, ast.NamedExpr: self.e_named,
+            ast.Yield: self.e_yield, ast.YieldFrom: self.e_yield, ast.Starred: self.e_starred,
+            ast.List: self.e_container, ast.Tuple: self.e_container, ast.Set: self.e_container,
+            ast.ListComp: self.e_comp, ast.SetComp: self.e_comp, ast.GeneratorExp: self.e_comp,
+            ast.DictComp: self.e_comp, ast.Dict: self.e_dict,
+        }
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def run(self, tree: Any) -> None:
+        """Index the module body, then every function body (in definition order)."""
+        self.body(tree.body)
+        queue = self.queue
+        i = 0
+        while i < len(queue):
+            fn, node, outer, outer_fns, cls, self_name = queue[i]
+            i += 1
+            self.outer_fns = outer_fns
+            self.function_body(fn, node, outer, cls, self_name)
+
+    def function_body(self, fn: FunctionInfo, node: Any, outer: list[dict[str, Value]],
+                      cls: ClassInfo | None, self_name: str) -> None:
+        self.fn, self.outer, self.cls, self.self_name = fn, outer, cls, self_name
+        self.env = {}
+        self.tracked = set()
+        self.local_names = None
+        self.lam, self.tc = -1, False
+        args = node.args
+        params = args.posonlyargs + args.args
+        self.recv = params[0].arg if self_name == "self" and params else ""
+        for i, arg in enumerate(params):
+            if i == 0 and self_name and cls is not None:
+                self.env[arg.arg] = ("s", cls.qualname) if self_name == "self" else ("n", cls.qualname)
+                continue
+            self.env[arg.arg] = annotation_value(arg.annotation, self.value_only)
+        for arg in args.kwonlyargs:
+            self.env[arg.arg] = annotation_value(arg.annotation, self.value_only)
+        for extra in (args.vararg, args.kwarg):
+            if extra is not None:
+                self.env[extra.arg] = None
+        fn.ret_ann = annotation_value(node.returns, self.value_only)
+        self.body(node.body)
+
+    def body(self, stmts: list[ast.stmt]) -> None:
+        handlers = self.stmt_handlers
+        for stmt in stmts:
+            handler = handlers.get(type(stmt))
+            if handler is None:
+                self.s_generic(stmt)
+            else:
+                handler(stmt)
+
+    def expr(self, node: Any, ctx: int = Ctx.OTHER, parent: int = -1) -> Value:
+        handler = self.expr_handlers.get(type(node))
+        if handler is None:
+            self.generic(node)
+            return None
+        return handler(node, ctx, parent)
+
+    def generic(self, node: ast.AST) -> None:
+        """Walk the children of a node no handler knows (comparisons, slices, match, ...)."""
+        for name in node._fields:
+            value = getattr(node, name)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.stmt):
+                        self.body([item])
+                    elif isinstance(item, ast.AST):
+                        self.expr(item)
+            elif isinstance(value, ast.stmt):
+                self.body([value])
+            elif isinstance(value, ast.AST):
+                self.expr(value)
+
+    def value_only(self, node: Any) -> Value:
+        """The symbolic value of a name or attribute chain, without recording anything."""
+        kind = type(node)
+        if kind is ast.Name:
+            return self.lookup(node.id)
+        if kind is ast.Attribute:
+            base = self.value_only(node.value)
+            return None if base is None else self.attr(base, node.attr)
+        return None
+
+    # -- names -----------------------------------------------------------------------------
+
+    def lookup(self, name: str) -> Value:
+        env = self.env
+        if name in env:
+            return env[name]
+        outer = self.outer
+        for i in range(len(outer) - 1, -1, -1):
+            if name in outer[i]:
+                if i < len(self.outer_fns):
+                    self.outer_fns[i].captured.add(name)
+                return outer[i][name]
+        bindings = self.mod.bindings
+        if name in bindings:
+            return bindings[name]
+        if self.mod.star_imports:
+            return ("n", f"{self.modname}.{name}")
+        return ("n", "builtins." + name)
+
+    @staticmethod
+    def attr(base: tuple[Any, ...], name: str) -> Value:
+        if base[0] == "n":
+            return ("n", f"{base[1]}.{name}")
+        return ("a", base, name)
+
+    def bind(self, target: Any, value: Value) -> None:
+        kind = type(target)
+        if kind is ast.Name:
+            name = target.id
+            if self.local_names is not None and name in self.local_names:
+                self.mod.bindings[name] = self._merge(self.mod.bindings.get(name, None), value)
+            elif self.env is self.mod.bindings:
+                self.env[name] = self._merge(self.env.get(name, None), value)
+            else:
+                self.env[name] = value
+        elif kind is ast.Attribute:
+            self.expr(target.value)
+            base = target.value
+            if self.cls is not None and type(base) is ast.Name and base.id == self.recv \
+                    and self.recv:
+                attrs = self.cls.attrs
+                attrs[target.attr] = self._merge(attrs.get(target.attr), value)
+        elif kind is ast.Tuple or kind is ast.List:
+            for elt in target.elts:
+                self.bind(elt, None)
+        elif kind is ast.Starred:
+            self.bind(target.value, None)
+        else:
+            self.expr(target)
+
+    @staticmethod
+    def _merge(old: Value, new: Value) -> Value:
+        """At module and class level keep the first informative binding (``x = None`` first)."""
+        if new is None and old is not None:
+            return old
+        return new
+
+    # -- statements ------------------------------------------------------------------------
+
+    def s_pass(self, node: Any) -> None:
+        return None
+
+    def s_generic(self, node: Any) -> None:
+        self.generic(node)
+
+    def s_expr(self, node: Any) -> None:
+        self.expr(node.value, Ctx.STMT)
+
+    def s_assign(self, node: Any) -> None:
+        targets = node.targets
+        single = len(targets) == 1 and type(targets[0]) is ast.Name
+        start = len(self.fn.calls)
+        value = self.expr(node.value, Ctx.ASSIGN if single else Ctx.STORE)
+        if single and type(node.value) is ast.Call and len(self.fn.calls) > start and not self.tc:
+            name = targets[0].id  # type: ignore[attr-defined]
+            self.fn.calls[start].assigned = name
+            self.tracked.add(name)
+        for target in targets:
+            self.bind(target, value)
+
+    def s_annassign(self, node: Any) -> None:
+        value = None
+        if node.value is not None:
+            value = self.expr(node.value, Ctx.STORE)
+        ann = annotation_value(node.annotation, self.value_only)
+        self.bind(node.target, ann if ann is not None else value)
+
+    def s_augassign(self, node: Any) -> None:
+        self.expr(node.value, Ctx.STORE)
+        self.expr(node.target)
+
+    def s_return(self, node: Any) -> None:
+        if node.value is not None:
+            value = self.expr(node.value, Ctx.RETURN)
+            if value is not None and self.fn.ret is None:
+                self.fn.ret = value
+
+    def s_if(self, node: Any) -> None:
+        test = node.test
+        if self._is_type_checking(test):
+            saved, self.tc = self.tc, True
+            self.body(node.body)
+            self.tc = saved
+            self.body(node.orelse)
+            return
+        self.expr(test, Ctx.COND)
+        self.body(node.body)
+        self.body(node.orelse)
+
+    def _is_type_checking(self, test: Any) -> bool:
+        kind = type(test)
+        if kind is ast.Name:
+            return test.id == "TYPE_CHECKING"  # type: ignore[attr-defined]
+        return kind is ast.Attribute and test.attr == "TYPE_CHECKING"  # type: ignore[attr-defined]
+
+    def s_for(self, node: Any) -> None:
+        self.expr(node.iter)
+        self.bind(node.target, None)
+        self.body(node.body)
+        self.body(node.orelse)
+
+    def s_while(self, node: Any) -> None:
+        self.expr(node.test, Ctx.COND)
+        self.body(node.body)
+        self.body(node.orelse)
+
+    def s_with(self, node: Any) -> None:
+        is_async = type(node) is ast.AsyncWith
+        for item in node.items:
+            value = self.expr(item.context_expr, Ctx.WITH)
+            if not is_async and value is not None and not self.tc:
+                expr = item.context_expr
+                self.fn.calls.append(CallSite(expr.lineno, expr.col_offset,
+                                              ("a", value, "__enter__"), "__enter__",
+                                              Ctx.OTHER, -1, self.lam, 0))
+            if item.optional_vars is not None:
+                self.bind(item.optional_vars, value)
+        self.body(node.body)
+
+    def s_try(self, node: Any) -> None:
+        self.body(node.body)
+        for handler in node.handlers:
+            if handler.type is not None:
+                self.expr(handler.type)
+            if handler.name:
+                self.env[handler.name] = None
+            self.body(handler.body)
+        self.body(node.orelse)
+        self.body(node.finalbody)
+
+    def s_assert(self, node: Any) -> None:
+        self.expr(node.test, Ctx.COND)
+        if node.msg is not None:
+            self.expr(node.msg, Ctx.FORMAT)
+
+    def s_global(self, node: Any) -> None:
+        if type(node) is ast.Global and self.env is not self.mod.bindings:
+            if self.local_names is None:
+                self.local_names = set()
+            self.local_names.update(node.names)
+
+    def s_import(self, node: Any) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.env[alias.asname] = ("n", alias.name)
+            else:
+                head = alias.name.partition(".")[0]
+                self.env[head] = ("n", head)
+
+    def s_importfrom(self, node: Any) -> None:
+        base = self._import_base(node.module, node.level)
+        if base is None:
+            return
+        for alias in node.names:
+            if alias.name == "*":
+                if self.env is self.mod.bindings:
+                    self.mod.star_imports.append(base)
+                continue
+            name = alias.asname or alias.name
+            self.env[name] = ("n", f"{base}.{alias.name}" if base else alias.name)
+
+    def _import_base(self, module: str | None, level: int) -> str | None:
+        if not level:
+            return module or ""
+        parts = self.modname.split(".")
+        keep = len(parts) - level + (1 if self.mod.is_package else 0)
+        if keep < 0:
+            return None
+        base = ".".join(parts[:keep])
+        if module:
+            base = f"{base}.{module}" if base else module
+        return base
+
+    def s_def(self, node: Any) -> None:
+        for deco in node.decorator_list:
+            self.expr(deco)
+        args = node.args
+        for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
+            self.expr(default)
+        cls = self.cls if self.fn.name == "<class>" else None
+        prefix = self._prefix()
+        qualname = f"{prefix}.{node.name}"
+        fn = FunctionInfo(qualname, node.name, self.mod, node.lineno, node.col_offset,
+                          type(node) is ast.AsyncFunctionDef, cls.qualname if cls else None)
+        fn.decorators = [self.value_only(d.func if type(d) is ast.Call else d)
+                         for d in node.decorator_list]
+        if cls is not None:
+            fn.display = f"{cls.qualname.rpartition('.')[2]}.{node.name}"
+        self.mod.functions[qualname] = fn
+        self_name = ""
+        if cls is not None:
+            cls.methods[node.name] = qualname
+            names = {self._deco_name(d) for d in node.decorator_list}
+            if "staticmethod" not in names:
+                self_name = "cls" if "classmethod" in names else "self"
+        if cls is not None:
+            outer, outer_fns = self.outer, self.outer_fns
+        elif self.env is self.mod.bindings:
+            outer, outer_fns = [], []
+        else:
+            outer, outer_fns = self.outer + [self.env], self.outer_fns + [self.fn]
+        if cls is None:
+            self.env[node.name] = ("n", qualname)
+        self.queue.append((fn, node, outer, outer_fns, cls, self_name))
+
+    @staticmethod
+    def _deco_name(node: Any) -> str:
+        if type(node) is ast.Name:
+            return node.id  # type: ignore[attr-defined]
+        if type(node) is ast.Attribute:
+            return node.attr  # type: ignore[attr-defined]
+        return ""
+
+    def _prefix(self) -> str:
+        fn = self.fn
+        if fn.name == "<module>":
+            return self.modname
+        if fn.name == "<class>":
+            return fn.qualname.rpartition(".")[0]
+        return f"{fn.qualname}.<locals>"
+
+    def s_class(self, node: Any) -> None:
+        for deco in node.decorator_list:
+            self.expr(deco)
+        qualname = f"{self._prefix()}.{node.name}"
+        info = ClassInfo(qualname)
+        info.bases = [self.expr(base) for base in node.bases]
+        for kw in node.keywords:
+            self.expr(kw.value)
+        self.mod.classes[qualname] = info
+        outer_value = ("n", qualname)
+        if self.fn.name != "<class>":
+            self.env[node.name] = outer_value
+        saved = (self.fn, self.env, self.cls, self.self_name, self.outer, self.outer_fns)
+        holder = FunctionInfo(f"{qualname}.<class>", "<class>", self.mod, node.lineno,
+                              node.col_offset, False, qualname)
+        holder.calls = saved[0].calls
+        if self.fn.name != "<class>" and self.env is not self.mod.bindings:
+            self.outer = self.outer + [self.env]
+            self.outer_fns = self.outer_fns + [self.fn]
+        self.fn, self.env, self.cls, self.self_name = holder, info.attrs, info, ""
+        try:
+            self.body(node.body)
+        finally:
+            self.fn, self.env, self.cls, self.self_name, self.outer, self.outer_fns = saved
+
+    # -- expressions -----------------------------------------------------------------------
+
+    def e_call(self, node: Any, ctx: int, parent: int) -> Value:
+        func = node.func
+        calls = self.fn.calls
+        index = len(calls)
+        target = self.expr(func)
+        kind = type(func)
+        if kind is ast.Name and func.id == "super" and self.cls is not None \
+                and target == ("n", "builtins.super"):
+            target = None
+            sup: Value = ("sup", self.cls.qualname)
+        else:
+            sup = None
+        name = func.attr if kind is ast.Attribute else (func.id if kind is ast.Name else "")
+        flags = 0
+        keywords = node.keywords
+        if keywords or node.args:
+            flags = self._call_flags(node)
+        if not self.tc:
+            site = CallSite(node.lineno, node.col_offset, target, name, ctx, parent, self.lam,
+                            flags)
+            if kind is ast.Attribute:
+                owner = func.value
+                owner_kind = type(owner)
+                if owner_kind is ast.Attribute:
+                    site.owner = owner.attr
+                elif owner_kind is ast.Name:
+                    site.owner = owner.id
+            calls.append(site)
+        else:
+            index = parent
+        arg_ctx = Ctx.ARG
+        if kind is ast.Attribute and name == "format" and type(func.value) is ast.Constant:
+            arg_ctx = Ctx.FORMAT
+        expr = self.expr
+        for arg in node.args:
+            expr(arg, arg_ctx, index)
+        for kw in keywords:
+            expr(kw.value, arg_ctx, index)
+        if target is None:
+            return sup
+        return ("r", target)
+
+    @staticmethod
+    def _call_flags(node: Any) -> int:
+        for kw in node.keywords:
+            value = kw.value
+            if kw.arg in _STOP_KEYWORDS and type(value) is ast.Constant \
+                    and value.value == _STOP_KEYWORDS[kw.arg] and type(value.value) is not str:
+                return NONBLOCKING | HAS_ARGS
+        args = node.args
+        if args and type(args[0]) is ast.Constant and args[0].value is False:
+            return NONBLOCKING | HAS_ARGS
+        return HAS_ARGS
+
+    def e_name(self, node: Any, ctx: int, parent: int) -> Value:
+        name = node.id
+        if name in self.tracked:
+            self.fn.uses.setdefault(name, []).append((ctx, parent, node.lineno, node.col_offset))
+        return self.lookup(name)
+
+    def e_attr(self, node: Any, ctx: int, parent: int) -> Value:
+        base = self.expr(node.value)
+        if base is None:
+            return None
+        return self.attr(base, node.attr)
+
+    def e_await(self, node: Any, ctx: int, parent: int) -> Value:
+        return self.expr(node.value, Ctx.AWAIT, parent)
+
+    def e_const(self, node: Any, ctx: int, parent: int) -> Value:
+        return None
+
+    def e_subscript(self, node: Any, ctx: int, parent: int) -> Value:
+        base = self.expr(node.value)
+        self.expr(node.slice)
+        if base is None:
+            return None
+        return ("a", base, "[]")
+
+    def e_joined(self, node: Any, ctx: int, parent: int) -> Value:
+        for value in node.values:
+            self.expr(value, Ctx.FORMAT, parent)
+        return None
+
+    def e_formatted(self, node: Any, ctx: int, parent: int) -> Value:
+        self.expr(node.value, Ctx.FORMAT, parent)
+        if node.format_spec is not None:
+            self.expr(node.format_spec)
+        return None
+
+    def e_binop(self, node: Any, ctx: int, parent: int) -> Value:
+        left = self.expr(node.left)
+        op = type(node.op)
+        if op is ast.Mod and type(node.left) in (ast.Constant, ast.JoinedStr):
+            right = node.right
+            if type(right) is ast.Tuple:
+                for elt in right.elts:
+                    self.expr(elt, Ctx.FORMAT, parent)
+            else:
+                self.expr(right, Ctx.FORMAT, parent)
+            return None
+        self.expr(node.right)
+        if op is ast.Div and left is not None:
+            return ("r", ("a", left, "__truediv__"))
+        return None
+
+    def e_boolop(self, node: Any, ctx: int, parent: int) -> Value:
+        values = node.values
+        last = len(values) - 1
+        result: Value = None
+        for i, value in enumerate(values):
+            result = self.expr(value, Ctx.COND if i < last else ctx, parent)
+        return result
+
+    def e_unary(self, node: Any, ctx: int, parent: int) -> Value:
+        self.expr(node.operand, Ctx.COND if type(node.op) is ast.Not else Ctx.OTHER, parent)
+        return None
+
+    def e_lambda(self, node: Any, ctx: int, parent: int) -> Value:
+        saved_lam, saved_env = self.lam, self.env
+        self.lam = parent if ctx == Ctx.ARG else -2
+        self.env = dict(saved_env)
+        for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
+            self.env[arg.arg] = None
+        try:
+            self.expr(node.body, Ctx.RETURN)
+        finally:
+            self.lam, self.env = saved_lam, saved_env
+        return None
+
+    def e_ifexp(self, node: Any, ctx: int, parent: int) -> Value:
+        self.expr(node.test, Ctx.COND)
+        body = self.expr(node.body, ctx, parent)
+        other = self.expr(node.orelse, ctx, parent)
+        return body if body is not None else other
+
+    def e_named(self, node: Any, ctx: int, parent: int) -> Value:
+        value = self.expr(node.value, ctx, parent)
+        self.bind(node.target, value)
+        return value
+
+    def e_yield(self, node: Any, ctx: int, parent: int) -> Value:
+        self.fn.has_yield = True
+        if node.value is not None:
+            self.expr(node.value, Ctx.RETURN)
+        return None
+
+    def e_starred(self, node: Any, ctx: int, parent: int) -> Value:
+        self.expr(node.value, ctx, parent)
+        return None
+
+    def e_container(self, node: Any, ctx: int, parent: int) -> Value:
+        for elt in node.elts:
+            self.expr(elt, Ctx.STORE, parent)
+        return None
+
+    def e_dict(self, node: Any, ctx: int, parent: int) -> Value:
+        for key in node.keys:
+            if key is not None:
+                self.expr(key)
+        for value in node.values:
+            self.expr(value, Ctx.STORE, parent)
+        return None
+
+    def e_comp(self, node: Any, ctx: int, parent: int) -> Value:
+        for gen in node.generators:
+            self.expr(gen.iter)
+            self.bind(gen.target, None)
+            for cond in gen.ifs:
+                self.expr(cond, Ctx.COND)
+        if type(node) is ast.DictComp:
+            self.expr(node.key)
+            self.expr(node.value, Ctx.STORE, parent)
+        else:
+            self.expr(node.elt, Ctx.STORE, parent)
+        return None

@@ -1,0 +1,81 @@
+"""Value objects shared by the lint engine, its rules and its output formats.
+
+A :class:`Finding` is what a rule reports: a position, a code, a message and, for a transitive
+finding, the call chain as :class:`ChainLink` items. A :class:`Rule` describes one code for the
+rule reference, ``--statistics`` and SARIF. Nothing here does IO.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ChainLink",
+    "Ctx",
+    "Finding",
+    "Rule",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class Ctx:
+    """How the value of a call expression is used where it appears (small ints, kept in the index)."""
+
+    OTHER = 0
+    AWAIT = 1
+    STMT = 2
+    ASSIGN = 3
+    COND = 4
+    FORMAT = 5
+    RETURN = 6
+    ARG = 7
+    WITH = 8
+    STORE = 9
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """One hop of a call chain: the call at ``path:line:col`` goes to ``label``."""
+
+    path: str
+    line: int
+    col: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Finding:
+    """One reported problem.
+
+    ``line`` and ``col`` are 1-based. ``scope`` (the enclosing function) and ``key`` (what was
+    called, without positions) identify the finding across unrelated edits, for baselines.
+    """
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    chain: tuple[ChainLink, ...] = field(default=(), compare=False)
+    scope: str = field(default="", compare=False)
+    key: str = field(default="", compare=False)
+
+    def render(self) -> str:
+        """Return the one-line text form: ``path:line:col: CODE message``."""
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The description of one code: its short name, a summary, and the generic fix."""
+
+    code: str
+    name: str
+    summary: str
+    fix: str
+
+    def __post_init__(self) -> None:
+        if not (len(self.code) == 5 and self.code[:2] == "LB" and self.code[2:].isdigit()):
+            raise ValueError(f"rule code {self.code!r} must look like LB123")

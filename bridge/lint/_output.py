@@ -1,0 +1,128 @@
+"""Output formats: text, json, SARIF 2.1.0 (GitHub code scanning) and GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._codes import RULES
+from ._model import Finding
+
+__all__ = ["FORMATS", "render", "statistics"]
+
+logger = logging.getLogger(__name__)
+
+_DOCS = "https://github.com/loopbridge/loopbridge/blob/main/docs/lint.md"
+_VERSION = "0.1.0"
+
+
+def _text(findings: Sequence[Finding]) -> str:
+    return "".join(f"{f.render()}\n" for f in findings)
+
+
+def _chain(finding: Finding) -> list[dict[str, Any]]:
+    return [{"path": c.path, "line": c.line, "column": c.col, "label": c.label}
+            for c in finding.chain]
+
+
+def _json(findings: Sequence[Finding]) -> str:
+    items = [
+        {"path": f.path, "line": f.line, "column": f.col, "code": f.code, "message": f.message,
+         "scope": f.scope, "chain": _chain(f)}
+        for f in findings
+    ]
+    return json.dumps({"version": 1, "findings": items}, indent=2, ensure_ascii=False) + "\n"
+
+
+def _location(path: str, line: int, col: int) -> dict[str, Any]:
+    return {"physicalLocation": {
+        "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": line, "startColumn": col},
+    }}
+
+
+def _sarif(findings: Sequence[Finding]) -> str:
+    codes = sorted(RULES)
+    index = {code: i for i, code in enumerate(codes)}
+    rules = [
+        {"id": code, "name": RULES[code].name,
+         "shortDescription": {"text": RULES[code].summary},
+         "fullDescription": {"text": f"{RULES[code].summary}. Fix: {RULES[code].fix}."},
+         "help": {"text": RULES[code].fix},
+         "helpUri": f"{_DOCS}#{code.lower()}",
+         "defaultConfiguration": {"level": "error"}}
+        for code in codes
+    ]
+    results = []
+    for f in findings:
+        result: dict[str, Any] = {
+            "ruleId": f.code, "ruleIndex": index.get(f.code, 0), "level": "error",
+            "message": {"text": f.message},
+            "locations": [_location(f.path, f.line, f.col)],
+            "partialFingerprints": {"loopbridgeScope/v1": f"{f.code}:{f.scope}:{f.key}"},
+        }
+        if f.chain:
+            related = []
+            for i, link in enumerate(f.chain):
+                item = _location(link.path, link.line, link.col)
+                item["id"] = i + 1
+                item["message"] = {"text": link.label}
+                related.append(item)
+            result["relatedLocations"] = related
+        results.append(result)
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "loopbridge-lint", "version": _VERSION,
+                                "informationUri": _DOCS, "rules": rules}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
+            "results": results,
+        }],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _github(findings: Sequence[Finding]) -> str:
+    lines = []
+    for f in findings:
+        lines.append(
+            f"::error file={_escape_property(f.path)},line={f.line},col={f.col},"
+            f"title={_escape_property(f.code + ' ' + RULES[f.code].name if f.code in RULES else f.code)}"
+            f"::{_escape_data(f.code + ' ' + f.message)}\n"
+        )
+    return "".join(lines)
+
+
+#: Format name -> renderer of the whole result.
+FORMATS: dict[str, Callable[[Sequence[Finding]], str]] = {
+    "text": _text, "json": _json, "sarif": _sarif, "github": _github,
+}
+
+
+def render(findings: Sequence[Finding], fmt: str) -> str:
+    """Render findings in one of :data:`FORMATS`."""
+    try:
+        return FORMATS[fmt](findings)
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+
+
+def statistics(findings: Sequence[Finding]) -> str:
+    """One line per code: count, code, summary (most frequent first)."""
+    counts = Counter(f.code for f in findings)
+    return "".join(
+        f"{count:>6}  {code}  {RULES[code].summary if code in RULES else ''}\n"
+        for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )

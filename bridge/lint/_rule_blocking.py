@@ -1,0 +1,56 @@
+"""LB1xx: a blocking call written directly in an ``async def``.
+
+The callee is resolved through imports, aliases and the inferred type of the object it is
+called on (``self.session = requests.Session()`` in ``__init__``, ``conn = sqlite3.connect()``,
+an annotation), then looked up in the catalogue. Awaited calls are never flagged, and neither
+are calls inside a lambda handed to a thread (``asyncio.to_thread``, an executor).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from ._index import FunctionInfo
+from ._model import Ctx, Finding, Rule
+from ._resolve import Project
+from ._rule_base import display_name, finding, on_loop
+
+__all__ = ["RULES", "check"]
+
+logger = logging.getLogger(__name__)
+
+_FIX = ("await an async API instead (aiohttp, asyncio.sleep, an async driver), or move the "
+        "call off the loop with bridge.to_async / asyncio.to_thread")
+
+RULES = (
+    Rule("LB101", "blocking-http", "synchronous HTTP request in a coroutine", _FIX),
+    Rule("LB102", "blocking-sleep", "time.sleep in a coroutine", "await asyncio.sleep(...)"),
+    Rule("LB103", "blocking-subprocess", "process started or waited for in a coroutine", _FIX),
+    Rule("LB104", "blocking-file-io", "file-system IO in a coroutine", _FIX),
+    Rule("LB105", "blocking-database", "synchronous database call in a coroutine", _FIX),
+    Rule("LB106", "blocking-network", "blocking socket, TLS, DNS, mail or FTP call in a coroutine",
+         _FIX),
+    Rule("LB107", "blocking-input", "console input in a coroutine", _FIX),
+    Rule("LB108", "blocking-thread-wait", "thread lock, event, queue, join or future wait in a "
+         "coroutine", "use the asyncio primitive, or await asyncio.wrap_future(...)"),
+    Rule("LB109", "blocking-configured", "a call configured as blocking in the project", _FIX),
+)
+
+_CODES = frozenset(rule.code for rule in RULES)
+
+
+def check(fn: FunctionInfo, project: Project) -> Iterator[Finding]:
+    """Yield LB1xx findings for the direct calls of an ``async def``."""
+    if not fn.is_async:
+        return
+    for site in fn.calls:
+        if site.ctx == Ctx.AWAIT or site.target is None:
+            continue
+        entry = project.blocking_entry_for(site)
+        if entry is None or entry.code not in _CODES or not on_loop(site, fn, project):
+            continue
+        name = display_name(entry.name)
+        message = (f"{name}() blocks the event loop in async {fn.display}(): {entry.why}; "
+                   f"instead {entry.instead}")
+        yield finding(fn, site, entry.code, message, key=entry.name)

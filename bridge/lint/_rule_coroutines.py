@@ -1,0 +1,139 @@
+"""LB3xx: a coroutine that is created and then dropped or misused instead of awaited.
+
+A call to a coroutine function (a project ``async def``, a ``to_async`` wrapper, or a known
+async API such as ``asyncio.sleep`` or ``aiohttp.ClientSession.get``) returns a coroutine
+that does nothing until awaited. It is fine when awaited, returned, stored, used in
+``async with``, or handed to any call (``create_task``, ``gather``, ``bridge.run`` ...) other
+than one that only renders it (``print``, ``str``, a logger). It is a bug when the result is a
+bare statement, assigned and never used, tested for truth, or formatted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from ._index import CallSite, FunctionInfo
+from ._model import Ctx, Finding, Rule
+from ._resolve import Project
+from ._rule_base import display_name, finding
+
+__all__ = ["RULES", "check", "coroutine_names"]
+
+logger = logging.getLogger(__name__)
+
+RULES = (
+    Rule("LB301", "coroutine-not-awaited", "a coroutine created as a bare statement and dropped",
+         "add await, or schedule it with asyncio.create_task(...) and keep the task"),
+    Rule("LB302", "coroutine-assigned-not-awaited",
+         "a coroutine assigned to a name that is never awaited or handed on",
+         "await the name later, or pass it to asyncio.gather / create_task"),
+    Rule("LB303", "coroutine-as-condition",
+         "a coroutine tested for truth (always true, never awaited)", "await it in the test"),
+    Rule("LB304", "coroutine-formatted",
+         "a coroutine passed to a logger, print or string formatting instead of its result",
+         "await it first and format the result"),
+    Rule("LB305", "coroutine-in-sync-function",
+         "a coroutine function called from a plain function with no runner",
+         "run it with bridge.run(...) (or asyncio.run at the top level), or make the caller "
+         "async and await it"),
+)
+
+_HARMLESS = frozenset({Ctx.AWAIT, Ctx.RETURN, Ctx.STORE, Ctx.WITH, Ctx.OTHER})
+
+
+def coroutine_names(project: Project) -> frozenset[str]:
+    """Last name components that can denote a coroutine function (a cheap pre-filter)."""
+    names = {fn.name for fn in project.functions.values() if fn.is_async or fn.decorators}
+    names.update(n.rpartition(".")[2] for n in project.catalogue.async_names)
+    names.add("__call__")
+    return frozenset(names)
+
+
+def _label(site: CallSite, project: Project) -> str | None:
+    found = project.callee(site)
+    if found is None:
+        return None
+    kind = found[0]
+    if kind in ("coro", "offloaded"):
+        return f"{found[1].display}()"
+    if kind == "async":
+        return f"{display_name(found[1])}()"
+    return None
+
+
+def check(fn: FunctionInfo, project: Project, names: frozenset[str]) -> Iterator[Finding]:
+    """Yield LB3xx findings for coroutines created in ``fn`` and not awaited."""
+    where = f"async {fn.display}()" if fn.is_async else (
+        "module level" if fn.name == "<module>" else f"sync {fn.display}()")
+    for site in fn.calls:
+        ctx = site.ctx
+        if ctx in _HARMLESS or site.target is None:
+            continue
+        if not fn.is_async and site.name not in names:
+            continue
+        label = _label(site, project)
+        if label is None:
+            continue
+        key = label
+        if ctx == Ctx.STMT:
+            if fn.is_async:
+                yield finding(fn, site, "LB301", f"{label} creates a coroutine that is never "
+                              "awaited, so it never runs; add await, or schedule it with "
+                              "asyncio.create_task(...) and keep the task", key)
+            else:
+                yield _in_sync(fn, site, label, where)
+        elif ctx == Ctx.COND:
+            yield _condition(fn, site, label)
+        elif ctx == Ctx.FORMAT or (ctx == Ctx.ARG and _formats(fn, site.parent, project)):
+            yield _formatted(fn, site, label)
+        elif ctx == Ctx.ASSIGN:
+            found = _assigned(fn, site, label, where, project)
+            if found is not None:
+                yield found
+
+
+def _formats(fn: FunctionInfo, parent: int, project: Project) -> bool:
+    return 0 <= parent < len(fn.calls) and project.is_formatter(fn.calls[parent])
+
+
+def _in_sync(fn: FunctionInfo, site: CallSite, label: str, where: str) -> Finding:
+    return finding(fn, site, "LB305", f"{label} is a coroutine function called at {where} "
+                   "with no runner, so it never runs; run it with bridge.run(...) or make the "
+                   "caller async and await it", label)
+
+
+def _condition(fn: FunctionInfo, site: CallSite, label: str) -> Finding:
+    return finding(fn, site, "LB303", f"the coroutine from {label} is tested for truth: it is "
+                   f"always true and never runs; write await {label} in the test", label)
+
+
+def _formatted(fn: FunctionInfo, site: CallSite, label: str) -> Finding:
+    return finding(fn, site, "LB304", f"the coroutine from {label} is formatted or logged "
+                   "instead of its result, and never runs; await it first", label)
+
+
+def _assigned(fn: FunctionInfo, site: CallSite, label: str, where: str,
+              project: Project) -> Finding | None:
+    name = site.assigned
+    if name in fn.captured:
+        return None
+    uses = fn.uses.get(name, ())
+    cond = fmt = None
+    for use in uses:
+        ctx, parent = use[0], use[1]
+        if ctx == Ctx.COND:
+            cond = cond or use
+        elif ctx == Ctx.FORMAT or (ctx == Ctx.ARG and _formats(fn, parent, project)):
+            fmt = fmt or use
+        elif ctx != Ctx.STMT:
+            return None
+    at = cond or fmt
+    if at is not None:
+        moved = CallSite(at[2], at[3], site.target, site.name, at[0], -1, -1, 0)
+        return _condition(fn, moved, label) if at is cond else _formatted(fn, moved, label)
+    if not fn.is_async:
+        return _in_sync(fn, site, label, where)
+    return finding(fn, site, "LB302", f"the coroutine from {label} is assigned to {name!r} and "
+                   "never awaited, so it never runs; await it, or hand it to asyncio.gather / "
+                   "asyncio.create_task", label)

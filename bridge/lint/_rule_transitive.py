@@ -1,0 +1,168 @@
+"""LB2xx: an ``async def`` calls a project function that blocks, directly or through a chain.
+
+:class:`Reach` decides, on demand and only for the functions a coroutine can reach, which sync
+project functions block and through which calls. A newly reached part of the call graph is
+explored first, then blocking-ness flows backwards from the functions that block directly
+(a breadth-first pass, so cycles cost nothing and the chain reported is a shortest one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from ._index import CallSite, FunctionInfo
+from ._model import ChainLink, Ctx, Finding, Rule
+from ._resolve import Project
+from ._rule_base import display_name, finding, on_loop
+
+__all__ = ["RULES", "Reach", "check"]
+
+logger = logging.getLogger(__name__)
+
+RULES = (
+    Rule("LB201", "transitive-blocking-call",
+         "a call from a coroutine to a project function that blocks, directly or through a "
+         "chain of calls", "await bridge.to_async(fn)(...) / asyncio.to_thread(fn, ...), or "
+         "make the helper async and await an async API inside it"),
+    Rule("LB202", "transitive-sync-runner",
+         "a call from a coroutine to a project function that ends in bridge.run, asyncio.run "
+         "or a to_sync wrapper (blocks, and deadlocks on the core loop)",
+         "give the helper an async variant and await it"),
+)
+
+#: A hop: the call site in the function, and either ("entry", Entry), ("wrapper", FunctionInfo)
+#: or ("call", qualname of the next function).
+Hop = tuple[CallSite, str, Any]
+
+
+class Reach:
+    """Which sync project functions block, and the first hop of a shortest blocking chain."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.via: dict[str, Hop | None] = {}
+
+    def _edges(self, fn: FunctionInfo) -> tuple[Hop | None, list[tuple[CallSite, str]]]:
+        project = self.project
+        direct: Hop | None = None
+        calls: list[tuple[CallSite, str]] = []
+        for site in fn.calls:
+            if site.target is None or not on_loop(site, fn, project):
+                continue
+            found = project.callee(site)
+            if found is None:
+                continue
+            kind = found[0]
+            if kind == "block" and direct is None:
+                entry = project.blocking_entry_for(site)
+                if entry is not None and entry.transitive:
+                    direct = (site, "entry", entry)
+            elif kind == "wrapper" and direct is None:
+                direct = (site, "wrapper", found[1])
+            elif kind == "sync":
+                calls.append((site, found[1].qualname))
+        return direct, calls
+
+    def blocks(self, fn: FunctionInfo) -> Hop | None:
+        """Return the first hop of a blocking chain from ``fn``, or ``None``."""
+        if fn.qualname in self.via:
+            return self.via[fn.qualname]
+        functions = self.project.functions
+        explored: dict[str, tuple[Hop | None, list[tuple[CallSite, str]]]] = {}
+        stack = [fn.qualname]
+        while stack:
+            name = stack.pop()
+            if name in explored or name in self.via or name not in functions:
+                continue
+            edges = explored[name] = self._edges(functions[name])
+            stack.extend(callee for _, callee in edges[1] if callee not in explored)
+        self._settle(explored)
+        return self.via.get(fn.qualname)
+
+    def _settle(self, explored: dict[str, tuple[Hop | None, list[tuple[CallSite, str]]]]) -> None:
+        callers: dict[str, list[tuple[str, CallSite]]] = {}
+        queue: deque[str] = deque()
+        via = self.via
+        for name, (direct, calls) in explored.items():
+            if direct is not None:
+                via[name] = direct
+                queue.append(name)
+        for name, (direct, calls) in explored.items():
+            if direct is not None:
+                continue
+            for site, callee in calls:
+                if callee in explored:
+                    callers.setdefault(callee, []).append((name, site))
+                elif via.get(callee) is not None and name not in via:
+                    via[name] = (site, "call", callee)
+                    queue.append(name)
+        while queue:
+            name = queue.popleft()
+            for caller, site in callers.get(name, ()):
+                if caller not in via:
+                    via[caller] = (site, "call", name)
+                    queue.append(caller)
+        for name in explored:
+            via.setdefault(name, None)
+
+    def chain(self, fn: FunctionInfo) -> list[tuple[FunctionInfo, Hop]]:
+        """The hops of the chain from ``fn`` to the blocking call (empty if it does not block)."""
+        hops: list[tuple[FunctionInfo, Hop]] = []
+        current: FunctionInfo | None = fn
+        seen: set[str] = set()
+        while current is not None and current.qualname not in seen:
+            seen.add(current.qualname)
+            hop = self.blocks(current)
+            if hop is None:
+                return []
+            hops.append((current, hop))
+            current = self.project.functions.get(hop[2]) if hop[1] == "call" else None
+        return hops
+
+
+def _terminal(hop: Hop) -> tuple[str, str, bool]:
+    """Label, key and whether the chain ends in a sync runner or wrapper."""
+    kind, target = hop[1], hop[2]
+    if kind == "wrapper":
+        return f"{target.display} (a to_sync wrapper)", target.qualname, True
+    return display_name(target.name), target.name, target.code in ("LB401", "LB402")
+
+
+def check(fn: FunctionInfo, project: Project, reach: Reach) -> Iterator[Finding]:
+    """Yield LB2xx findings for the calls of an ``async def`` to blocking project functions."""
+    if not fn.is_async:
+        return
+    for site in fn.calls:
+        if site.ctx == Ctx.AWAIT or site.target is None:
+            continue
+        found = project.callee(site)
+        if found is None or found[0] != "sync" or not on_loop(site, fn, project):
+            continue
+        callee: FunctionInfo = found[1]
+        hops = reach.chain(callee)
+        if not hops:
+            continue
+        last_fn, last_hop = hops[-1]
+        label, key, runner = _terminal(last_hop)
+        names = [f"{fn.display}()"] + [f"{hop_fn.display}()" for hop_fn, _ in hops]
+        where = f"{last_fn.module.path}:{last_hop[0].line}"
+        text = " → ".join(names + [label]) + f"  ({where})"
+        links = [ChainLink(fn.module.path, site.line, site.col + 1, f"{fn.display}() calls "
+                           f"{callee.display}()")]
+        for hop_fn, hop in hops:
+            nxt = project.functions[hop[2]].display + "()" if hop[1] == "call" else label
+            links.append(ChainLink(hop_fn.module.path, hop[0].line, hop[0].col + 1,
+                                   f"{hop_fn.display}() calls {nxt}"))
+        chain_key = " → ".join([h.qualname for h, _ in hops] + [key])
+        if runner:
+            message = (f"{callee.display}() runs a coroutine synchronously: {text}; called from "
+                       "a coroutine it blocks the loop (deadlocks on the core loop) — give it an "
+                       "async variant and await that")
+            yield finding(fn, site, "LB202", message, chain_key, tuple(links))
+        else:
+            message = (f"{callee.display}() blocks the event loop: {text}; call it with await "
+                       "bridge.to_async(...) / asyncio.to_thread(...), or make it async")
+            yield finding(fn, site, "LB201", message, chain_key, tuple(links))

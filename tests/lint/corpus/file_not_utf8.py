@@ -1,0 +1,2 @@
+"""Latin-1 without a declaration."""
+NAME = "café"

@@ -1,0 +1,1 @@
+"""A package whose coroutines reach blocking calls through helpers in other modules."""
