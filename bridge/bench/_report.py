@@ -75,10 +75,10 @@ TARGETS: tuple[Target, ...] = (
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_seq_rps")),
     Target("flask_fan_vs_stock", "Flask 10-call fan-out: map vs stock async + gather (×)", 2.0, False,
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_stock_gather_rps")),
-    Target("lint_vs_flake8", "lint vs flake8 + flake8-async, lines/s (×)", 5.0, False,
-           lambda s: _dig(s, "lint", "ratios", "vs_flake8_async")),
-    Target("lint_vs_parse", "lint time vs ast.parse floor (×)", 2.0, True,
-           lambda s: _dig(s, "lint", "ratios", "vs_parse_floor")),
+    Target("lint_vs_flake8", "lint CLI vs flake8 + flake8-async CLI, lines/s (×)", 5.0, False,
+           lambda s: _dig(s, "lint", "ratios", "cli_vs_flake8_async_lines_per_s")),
+    Target("lint_vs_parse", "lint engine time vs ast.parse floor (×)", 2.0, True,
+           lambda s: _dig(s, "lint", "ratios", "engine_time_vs_parse_floor")),
 )
 
 
