@@ -262,6 +262,11 @@ class LoopThread:
             except Exception:  # a loop broken by the failure that killed the thread
                 logger.debug("loopbridge: closing a dead loop failed", exc_info=True)
         asyncio.set_event_loop(None)
+        with self._lock:
+            # thread idents are reused: a later thread must never pass for this finished one
+            # (unless a new loop thread has already taken its place)
+            if self._thread_ident == threading.get_ident():
+                self._thread_ident = None
 
     def _salvage(self, loop: asyncio.AbstractEventLoop) -> None:
         """After the loop died: cancel its tasks and run the closers, best effort and bounded."""
@@ -304,9 +309,10 @@ class LoopThread:
         if thread.is_alive():
             logger.error("loopbridge: the loop thread did not exit; it is blocked in sync code.")
         with self._lock:
-            if self._state is LoopState.STOPPING:
-                self._state = LoopState.STOPPED
-            self._loop, self._thread, self._thread_ident = None, None, None
+            if self._thread is thread:  # not a loop another caller started since
+                if self._state is LoopState.STOPPING:
+                    self._state = LoopState.STOPPED
+                self._loop, self._thread, self._thread_ident = None, None, None
 
     def _run_shutdown(self, loop: asyncio.AbstractEventLoop, grace: float) -> None:
         try:
