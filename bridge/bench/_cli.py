@@ -116,7 +116,7 @@ def bench_command(quick: bool, sections: tuple[str, ...], out_dir: Path, no_char
     result = run_bench(tuple(chosen), quick)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "bench.json"
-    json_path.write_text(json.dumps(result, indent=2, default=_json_default))
+    json_path.write_text(json.dumps(_finite(result), indent=2, default=_json_default, allow_nan=False))
     click.echo(render_tables(result))
     click.echo(f"\nJSON: {json_path}")
     if not no_chart:
@@ -129,6 +129,17 @@ def bench_command(quick: bool, sections: tuple[str, ...], out_dir: Path, no_char
         for name, err in result["errors"].items():
             click.echo(f"section {name} failed: {err}", err=True)
         sys.exit(1)
+
+
+def _finite(value: Any) -> Any:
+    """The same data with NaN / infinity as ``null`` (strict JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:
