@@ -70,7 +70,7 @@ def test_deadline_turns_unfinished_items_into_timeouts_and_leaves_no_task() -> N
 
     started = time.monotonic()
     out, leftover = run(main())
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3  # the slow items would take 5 s: they were cut short
     assert out[0] == "fast" and isinstance(out[1], UpstreamTimeout) and isinstance(out[2], UpstreamTimeout)
     assert "deadline of 0.1s" in str(out[1])
     assert leftover == 0  # and the never-started coroutine was closed: no RuntimeWarning (warnings are errors)
@@ -122,8 +122,8 @@ def test_map_concurrency_is_observed_by_the_server(sim: Any, base: str) -> None:
     elapsed = time.perf_counter() - started
     stats = requests.get(f"{base}/stats", timeout=5).json()
     assert all(r.status_code == 200 for r in out)
-    assert stats["peak_in_flight"] <= 8 + 1  # + the /stats call itself
-    assert 0.15 <= elapsed < 1.0  # 3 waves of 50 ms
+    assert 4 <= stats["peak_in_flight"] <= 8 + 1  # parallel, bounded (+ the /stats call itself)
+    assert elapsed >= 0.15  # at least 3 waves of 50 ms: never more than 8 at once
 
 
 def test_map_deadline(base: str) -> None:

@@ -204,12 +204,12 @@ def test_carries_600_concurrent_connections_at_25ms() -> None:
 
     with Simulator(sites=300, latency_ms=25, fixed=True, in_thread=False) as server:
         urls = server.site_urls() * 2
-        asyncio.run(fan_out(urls))  # warm up
-        started = time.perf_counter()
+        requests.post(f"{server.base_url}/stats", timeout=5)  # reset the counters
         statuses = asyncio.run(fan_out(urls))
-        elapsed = time.perf_counter() - started
+        stats = requests.get(f"{server.base_url}/stats", timeout=5).json()
     assert statuses == [200] * 600
-    assert elapsed < 1.0, f"600 concurrent requests took {elapsed:.2f} s"
+    # the server held hundreds of them open at once (speed itself is the benchmarks' business)
+    assert stats["peak_in_flight"] >= 300, stats
 
 
 def test_command_line_serves_until_sigterm_and_exits_cleanly() -> None:
