@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,13 +89,29 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if str(path) != ":memory:":
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _enable_wal(conn)
         if mode.lower() != "wal":
             logger.warning("SQLite refused WAL mode for %s (got %s); writers will block readers", path, mode)
         # In WAL mode NORMAL is still safe against an application crash: a commit is
         # durable once the WAL is written; only a power loss may lose the last ones.
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL, retrying while another connection holds the lock.
+
+    Changing the journal mode of a new database can fail at once with "database is locked"
+    when several processes open it together: SQLite does not run the busy handler for it.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 @contextmanager
