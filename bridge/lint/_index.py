@@ -429,7 +429,8 @@ class _Walker:
             outer, outer_fns = self.outer + [self.env], self.outer_fns + [self.fn]
         if cls is None:
             self.env[node.name] = ("n", qualname)
-        self.queue.append((fn, node, outer, outer_fns, cls, self_name))
+        if not self.tc:  # a body under `if TYPE_CHECKING:` never runs: nothing in it to flag
+            self.queue.append((fn, node, outer, outer_fns, cls, self_name))
 
     @staticmethod
     def _deco_name(node: Any) -> str:

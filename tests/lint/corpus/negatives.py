@@ -17,6 +17,9 @@ import bridge
 if TYPE_CHECKING:
     requests.get("type checking only")
 
+    async def declared_for_type_checkers_only(url):
+        return requests.get(url)
+
 
 def blocking_helper(url):
     return requests.get(url)
