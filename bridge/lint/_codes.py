@@ -8,7 +8,13 @@ from __future__ import annotations
 import logging
 from types import MappingProxyType
 
-from . import _rule_blocking, _rule_bridge, _rule_coroutines, _rule_files, _rule_transitive
+from . import (
+    _rule_blocking,
+    _rule_bridge,
+    _rule_coroutines,
+    _rule_files,
+    _rule_transitive,
+)
 from ._model import Rule
 
 __all__ = ["FAMILIES", "RETIRED", "RULES", "expand"]

@@ -19,7 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ._catalogue import Catalogue, Entry
-from ._index import HAS_ARGS, NONBLOCKING, CallSite, ClassInfo, FunctionInfo, ModuleIndex, Value
+from ._index import (
+    HAS_ARGS,
+    NONBLOCKING,
+    CallSite,
+    ClassInfo,
+    FunctionInfo,
+    ModuleIndex,
+    Value,
+)
 
 __all__ = ["Callee", "Project"]
 

@@ -8,14 +8,24 @@ each family for each function of the reported modules.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
-from ._index import CallSite, FunctionInfo
+from ._index import CallSite, Ctx, FunctionInfo
 from ._model import ChainLink, Finding
 from ._resolve import Project
 
-__all__ = ["display_name", "finding", "on_loop"]
+__all__ = ["display_name", "finding", "on_loop", "unawaited_calls"]
 
 logger = logging.getLogger(__name__)
+
+
+def unawaited_calls(fn: FunctionInfo) -> Iterator[CallSite]:
+    """The calls of an ``async def`` that are not awaited and resolve to a name (none otherwise)."""
+    if not fn.is_async:
+        return
+    for site in fn.calls:
+        if site.ctx != Ctx.AWAIT and site.target is not None:
+            yield site
 
 
 def on_loop(site: CallSite, fn: FunctionInfo, project: Project) -> bool:

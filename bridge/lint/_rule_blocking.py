@@ -12,9 +12,9 @@ import logging
 from collections.abc import Iterator
 
 from ._index import FunctionInfo
-from ._model import Ctx, Finding, Rule
+from ._model import Finding, Rule
 from ._resolve import Project
-from ._rule_base import display_name, finding, on_loop
+from ._rule_base import display_name, finding, on_loop, unawaited_calls
 
 __all__ = ["RULES", "check"]
 
@@ -42,11 +42,7 @@ _CODES = frozenset(rule.code for rule in RULES)
 
 def check(fn: FunctionInfo, project: Project) -> Iterator[Finding]:
     """Yield LB1xx findings for the direct calls of an ``async def``."""
-    if not fn.is_async:
-        return
-    for site in fn.calls:
-        if site.ctx == Ctx.AWAIT or site.target is None:
-            continue
+    for site in unawaited_calls(fn):
         entry = project.blocking_entry_for(site)
         if entry is None or entry.code not in _CODES or not on_loop(site, fn, project):
             continue

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._index import CallSite, FunctionInfo
-from ._model import ChainLink, Ctx, Finding, Rule
+from ._model import ChainLink, Finding, Rule
 from ._resolve import Project
-from ._rule_base import display_name, finding, on_loop
+from ._rule_base import display_name, finding, on_loop, unawaited_calls
 
 __all__ = ["RULES", "Reach", "check"]
 
@@ -133,11 +133,7 @@ def _terminal(hop: Hop) -> tuple[str, str, bool]:
 
 def check(fn: FunctionInfo, project: Project, reach: Reach) -> Iterator[Finding]:
     """Yield LB2xx findings for the calls of an ``async def`` to blocking project functions."""
-    if not fn.is_async:
-        return
-    for site in fn.calls:
-        if site.ctx == Ctx.AWAIT or site.target is None:
-            continue
+    for site in unawaited_calls(fn):
         found = project.callee(site)
         if found is None or found[0] != "sync" or not on_loop(site, fn, project):
             continue
