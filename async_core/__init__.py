@@ -30,11 +30,10 @@ from ._errors import (
     UpstreamTimeout,
 )
 from ._fanout import fan_out
-from ._http import HttpClient, HttpConfig, default_http_config, http_client, set_default_http_config
+from ._stats import LoopStats, loop_stats
 from ._loop import LoopState, LoopThread, Waiter, configure_default, current_loop_thread, default_loop
-from ._response import Headers, Response
-from ._ssrf import AddressPolicy
 from ._watchdog import StallFrame, StallReport, Watchdog, attach_watchdog, detach_watchdog
+from .http import AddressPolicy, Headers, HttpClient, HttpConfig, Response, default_http_config, http_client, set_default_http_config
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
@@ -53,6 +52,7 @@ __all__ = [
     "LoopNotRunning",
     "LoopStalled",
     "LoopState",
+    "LoopStats",
     "LoopThread",
     "Overloaded",
     "Response",
@@ -78,5 +78,6 @@ __all__ = [
     "detach_watchdog",
     "fan_out",
     "http_client",
+    "loop_stats",
     "set_default_http_config",
 ]

@@ -12,10 +12,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ._validate import FALSE_WORDS, TRUE_WORDS, check_int, check_seconds, parse_bool
+
 __all__ = ["LoopConfig"]
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 #: environment variable -> (field, parser)
 _ENV_FIELDS: dict[str, str] = {
@@ -30,13 +30,13 @@ _ENV_FIELDS: dict[str, str] = {
 
 def _parse_bool_or_auto(name: str, raw: str) -> bool | None:
     value = raw.strip().lower()
-    if value in _TRUE:
+    if value in TRUE_WORDS:
         return True
-    if value in _FALSE:
+    if value in FALSE_WORDS:
         return False
     if value in {"", "auto"}:
         return None
-    raise ValueError(f"{name}={raw!r} is not understood: use 1/0, true/false, or auto.")
+    raise ValueError(f"{name}={raw!r} is not understood: use true/false, 1/0, yes/no, on/off, or auto.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,11 +74,12 @@ class LoopConfig:
             raise ValueError("thread_name must be a non-empty string.")
         if self.use_uvloop not in (True, False, None):
             raise TypeError(f"use_uvloop must be True, False or None (auto), not {self.use_uvloop!r}.")
-        _check_int("max_inflight", self.max_inflight, minimum=1)
-        for name in ("queue_timeout", "stop_grace", "cancel_wait", "watchdog_ms"):
-            _check_number(name, getattr(self, name))
+        check_int("max_inflight", self.max_inflight, minimum=1)
+        for name in ("queue_timeout", "stop_grace", "cancel_wait"):
+            check_seconds(name, getattr(self, name), allow_zero=True)
+        check_seconds("watchdog_ms", self.watchdog_ms, allow_zero=True, unit="ms")
         if not isinstance(self.strict, bool):
-            raise TypeError(f"strict must be a bool, not {type(self.strict).__name__}.")
+            raise TypeError(f"strict must be True or False, not {self.strict!r}.")
 
     def replace(self, **changes: Any) -> LoopConfig:
         """Return a copy with ``changes`` applied (and validated)."""
@@ -96,7 +97,12 @@ class LoopConfig:
             raw = env.get(var)
             if raw is None:
                 continue
-            changes[field] = _parse_env(var, field, raw)
+            value = _parse_env(var, field, raw)
+            try:
+                cls(**{field: value})
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{var}={raw!r} is not valid: {exc}") from None
+            changes[field] = value
         return cls(**changes)
 
 
@@ -104,23 +110,8 @@ def _parse_env(var: str, field: str, raw: str) -> Any:
     if field == "use_uvloop":
         return _parse_bool_or_auto(var, raw)
     if field == "strict":
-        parsed = _parse_bool_or_auto(var, raw)
-        return bool(parsed)
+        return parse_bool(var, raw)
     try:
         return int(raw) if field == "max_inflight" else float(raw)
     except ValueError:
         raise ValueError(f"{var}={raw!r} is not a number; unset it or give a number.") from None
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-
-
-def _check_number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds/ms, not {type(value).__name__}.")
-    if value < 0 or value != value:
-        raise ValueError(f"{name} must be >= 0, got {value}.")

@@ -31,10 +31,14 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._config import LoopConfig
 from ._errors import DeadlockRisk, LoopNotRunning
+
+if TYPE_CHECKING:
+    from ._watchdog import Watchdog
+    from .http import HttpClient
 
 __all__ = ["LoopState", "LoopThread", "Waiter", "configure_default", "current_loop_thread", "default_loop"]
 
@@ -48,6 +52,9 @@ _live: weakref.WeakSet[LoopThread] = weakref.WeakSet()
 #: objects of a parent process's loop, kept referenced in a forked child so that garbage
 #: collection never closes or warns about resources the parent still owns
 _fork_graveyard: list[Any] = []
+#: called with each LoopThread as it starts, on the starting thread (the watchdog registers here,
+#: so this module never imports the modules that build on it)
+_start_extensions: list[Callable[[LoopThread], None]] = []
 #: running loop -> its LoopThread, for code on the loop that needs its owner
 _owners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopThread] = weakref.WeakKeyDictionary()
 
@@ -99,10 +106,21 @@ class LoopThread:
         self._waiters: set[Waiter] = set()
         self._queued = 0
         self._closers: list[Closer] = []
-        self.resources: dict[str, Any] = {}
+        self._reset_attachments()
         self._death: BaseException | None = None
         self._abandoned: list[asyncio.Task[Any]] = []
         self._start_hooks: list[Callable[[LoopThread], Any]] = []
+
+    def _reset_attachments(self) -> None:
+        #: the loop's HTTP client (``async_core.http.http_client`` makes it), ``None`` until used
+        self.http: HttpClient | None = None
+        #: the stall watchdog while one is attached (``LoopConfig.watchdog_ms > 0``), else ``None``
+        self.watchdog: Watchdog | None = None
+        #: the one thread for thread-sensitive work whose bridged caller already returned
+        self.sync_executor: concurrent.futures.ThreadPoolExecutor | None = None
+        #: the application's own per-loop objects (e.g. an aiohttp session), closed by its closers;
+        #: a value with a ``stats()`` method shows in the stats under its key
+        self.resources: dict[str, Any] = {}
 
     # -- introspection -------------------------------------------------------------------
     @property
@@ -173,6 +191,14 @@ class LoopThread:
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
+    def running_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop while this thread runs it (in this process), else ``None``; never starts it."""
+        loop = self._loop
+        if loop is not None and self._state in (LoopState.RUNNING, LoopState.STOPPING) and self._pid == os.getpid():
+            return loop
+        return None
+
+    @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The running event loop, started on first access."""
         loop = self._loop
@@ -208,7 +234,8 @@ class LoopThread:
             target=self._main, args=(box, ready), name=self._config.thread_name, daemon=True
         )
         self._thread, self._death = thread, None
-        self._closers, self.resources, self._abandoned = [], {}, []
+        self._closers, self._abandoned = [], []
+        self._reset_attachments()
         thread.start()
         ready.wait()
         if isinstance(box[0], BaseException):
@@ -218,10 +245,8 @@ class LoopThread:
         self._state = LoopState.RUNNING
         _owners[loop] = self
         _live.add(self)
-        if self._config.watchdog_ms > 0:
-            from ._watchdog import attach_watchdog
-
-            attach_watchdog(self)
+        for extension in list(_start_extensions):
+            extension(self)
         _register_exit_handler()
         logger.debug("loopbridge: started %r (%s)", self, type(loop).__module__)
         return loop
@@ -251,7 +276,7 @@ class LoopThread:
             self._state = LoopState.STOPPED if clean else LoopState.DEAD
             waiters, self._waiters = self._waiters, set()
             self._slots.notify_all()
-        error = self._not_running_error()
+        error = self.not_running_error()
         for waiter in waiters:
             waiter.wake(error)
         if not clean and not loop.is_closed():
@@ -389,7 +414,7 @@ class LoopThread:
             return asyncio.run_coroutine_threadsafe(coro, loop)
         except RuntimeError as exc:
             coro.close()
-            raise self._not_running_error() from exc
+            raise self.not_running_error() from exc
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` on the loop thread soon (thread-safe)."""
@@ -397,7 +422,7 @@ class LoopThread:
         try:
             loop.call_soon_threadsafe(callback, *args)
         except RuntimeError as exc:
-            raise self._not_running_error() from exc
+            raise self.not_running_error() from exc
 
     # -- bridged-call bookkeeping (backpressure, death and stall notices) -------------------
     def admit(self, waiter: Waiter, queue_timeout: float | None = None) -> asyncio.AbstractEventLoop:
@@ -424,7 +449,7 @@ class LoopThread:
             try:
                 while True:
                     if self._state is not LoopState.RUNNING or self._loop is None:
-                        raise self._not_running_error()
+                        raise self.not_running_error()
                     if len(self._waiters) < self._config.max_inflight:
                         self._waiters.add(waiter)
                         return self._loop
@@ -453,7 +478,8 @@ class LoopThread:
             waiter.wake(error)
         return len(self._waiters)
 
-    def _not_running_error(self) -> LoopNotRunning:
+    def not_running_error(self) -> LoopNotRunning:
+        """The :class:`LoopNotRunning` to raise now: why this loop takes no work, and what to do."""
         if self._death is not None:
             err = LoopNotRunning(
                 f"the loopbridge loop thread died ({self._death!r}); work sent to it cannot run. "
@@ -473,7 +499,9 @@ class LoopThread:
 
     def _reset_after_fork(self) -> None:
         """In a forked child: forget the parent's loop without touching it, start fresh later."""
-        _fork_graveyard.extend([self._loop, self._thread, self._closers, self.resources, self._abandoned])
+        _fork_graveyard.extend(
+            [self._loop, self._thread, self._closers, self.resources, self.http, self.sync_executor, self._abandoned]
+        )
         hooks, config = self._start_hooks, self._config
         self._init_state()
         self._start_hooks, self._config = hooks, config

@@ -52,6 +52,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from . import _loop as _loop_module
 from ._errors import LoopStalled
 
 if TYPE_CHECKING:
@@ -73,7 +74,6 @@ logger = logging.getLogger("async_core.watchdog")
 #: upper bounds (ms) of the lag histogram's buckets; one more bucket counts everything above
 HISTOGRAM_BOUNDS_MS: tuple[float, ...] = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 
-_RESOURCE_KEY = "watchdog"
 _MAX_SAMPLES = 50
 _MAX_USER_FRAMES = 5
 _LIBRARY_HEAD, _LIBRARY_TAIL = 4, 8
@@ -334,7 +334,7 @@ class Watchdog:
 
     Example::
 
-        wd = default_loop().resources["watchdog"]
+        wd = default_loop().watchdog
         wd.add_callback(lambda report: alerts.send(report.format()))
         wd.stats()["stalls"]
     """
@@ -460,7 +460,7 @@ class Watchdog:
         lt = self._lt_ref()
         if self._stopping.is_set() or lt is None or self._pid != os.getpid() or self._loop.is_closed():
             return False
-        return lt.state.value in ("running", "stopping") and lt._loop is self._loop
+        return lt.state.value in ("running", "stopping") and lt.running_loop is self._loop
 
     # -- the monitor thread --------------------------------------------------------------------
     def _run(self) -> None:
@@ -639,25 +639,30 @@ def _stalled_message(report: StallReport) -> str:
 def attach_watchdog(lt: LoopThread, **options: Any) -> Watchdog:
     """Start a :class:`Watchdog` on ``lt`` (started if needed) and return it (idempotent).
 
-    It is stored in ``lt.resources["watchdog"]`` (so the stats show it), stops with the loop
+    It is stored in ``lt.watchdog`` (so the stats show it), stops with the loop
     (``lt.add_closer``), and stops by itself if the loop dies or the process forks.
     ``options`` go to :class:`Watchdog` when a new one is made.
     """
-    current = lt.resources.get(_RESOURCE_KEY)
-    if isinstance(current, Watchdog) and current.running:
+    current = lt.watchdog
+    if current is not None and current.running:
         return current
     watchdog = Watchdog(lt, **options)
-    lt.resources[_RESOURCE_KEY] = watchdog
+    lt.watchdog = watchdog
     lt.add_closer(watchdog.stop)
     watchdog.start()
     logger.debug("loopbridge: %r attached", watchdog)
     return watchdog
 
 
+def _attach_if_configured(lt: LoopThread) -> None:
+    if lt.config.watchdog_ms > 0:
+        attach_watchdog(lt)
+
+
 def detach_watchdog(lt: LoopThread) -> None:
     """Stop and remove ``lt``'s watchdog, if it has one."""
-    watchdog = lt.resources.pop(_RESOURCE_KEY, None)
-    if isinstance(watchdog, Watchdog):
+    watchdog, lt.watchdog = lt.watchdog, None
+    if watchdog is not None:
         watchdog.stop()
 
 
@@ -669,3 +674,5 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+_loop_module._start_extensions.append(_attach_if_configured)

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 def _load_bench():  # type: ignore[no-untyped-def]
     """Import ``bridge/bench/fanout.py`` (also while ``bridge/bench`` has no ``__init__``)."""
     try:
-        from bridge.bench import fanout
+        from loopbridge.bench import fanout
 
         return fanout
     except ImportError:

@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 
-from bridge.lint._bench import format_report, run_lint_bench
+from loopbridge.lint._bench import format_report, run_lint_bench
 
 logger = logging.getLogger(__name__)
 

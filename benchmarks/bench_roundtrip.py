@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bridge.bench.roundtrip import VARIANTS, run_roundtrip_bench
+from loopbridge.bench.roundtrip import VARIANTS, run_roundtrip_bench
 
 
 def main() -> None:

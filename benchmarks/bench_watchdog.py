@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bridge.bench.watchdog import run_watchdog_bench
+from loopbridge.bench.watchdog import run_watchdog_bench
 
 
 def main() -> None:

@@ -166,10 +166,9 @@ def _chain(source: concurrent.futures.Future[Any], target: concurrent.futures.Fu
 
 def _sync_worker(lt: LoopThread) -> concurrent.futures.Executor:
     """The loop's one thread for thread-sensitive work whose caller has already returned."""
-    worker = lt.resources.get("bridge.sync_worker")
+    worker = lt.sync_executor
     if worker is None:
-        worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="loopbridge-sync")
-        lt.resources["bridge.sync_worker"] = worker
+        worker = lt.sync_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="loopbridge-sync")
         lt.add_closer(functools.partial(worker.shutdown, wait=False, cancel_futures=True))
     return worker
 
@@ -269,7 +268,7 @@ def _run_on(lt: LoopThread, coro: Coroutine[Any, Any, _R], deadline: float | Non
         coro.close()
         if isinstance(exc, LoopNotRunning):
             raise
-        raise lt._not_running_error() from exc
+        raise lt.not_running_error() from exc
     except BaseException:
         coro.close()
         raise

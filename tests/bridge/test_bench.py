@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.bench import TARGETS, evaluate_targets
-from bridge.bench._report import render_tables
-from bridge.bench.flask_e2e import FlaskBenchConfig
-from bridge.bench.loadgen import percentile
-from bridge.bench.roundtrip import run_roundtrip_bench
+from loopbridge.bench import TARGETS, evaluate_targets
+from loopbridge.bench._report import render_tables
+from loopbridge.bench.flask_e2e import FlaskBenchConfig
+from loopbridge.bench.loadgen import percentile
+from loopbridge.bench.roundtrip import run_roundtrip_bench
 
 
 @pytest.mark.usefixtures("fresh_loop")
@@ -74,7 +74,7 @@ def test_percentile_and_flask_config_validation() -> None:
 
 def test_bench_command_writes_strict_json(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "bench", "--quick", "--section", "roundtrip", "--no-chart", "--out", str(tmp_path)],
+        [sys.executable, "-m", "loopbridge.cli", "bench", "--quick", "--section", "roundtrip", "--no-chart", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0, out.stderr

@@ -42,7 +42,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def monitor_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Simulator]]:
     """The monitor under waitress on a free port, with an empty database, and a simulator."""
-    from async_core._http import default_http_config, set_default_http_config
+    from async_core.http import default_http_config, set_default_http_config
 
     tmp = tmp_path_factory.mktemp("browser")
     saved = default_http_config()  # the factory sets the process's SSRF guard; undo it after

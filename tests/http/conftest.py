@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from async_core import default_loop
-from async_core._http import default_http_config, set_default_http_config
+from async_core.http import default_http_config, set_default_http_config
 from legacy_app.simulator import Simulator
 
 

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from async_core import default_loop
-from async_core._http import HttpConfig, http_client, parse_timeout
+from async_core.http import HttpConfig, http_client, parse_timeout
 from bridge import http, run
 
 
@@ -51,7 +51,7 @@ def test_config_is_immutable_and_normalised() -> None:
 
 def test_http_client_is_one_per_loop_with_stats(base: str) -> None:
     client = http_client()
-    assert http_client() is client is default_loop().resources["http"]
+    assert http_client() is client is default_loop().http
     http.get(f"{base}/json")
     stats = client.stats()
     assert {"limit", "limit_per_host", "connections_idle", "connections_in_use", "requests", "errors", "retries"} <= set(stats)

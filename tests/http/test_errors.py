@@ -26,7 +26,7 @@ from async_core import (
     UpstreamTimeout,
 )
 from async_core._errors import InvalidURL, UpstreamPayloadError, UpstreamSSLError
-from async_core._http import translate_error
+from async_core.http import translate_error
 from bridge import http
 
 

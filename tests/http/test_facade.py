@@ -13,10 +13,10 @@ import requests
 
 from async_core import UpstreamHTTPError, default_loop
 from async_core._errors import InvalidURL, TooManyRedirects, UpstreamJSONError
-from async_core._http import http_client
-from async_core._request import prepare_request
-from async_core._response import Headers, Response
-from async_core._request import next_hop as _next_hop
+from async_core.http import http_client
+from async_core.http._request import prepare_request
+from async_core.http import Headers, Response
+from async_core.http._request import next_hop as _next_hop
 from bridge import http, run
 from legacy_app.simulator import JSON_DOCUMENT, sample_text
 
@@ -221,7 +221,7 @@ def test_async_get_from_a_foreign_loop_hops_to_the_shared_loop(base: str) -> Non
         return (await http.async_get(f"{base}/json")).status_code
 
     assert asyncio.run(elsewhere()) == 200
-    assert default_loop().resources["http"].stats()["requests"] == 1
+    assert default_loop().http.stats()["requests"] == 1
 
 
 def test_client_refuses_use_from_another_loop(base: str) -> None:
@@ -236,7 +236,7 @@ def test_client_refuses_use_from_another_loop(base: str) -> None:
 
 def test_session_is_created_on_the_loop_thread_and_closed_at_stop(base: str) -> None:
     http.get(f"{base}/json")
-    client = default_loop().resources["http"]
+    client = default_loop().http
     session = client._current.session
     assert isinstance(session, aiohttp.ClientSession) and not session.closed
     default_loop().stop(grace=2)

@@ -14,7 +14,7 @@ import requests
 from async_core import UpstreamTimeout
 from async_core._errors import InvalidURL
 from async_core._fanout import fan_out
-from async_core._response import Response
+from async_core.http import Response
 from bridge import http, run
 
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from async_core import BlockedAddress
-from async_core._http import HttpConfig, http_client
-from async_core._ssrf import AddressPolicy, forbidden_reason
+from async_core.http import HttpConfig, http_client
+from async_core.http._ssrf import AddressPolicy, forbidden_reason
 from bridge import http
 
 

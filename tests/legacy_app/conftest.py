@@ -20,7 +20,7 @@ _FLASH = re.compile(r'class="flash flash-(\w+)">([^<]*)<')
 @pytest.fixture(autouse=True)
 def restore_http_config() -> Iterator[None]:
     """The app factory sets the process's HTTP config (SSRF guard, retries): undo it after."""
-    from async_core._http import default_http_config, set_default_http_config
+    from async_core.http import default_http_config, set_default_http_config
 
     saved = default_http_config()
     yield

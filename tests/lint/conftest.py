@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.lint import Finding, LintConfig, lint_paths, lint_source
+from loopbridge.lint import Finding, LintConfig, lint_paths, lint_source
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -17,7 +17,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "selflint: runs `python -m bridge.lint` over the project's own packages")
+        "markers", "selflint: runs `python -m loopbridge.lint` over the project's own packages")
 
 
 def codes_of(findings: list[Finding]) -> list[tuple[int, str]]:

@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from bridge.lint._cli import lint_command
+from loopbridge.lint._cli import lint_command
 
 BLOCKING = textwrap.dedent("""\
     import time
@@ -211,7 +211,7 @@ def test_list_rules_names_every_code() -> None:
 
 
 def test_python_dash_m_runs_the_same_command(project: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "bridge.lint", "--format", "json", "app.py"],
+    done = subprocess.run([sys.executable, "-m", "loopbridge.lint", "--format", "json", "app.py"],
                           capture_output=True, text=True, timeout=60, cwd=project, check=False,
                           env={**os.environ, "PYTHONWARNINGS": "error"})
     assert done.returncode == 1, done.stderr

@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from bridge.lint import RULES, LintConfig, lint_paths
+from loopbridge.lint import RULES, LintConfig, lint_paths
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 REPO = Path(__file__).resolve().parents[2]

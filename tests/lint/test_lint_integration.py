@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import bridge.lint
-from bridge.lint import LintConfig, lint_paths
+import loopbridge.lint
+from loopbridge.lint import LintConfig, lint_paths
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def test_flake8_runs_the_plugin_and_applies_noqa(tmp_path: Path) -> None:
 def test_flake8_plugin_stays_idle_when_other_codes_are_selected() -> None:
     from types import SimpleNamespace
 
-    from bridge.lint.flake8_plugin import LoopbridgeFlake8
+    from loopbridge.lint.flake8_plugin import LoopbridgeFlake8
 
     try:
         LoopbridgeFlake8.parse_options(SimpleNamespace(select=["ASYNC"], extend_select=None))
@@ -60,24 +60,24 @@ def test_pre_commit_hook_is_declared() -> None:
 
 
 def test_public_names_are_exported() -> None:
-    assert sorted(bridge.lint.__all__) == [
+    assert sorted(loopbridge.lint.__all__) == [
         "ChainLink", "ConfigError", "Finding", "LintConfig", "LintResult", "RULES", "Rule",
         "lint_paths", "lint_source", "load_config",
     ]
 
 
 def test_catalogue_entries_have_codes_reasons_and_remedies() -> None:
-    from bridge.lint._catalogue import default_catalogue
+    from loopbridge.lint._catalogue import default_catalogue
 
     catalogue = default_catalogue()
     assert len(catalogue.blocking) > 300
     for entry in catalogue.blocking.values():
-        assert entry.code in bridge.lint.RULES and entry.why and entry.instead
+        assert entry.code in loopbridge.lint.RULES and entry.why and entry.instead
 
 
 @pytest.mark.selflint
 def test_project_lints_itself_clean() -> None:
-    done = subprocess.run([sys.executable, "-m", "bridge.lint", "async_core", "bridge",
+    done = subprocess.run([sys.executable, "-m", "loopbridge.lint", "async_core", "bridge",
                            "legacy_app"], capture_output=True, text=True, timeout=120, cwd=REPO,
                           env={**os.environ, "PYTHONWARNINGS": "error"}, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.lint import Finding, LintConfig, _engine, lint_paths, lint_source
+from loopbridge.lint import Finding, LintConfig, _engine, lint_paths, lint_source
 
 Lint = Callable[[str], list[Finding]]
 

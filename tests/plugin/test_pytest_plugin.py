@@ -113,7 +113,7 @@ seen = {}
 
 def test_first(loop_thread, bridge_run):
     seen["loop"] = loop_thread.loop
-    seen["watchdog"] = loop_thread.resources["watchdog"]
+    seen["watchdog"] = loop_thread.watchdog
     assert bridge_run(asyncio.sleep(0, "x")) == "x"
     assert asyncio.get_event_loop_policy() is not None
 
@@ -122,8 +122,8 @@ def test_second_gets_a_fresh_loop(loop_thread, bridge_run):
     assert loop_thread.loop is not seen["loop"]
     assert seen["loop"].is_closed()
     assert not seen["watchdog"].running
-    assert loop_thread.resources["watchdog"] is not seen["watchdog"]
-    assert loop_thread.resources["watchdog"].stats()["stalls"] == 0
+    assert loop_thread.watchdog is not seen["watchdog"]
+    assert loop_thread.watchdog.stats()["stalls"] == 0
     loop_thread.configure(loop_thread.config.replace(max_inflight=3))
 
 

@@ -41,7 +41,7 @@ def watched() -> Iterator[Watched]:
     lt.stop()
     lt.configure(config.replace(watchdog_ms=THRESHOLD_MS, strict=False))
     lt.start()
-    watchdog = lt.resources["watchdog"]
+    watchdog = lt.watchdog
     reports: list[StallReport] = []
     watchdog.add_callback(reports.append)
     try:

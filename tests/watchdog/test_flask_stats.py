@@ -10,7 +10,7 @@ from flask.cli import FlaskGroup
 
 import bridge
 from bridge import LoopBridge
-from bridge._flask_cli import format_stats, loopbridge_cli
+from loopbridge.flask_cli import format_stats, loopbridge_cli
 
 from .conftest import THRESHOLD_MS, Watched, line_of
 from .test_stall_reports import sleepy

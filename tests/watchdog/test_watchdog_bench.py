@@ -7,7 +7,7 @@ import math
 import pytest
 
 from async_core import default_loop
-from bridge.bench.watchdog import run_watchdog_bench
+from loopbridge.bench.watchdog import run_watchdog_bench
 
 pytestmark = pytest.mark.loopbridge_nostrict
 

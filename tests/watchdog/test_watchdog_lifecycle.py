@@ -191,7 +191,7 @@ def test_the_loop_attaches_a_named_daemon_watchdog_and_stops_it_with_the_loop() 
     lt = LoopThread(LoopConfig(watchdog_ms=200, thread_name="lb-test-loop"))
     lt.start()
     try:
-        watchdog = lt.resources["watchdog"]
+        watchdog = lt.watchdog
         assert isinstance(watchdog, Watchdog) and watchdog.running
         assert attach_watchdog(lt) is watchdog
         names = {t.name: t for t in threading.enumerate()}
@@ -206,13 +206,13 @@ def test_watchdog_ms_zero_means_no_watchdog_and_runtime_zero_pauses_it() -> None
     lt = LoopThread(LoopConfig(watchdog_ms=0, thread_name="lb-test-off"))
     lt.start()
     try:
-        assert "watchdog" not in lt.resources
+        assert lt.watchdog is None
     finally:
         lt.stop()
     lt = LoopThread(LoopConfig(watchdog_ms=100, thread_name="lb-test-pause"))
     lt.start()
     try:
-        watchdog = lt.resources["watchdog"]
+        watchdog = lt.watchdog
         lt.configure(lt.config.replace(watchdog_ms=0))
         assert watchdog.threshold_ms == 0
         lt.submit(asyncio.to_thread(time.sleep, 0)).result(5)  # the loop still works
@@ -224,7 +224,7 @@ def test_watchdog_ms_zero_means_no_watchdog_and_runtime_zero_pauses_it() -> None
 def test_the_watchdog_stops_by_itself_when_the_loop_dies() -> None:
     lt = LoopThread(LoopConfig(watchdog_ms=100, thread_name="lb-test-dies"))
     loop = lt.start()
-    watchdog = lt.resources["watchdog"]
+    watchdog = lt.watchdog
     loop.call_soon_threadsafe(loop.stop)  # the loop thread exits without stop(): it is dead
     assert wait_until(lambda: lt.state.value == "dead")
     assert wait_until(lambda: not watchdog.running)
@@ -251,12 +251,12 @@ def test_a_forked_child_gets_its_own_watchdog() -> None:
         from async_core import configure_default, default_loop
         configure_default(watchdog_ms=100)
         bridge.run(bridge.to_async(time.sleep, thread_sensitive=False)(0))
-        parent_wd = default_loop().resources["watchdog"]
+        parent_wd = default_loop().watchdog
         pid = os.fork()
         if pid == 0:
             assert not parent_wd.running
             assert bridge.run(bridge.to_async(time.sleep, thread_sensitive=False)(0)) is None
-            child_wd = default_loop().resources["watchdog"]
+            child_wd = default_loop().watchdog
             assert child_wd is not parent_wd and child_wd.running
             os._exit(0)
         _, status = os.waitpid(pid, 0)

@@ -50,7 +50,7 @@ def _flask(quick: bool) -> dict[str, Any]:
 
 
 def _lint(quick: bool) -> dict[str, Any]:
-    from ..lint._bench import run_lint_bench
+    from loopbridge.lint._bench import run_lint_bench
 
     if quick:
         import flask

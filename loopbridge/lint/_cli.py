@@ -1,4 +1,4 @@
-"""The ``loopbridge lint`` command (also ``python -m bridge.lint``).
+"""The ``loopbridge lint`` command (also ``python -m loopbridge.lint``).
 
 Exit status: 0 no findings, 1 findings, 2 usage or internal error.
 """
@@ -132,5 +132,5 @@ def _summary(result: LintResult, shown: int, known: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the command as a program (``python -m bridge.lint``)."""
+    """Run the command as a program (``python -m loopbridge.lint``)."""
     lint_command.main(args=argv, prog_name="loopbridge lint")

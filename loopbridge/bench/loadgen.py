@@ -1,6 +1,6 @@
 """A small HTTP load generator (used when ``wrk`` is not installed).
 
-Run as ``python -m bridge.bench.loadgen URL --concurrency 32 --duration 5``; prints one JSON
+Run as ``python -m loopbridge.bench.loadgen URL --concurrency 32 --duration 5``; prints one JSON
 object: requests, errors, requests/s, p50/p99 latency in ms. Every request uses a new
 connection (``Connection: close``), as a reverse proxy in front of gunicorn does: with
 keep-alive the kernel tends to give nearly all connections to one worker and the figures

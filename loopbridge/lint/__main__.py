@@ -1,4 +1,4 @@
-"""``python -m bridge.lint PATH ...``: the same command as ``loopbridge lint``."""
+"""``python -m loopbridge.lint PATH ...``: the same command as ``loopbridge lint``."""
 
 from __future__ import annotations
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from ._errors import InvalidURL
+from .._errors import InvalidURL
+from .._validate import check_seconds
 from ._response import Response
 
 __all__ = ["USE_CONFIG", "PreparedRequest", "Timeout", "next_hop", "parse_timeout", "parse_url", "prepare_request"]
@@ -26,14 +26,8 @@ _UNSUPPORTED = {
 }
 
 
-def _seconds(name: str, value: Any, *, allow_none: bool = True) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise TypeError(f"{name} must be a number of seconds{' or None' if allow_none else ''}, not {value!r}.")
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0 seconds, got {value!r}; use None for no limit.")
-    return float(value)
+def _seconds(name: str, value: Any) -> float | None:
+    return check_seconds(name, value, allow_none=True)
 
 
 def parse_timeout(timeout: Timeout) -> tuple[float | None, float | None]:

@@ -1,7 +1,7 @@
 """The facts the index keeps per module: call sites, functions, classes, ``# noqa`` marks.
 
-These are plain slotted records (no tree is kept); :mod:`bridge.lint._index` fills them in one
-walk and :mod:`bridge.lint._resolve` and the rules read them.
+These are plain slotted records (no tree is kept); :mod:`loopbridge.lint._index` fills them in one
+walk and :mod:`loopbridge.lint._resolve` and the rules read them.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ._errors import UpstreamHTTPError, UpstreamJSONError
+from .._errors import UpstreamHTTPError, UpstreamJSONError
 
 __all__ = ["REDIRECT_STATUSES", "Headers", "Response"]
 

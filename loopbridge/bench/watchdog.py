@@ -24,7 +24,7 @@ from typing import Any
 from async_core import LoopThread, default_loop
 from async_core._watchdog import attach_watchdog, detach_watchdog
 
-from .._calls import run
+from bridge import run
 
 __all__ = ["run_watchdog_bench"]
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from ._errors import BlockedAddress
+from .._errors import BlockedAddress
 
 __all__ = ["AddressPolicy", "GuardedResolver", "forbidden_reason"]
 

@@ -77,7 +77,7 @@ def _variants(paths: list[str], files: list[str]) -> dict[str, Callable[[], None
     config = LintConfig(root=root)
     variants: dict[str, Callable[[], None] | str] = {
         "loopbridge lint (engine)": lambda: _discard(lint_paths(paths, config)),
-        "loopbridge lint (CLI)": _command([sys.executable, "-m", "bridge.lint", "--isolated",
+        "loopbridge lint (CLI)": _command([sys.executable, "-m", "loopbridge.lint", "--isolated",
                                            "--exit-zero", "-q", *paths]),
     }
     if importlib.util.find_spec("flake8") and importlib.util.find_spec("flake8_async"):

@@ -2,7 +2,7 @@
 
 Sections (each also importable on its own): :mod:`.roundtrip` (bridge round trip),
 :mod:`.watchdog` (the watchdog's cost), :mod:`.fanout` (fan-out from sync code),
-:mod:`.flask_e2e` (Flask under gunicorn), and the lint speed from ``bridge.lint._bench``.
+:mod:`.flask_e2e` (Flask under gunicorn), and the lint speed from ``loopbridge.lint._bench``.
 Figures are ratios measured in one run on one machine, medians of interleaved rounds.
 """
 

@@ -20,10 +20,10 @@ logger = logging.getLogger(__name__)
 
 #: subcommand -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
-    "lint": ("bridge.lint._cli", "lint_command", "Find blocking calls and forgotten awaits in coroutines."),
+    "lint": ("loopbridge.lint._cli", "lint_command", "Find blocking calls and forgotten awaits in coroutines."),
     "demo": ("legacy_app.demo", "demo_command", "Run the uptime-monitor demo on 127.0.0.1 (offline)."),
     "simulator": ("legacy_app.simulator", "simulator_command", "Serve many simulated upstream sites on 127.0.0.1."),
-    "bench": ("bridge.bench._cli", "bench_command", "Measure the bridge against the alternatives, as ratios."),
+    "bench": ("loopbridge.bench._cli", "bench_command", "Measure the bridge against the alternatives, as ratios."),
 }
 
 

@@ -25,8 +25,8 @@ import requests
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from .. import http
-from .._flask import LoopBridge
+from bridge import http
+from bridge import LoopBridge
 
 UPSTREAM = os.environ.get("LOOPBRIDGE_BENCH_UPSTREAM", "http://127.0.0.1:8001")
 DELAY_MS = int(os.environ.get("LOOPBRIDGE_BENCH_DELAY_MS", "25"))

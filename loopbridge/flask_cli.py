@@ -46,7 +46,7 @@ def stats_command(as_json: bool, url: str | None, timeout: float) -> None:
 def _local_stats() -> dict[str, Any]:
     from async_core import default_loop
 
-    from ._stats import collect_stats
+    from bridge._stats import collect_stats
 
     return collect_stats(default_loop())
 

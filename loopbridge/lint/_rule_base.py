@@ -1,6 +1,6 @@
 """What the rule families share: where a call runs, how a name is shown, how a finding is made.
 
-Every rule family module exposes ``RULES`` (its codes, see :class:`~bridge.lint._model.Rule`)
+Every rule family module exposes ``RULES`` (its codes, see :class:`~loopbridge.lint._model.Rule`)
 and a ``check(fn, project, reach)`` generator over one function's findings; the engine calls
 each family for each function of the reported modules.
 """

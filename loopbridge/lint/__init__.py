@@ -1,4 +1,4 @@
-"""``bridge.lint``: find blocking calls and forgotten awaits in coroutines, statically.
+"""``loopbridge.lint``: find blocking calls and forgotten awaits in coroutines, statically.
 
 It parses the code with :mod:`ast` and never imports or runs it. It resolves imports and
 aliases, infers the type of common blocking objects, indexes every function of the tree, and
@@ -12,7 +12,7 @@ reports:
 
 Example::
 
-    from bridge.lint import LintConfig, lint_paths
+    from loopbridge.lint import LintConfig, lint_paths
 
     result = lint_paths(["legacy_app"], LintConfig(select=("LB1", "LB2")))
     for finding in result.findings:

@@ -2,9 +2,9 @@
 
 The walk records, per function, every call with a *symbolic* value for its callee (``("n",
 "requests.get")``, ``("a", ("s", "pkg.Client"), "get")`` ...) and how the call's result is used
-(:class:`~bridge.lint._model.Ctx`). Names are resolved through imports, aliases and local
+(:class:`~loopbridge.lint._model.Ctx`). Names are resolved through imports, aliases and local
 assignments here; what a symbol finally means (a project function, a catalogue entry, an
-instance of a type) is decided later by :mod:`bridge.lint._resolve`, once every module is
+instance of a type) is decided later by :mod:`loopbridge.lint._resolve`, once every module is
 indexed. The tree itself is not kept, so memory stays proportional to the facts, not the code.
 
 Values are plain tuples so that they hash and compare cheaply:

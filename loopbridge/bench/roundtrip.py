@@ -31,7 +31,7 @@ from asgiref.sync import AsyncToSync, SyncToAsync, async_to_sync
 
 from async_core import default_loop
 
-from .._calls import run
+from bridge import run
 
 __all__ = ["VARIANTS", "run_roundtrip_bench"]
 

@@ -2,7 +2,7 @@
 
 Starts the upstream simulator and gunicorn (gthread) as separate processes on 127.0.0.1, puts
 load on each route from a third process (``wrk`` when installed, else
-:mod:`bridge.bench.loadgen`), one new connection per request, and reads each worker's CPU time
+:mod:`loopbridge.bench.loadgen`), one new connection per request, and reads each worker's CPU time
 and RSS from ``/proc`` around every measurement. Every process is stopped at the end, also on
 errors and Ctrl-C.
 """
@@ -131,7 +131,7 @@ def _load(url: str, concurrency: int, duration: float) -> dict[str, Any]:
     wrk = shutil.which("wrk")
     if wrk:
         return _load_wrk(wrk, url, concurrency, duration)
-    cmd = [sys.executable, "-m", "bridge.bench.loadgen", url, "--concurrency", str(concurrency), "--duration", str(duration)]
+    cmd = [sys.executable, "-m", "loopbridge.bench.loadgen", url, "--concurrency", str(concurrency), "--duration", str(duration)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     if out.returncode != 0:
         raise RuntimeError(f"load generator failed: {out.stderr.strip()[-500:]}")
@@ -183,7 +183,7 @@ def run_flask_bench(cfg: FlaskBenchConfig | None = None) -> dict[str, Any]:
         gunicorn = shutil.which("gunicorn") or "gunicorn"
     app_cmd = [gunicorn, "-k", "gthread", "-w", str(cfg.workers), "--threads", str(cfg.threads),
                "-b", f"127.0.0.1:{app_port}", "--backlog", "2048", "--log-level", "warning",
-               "bridge.bench.flask_app:app"]
+               "loopbridge.bench.flask_app:app"]
     env = {**os.environ, "LOOPBRIDGE_BENCH_UPSTREAM": f"http://127.0.0.1:{sim_port}",
            "LOOPBRIDGE_BENCH_DELAY_MS": str(int(cfg.delay_ms))}
     samples: dict[str, list[dict[str, Any]]] = {r: [] for r in cfg.routes}
@@ -221,7 +221,7 @@ def _summarise(samples: dict[str, list[dict[str, Any]]], cfg: FlaskBenchConfig) 
     threads = cfg.workers * cfg.threads
     ceiling = threads / (cfg.delay_ms / 1000) if cfg.delay_ms else float("inf")
     return {"config": cfg.__dict__ | {"routes": list(cfg.routes)}, "ceiling_rps_1call": ceiling,
-            "load": "wrk" if shutil.which("wrk") else "bridge.bench.loadgen", "routes": routes,
+            "load": "wrk" if shutil.which("wrk") else "loopbridge.bench.loadgen", "routes": routes,
             "ratios": _ratios(routes, ceiling)}
 
 
