@@ -21,8 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import logging
-
 from ._codes import RULES
 from ._config import ConfigError, LintConfig, load_config
 from ._engine import LintResult, lint_paths, lint_source
@@ -40,5 +38,3 @@ __all__ = [
     "lint_source",
     "load_config",
 ]
-
-logger = logging.getLogger(__name__)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 from ._cli import main
-
-logger = logging.getLogger(__name__)
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -19,7 +18,6 @@ from ._model import Finding
 
 __all__ = ["BaselineError", "apply_baseline", "fingerprint", "load_baseline", "write_baseline"]
 
-logger = logging.getLogger(__name__)
 
 _VERSION = 1
 

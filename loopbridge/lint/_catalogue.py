@@ -8,7 +8,6 @@ each blocking entry carries its code, why it blocks and what to use instead. Use
 from __future__ import annotations
 
 import functools
-import logging
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from typing import Any
 
 __all__ = ["USER_CODE", "Catalogue", "Entry", "default_catalogue"]
 
-logger = logging.getLogger(__name__)
 
 #: The code given to blocking names that users add in configuration.
 USER_CODE = "LB109"

@@ -1,11 +1,12 @@
-"""The registry of every lint code, gathered from the rule family modules.
+"""The registry of rule families, and the table of every lint code derived from it.
 
-Retired codes are listed in :data:`RETIRED` and never reused.
+:data:`FAMILIES` is the one list of families: the engine starts each of them for a run and
+:data:`RULES` is built from their rules. Retired codes are listed in :data:`RETIRED` and never
+reused.
 """
 
 from __future__ import annotations
 
-import logging
 from types import MappingProxyType
 
 from . import (
@@ -16,22 +17,22 @@ from . import (
     _rule_transitive,
 )
 from ._model import Rule
+from ._rule_base import Family
 
 __all__ = ["FAMILIES", "RETIRED", "RULES", "expand"]
 
-logger = logging.getLogger(__name__)
-
-#: Family name -> its rules, in code order.
-FAMILIES: dict[str, tuple[Rule, ...]] = {
-    "blocking": _rule_blocking.RULES,
-    "transitive": _rule_transitive.RULES,
-    "coroutines": _rule_coroutines.RULES,
-    "bridge": _rule_bridge.RULES,
-    "files": _rule_files.RULES,
-}
+#: Every rule family, in code order.
+FAMILIES: tuple[Family, ...] = (
+    _rule_blocking.FAMILY,
+    _rule_transitive.FAMILY,
+    _rule_coroutines.FAMILY,
+    _rule_bridge.FAMILY,
+    _rule_files.FAMILY,
+)
 
 #: Code -> rule.
-RULES = MappingProxyType({rule.code: rule for rules in FAMILIES.values() for rule in rules})
+RULES: MappingProxyType[str, Rule] = MappingProxyType(
+    {rule.code: rule for family in FAMILIES for rule in family.rules})
 
 #: Codes that existed once and must never be given a new meaning.
 RETIRED: frozenset[str] = frozenset()

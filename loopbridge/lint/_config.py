@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -28,7 +27,6 @@ from ._codes import expand
 
 __all__ = ["ConfigError", "LintConfig", "find_pyproject", "load_config"]
 
-logger = logging.getLogger(__name__)
 
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__",
                    "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache",

@@ -19,11 +19,12 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from . import _rule_blocking, _rule_bridge, _rule_coroutines, _rule_transitive
+from ._codes import FAMILIES
 from ._config import DEFAULT_EXCLUDE, LintConfig
 from ._index import ModuleIndex, index_module, parse_noqa
 from ._model import Finding
 from ._resolve import Project
+from ._rule_base import Checker
 from ._rule_files import FileProblem, decode, parse, read, too_complex
 
 __all__ = ["LintResult", "discover", "lint_paths", "lint_source", "lint_tree"]
@@ -262,22 +263,18 @@ def _run(files: list[str], config: LintConfig) -> LintResult:
 
 
 def _check_modules(modules: list[ModuleIndex], project: Project) -> Iterator[Finding]:
-    reach = _rule_transitive.Reach(project)
-    names = _rule_coroutines.coroutine_names(project)
+    checkers = [checker for family in FAMILIES
+                if (checker := family.start(project)) is not None]
     for module in modules:
-        yield from _check_module(module, project, reach, names)
+        yield from _check_module(module, checkers)
 
 
-def _check_module(module: ModuleIndex, project: Project, reach: _rule_transitive.Reach,
-                  names: frozenset[str]) -> Iterator[Finding]:
+def _check_module(module: ModuleIndex, checkers: list[Checker]) -> Iterator[Finding]:
     findings: list[Finding] = []
     try:
         for fn in list(module.functions.values()):
-            if fn.is_async:
-                findings.extend(_rule_blocking.check(fn, project))
-                findings.extend(_rule_bridge.check(fn, project))
-                findings.extend(_rule_transitive.check(fn, project, reach))
-            findings.extend(_rule_coroutines.check(fn, project, names))
+            for checker in checkers:
+                findings.extend(checker(fn))
     except RecursionError:
         return iter([too_complex(module.path).finding])
     return iter(findings)

@@ -6,14 +6,12 @@ walk and :mod:`loopbridge.lint._resolve` and the rules read them.
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
 __all__ = ["HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
            "Value", "parse_noqa"]
 
-logger = logging.getLogger(__name__)
 
 Value = tuple[Any, ...] | None
 

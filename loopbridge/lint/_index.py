@@ -15,12 +15,16 @@ Values are plain tuples so that they hash and compare cheaply:
 ``("t", V)``          an instance of the type named by V (from an annotation)
 ``("s", cls)``        the instance ``self`` of project class ``cls``
 ``("sup", cls)``      ``super()`` inside class ``cls``
+
+Values stay plain tuples (not named tuples) because the walk builds one per name and attribute
+it meets and they are hashed as dictionary keys at every lookup: a tuple is the cheapest key.
+This module is one cohesive thing, the single pass with its statement and expression tables,
+and is kept whole although it is longer than the others.
 """
 
 from __future__ import annotations
 
 import ast
-import logging
 from typing import Any
 
 from ._facts import (
@@ -38,7 +42,6 @@ from ._model import Ctx
 __all__ = ["HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
            "Value", "annotation_value", "index_module", "parse_noqa"]
 
-logger = logging.getLogger(__name__)
 
 _STOP_KEYWORDS = {"block": False, "blocking": False, "wait": False, "timeout": 0}
 

@@ -7,7 +7,6 @@ rule reference, ``--statistics`` and SARIF. Nothing here does IO.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -16,8 +15,6 @@ __all__ = [
     "Finding",
     "Rule",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 class Ctx:

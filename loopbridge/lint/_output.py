@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,7 +12,6 @@ from ._model import Finding
 
 __all__ = ["FORMATS", "render", "statistics"]
 
-logger = logging.getLogger(__name__)
 
 _DOCS = "https://github.com/loopbridge/loopbridge/blob/main/docs/lint.md"
 _VERSION = "0.1.0"

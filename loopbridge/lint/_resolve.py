@@ -6,17 +6,16 @@ a coroutine-returning API, a project function or class, or unknown. Modules that
 imports but that were not given on the command line are indexed on demand through a loader,
 so a run over a few changed files still sees the helpers they call.
 
-Meanings are tuples: ``("q", name)`` an outside name, ``("i", type)`` an instance,
-``("pf", qualname)`` a project function, ``("pc", qualname)`` a project class,
-``("pm", modname)`` a project module, ``("sup", cls)`` the ``super()`` of a class.
+A symbol means a :class:`Meaning` (a kind and a qualified name: an outside name, an instance
+of a type, a project function, class or module, or the ``super()`` of a class); a call site
+invokes a :class:`Callee` (a kind, the name, and the catalogue entry or project function).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from ._catalogue import Catalogue, Entry
 from ._index import (
@@ -29,15 +28,36 @@ from ._index import (
     Value,
 )
 
-__all__ = ["Callee", "Project"]
+__all__ = ["Callee", "CalleeKind", "Meaning", "MeaningKind", "Project"]
 
-logger = logging.getLogger(__name__)
+#: ``outside`` a name outside the project (library or builtin), ``instance`` an instance of
+#: the type named, ``function`` / ``class`` / ``module`` a project symbol, ``super`` the
+#: ``super()`` of the project class named.
+MeaningKind = Literal["outside", "instance", "function", "class", "module", "super"]
 
-Meaning = tuple[str, str] | None
-#: A classified callee: ("block", Entry) | ("async", name) | ("coro", FunctionInfo) |
-#: ("wrapper", FunctionInfo) | ("sync", FunctionInfo) | ("offload", name) | ("runner", name) |
-#: ("format", name) | ("eager", name) | None
-Callee = tuple[str, Any] | None
+#: Catalogue kinds (``block`` a blocking entry, ``async`` returns a coroutine, ``offload`` runs
+#: its argument off the loop, ``runner`` runs a coroutine to completion, ``format`` only renders
+#: its arguments, ``eager`` calls a function argument at once) and project-function kinds
+#: (``coro``, ``wrapper`` a sync wrapper of async code, ``offloaded`` an async wrapper of sync
+#: code, ``sync``, ``other`` a generator or an excluded function).
+CalleeKind = Literal["block", "async", "offload", "runner", "format", "eager",
+                     "coro", "wrapper", "offloaded", "sync", "other"]
+
+
+class Meaning(NamedTuple):
+    """What a symbolic value denotes once every module is indexed."""
+
+    kind: MeaningKind
+    name: str
+
+
+class Callee(NamedTuple):
+    """What a call site invokes: ``entry`` for ``block``, ``fn`` for a project function."""
+
+    kind: CalleeKind
+    name: str
+    entry: Entry | None = None
+    fn: FunctionInfo | None = None
 
 _MAX_DEPTH = 120
 _LOGGER_NAME = re.compile(r"_*(?:\w+_)?(?:log|logger|logging)", re.IGNORECASE)
@@ -56,11 +76,11 @@ class Project:
         self.functions: dict[str, FunctionInfo] = {}
         self.classes: dict[str, ClassInfo] = {}
         self._missing: set[str] = set()
-        self._cache: dict[Any, Meaning] = {}
-        self._callee_cache: dict[Any, Callee] = {}
+        self._cache: dict[Any, Meaning | None] = {}
+        self._callee_cache: dict[Any, Callee | None] = {}
         self._busy: set[Any] = set()
         self._depth = 0
-        self._fn_kind: dict[str, str] = {}
+        self._fn_kind: dict[str, CalleeKind] = {}
         cat = catalogue
         self._known = (set(cat.blocking) | cat.async_names | set(cat.returns) | cat.runners
                        | cat.offloaders | cat.sync_wrappers | cat.async_wrappers
@@ -88,7 +108,7 @@ class Project:
 
     # -- meanings --------------------------------------------------------------------------
 
-    def meaning(self, value: Value) -> Meaning:
+    def meaning(self, value: Value) -> Meaning | None:
         """Evaluate a symbolic value (memoised; cycles and deep chains give ``None``)."""
         if value is None:
             return None
@@ -107,7 +127,7 @@ class Project:
         cache[value] = result
         return result
 
-    def _evaluate(self, value: tuple[Any, ...]) -> Meaning:
+    def _evaluate(self, value: tuple[Any, ...]) -> Meaning | None:
         kind = value[0]
         if kind == "n":
             return self.resolve_name(value[1])
@@ -117,35 +137,35 @@ class Project:
             return self.call_result(self.meaning(value[1]))
         if kind == "t":
             found = self.meaning(value[1])
-            if found is not None and found[0] in ("q", "pc"):
-                return ("i", found[1])
+            if found is not None and found.kind in ("outside", "class"):
+                return Meaning("instance", found.name)
             return None
         if kind == "s":
-            return ("i", value[1])
+            return Meaning("instance", value[1])
         if kind == "sup":
-            return ("sup", value[1])
+            return Meaning("super", value[1])
         return None
 
-    def resolve_name(self, name: str) -> Meaning:
+    def resolve_name(self, name: str) -> Meaning | None:
         """Resolve a dotted global name through project modules, re-exports and aliases."""
         name = self.catalogue.canonical(name)
         if name in self._known:
-            return ("q", name)
+            return Meaning("outside", name)
         if name in self.functions:
-            return ("pf", name)
+            return Meaning("function", name)
         if name in self.classes:
-            return ("pc", name)
+            return Meaning("class", name)
         if name in self.modules:
-            return ("pm", name)
+            return Meaning("module", name)
         parts = name.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             mod = self.module(".".join(parts[:cut]))
             if mod is None:
                 continue
             return self._in_module(mod, parts[cut:], name)
-        return ("q", name)
+        return Meaning("outside", name)
 
-    def _in_module(self, mod: ModuleIndex, rest: list[str], name: str) -> Meaning:
+    def _in_module(self, mod: ModuleIndex, rest: list[str], name: str) -> Meaning | None:
         first = rest[0]
         if first in mod.bindings:
             bound = mod.bindings[first]
@@ -159,65 +179,65 @@ class Project:
             found = None
             for star in mod.star_imports:
                 candidate = self.meaning(("n", f"{star}.{first}"))
-                if candidate is not None and candidate != ("q", f"{star}.{first}"):
+                if candidate is not None and candidate != Meaning("outside", f"{star}.{first}"):
                     found = candidate
                     break
             if found is None:
                 sub = self.module(f"{mod.modname}.{first}")
                 if sub is None:
-                    return ("q", name)
-                found = ("pm", sub.modname)
+                    return Meaning("outside", name)
+                found = Meaning("module", sub.modname)
         for attr in rest[1:]:
             found = self.member(found, attr)
         return found
 
-    def _project_symbol(self, name: str) -> Meaning:
+    def _project_symbol(self, name: str) -> Meaning | None:
         if name in self.functions:
-            return ("pf", name)
+            return Meaning("function", name)
         if name in self.classes:
-            return ("pc", name)
+            return Meaning("class", name)
         return None
 
-    def member(self, base: Meaning, attr: str) -> Meaning:
+    def member(self, base: Meaning | None, attr: str) -> Meaning | None:
         """The meaning of ``base.attr``."""
         if base is None:
             return None
         kind, name = base
-        if kind == "q" or kind == "pm":
+        if kind == "outside" or kind == "module":
             return self.meaning(("n", f"{name}.{attr}"))
-        if kind == "i":
+        if kind == "instance":
             return self._instance_member(name, attr)
-        if kind == "pc":
+        if kind == "class":
             return self._class_member(name, attr, instance=False)
-        if kind == "sup":
+        if kind == "super":
             cls = self.classes.get(name)
             if cls is None:
                 return None
             for base_value in cls.bases:
                 found = self.meaning(base_value)
-                if found is not None and found[0] in ("pc", "q"):
-                    result = self._instance_member(found[1], attr)
+                if found is not None and found.kind in ("class", "outside"):
+                    result = self._instance_member(found.name, attr)
                     if result is not None:
                         return result
             return None
         return None
 
-    def _instance_member(self, type_name: str, attr: str) -> Meaning:
+    def _instance_member(self, type_name: str, attr: str) -> Meaning | None:
         if type_name in self.classes:
             return self._class_member(type_name, attr, instance=True)
         attr_type = self.catalogue.attribute_type(type_name, attr)
         if attr_type is not None:
-            return ("i", attr_type)
-        return ("q", f"{type_name}.{attr}")
+            return Meaning("instance", attr_type)
+        return Meaning("outside", f"{type_name}.{attr}")
 
-    def _class_member(self, cls_name: str, attr: str, *, instance: bool) -> Meaning:
+    def _class_member(self, cls_name: str, attr: str, *, instance: bool) -> Meaning | None:
         for cls in self.mro(cls_name):
             if isinstance(cls, str):
                 return self._instance_member(cls, attr) if instance else \
                     self.meaning(("n", f"{cls}.{attr}"))
             method = cls.methods.get(attr)
             if method is not None:
-                return ("pf", method)
+                return Meaning("function", method)
             if attr in cls.attrs:
                 value = cls.attrs[attr]
                 return self.meaning(value) if value is not None else None
@@ -242,37 +262,37 @@ class Project:
                 found = self.meaning(base)
                 if found is None:
                     continue
-                if found[0] == "pc":
-                    stack.append(found[1])
-                elif found[0] == "q" and found[1] not in ("builtins.object",):
-                    outside.append(found[1])
+                if found.kind == "class":
+                    stack.append(found.name)
+                elif found.kind == "outside" and found.name != "builtins.object":
+                    outside.append(found.name)
         return order + outside  # type: ignore[operator]
 
-    def call_result(self, callee: Meaning) -> Meaning:
+    def call_result(self, callee: Meaning | None) -> Meaning | None:
         """The meaning of the value returned by calling ``callee``."""
         if callee is None:
             return None
         kind, name = callee
-        if kind == "q":
+        if kind == "outside":
             returned = self.catalogue.returns.get(name)
-            return ("i", returned) if returned is not None else None
-        if kind == "pc":
-            return ("i", name)
-        if kind == "pf":
+            return Meaning("instance", returned) if returned is not None else None
+        if kind == "class":
+            return Meaning("instance", name)
+        if kind == "function":
             fn = self.functions.get(name)
             if fn is None:
                 return None
             if fn.ret_ann is not None:
                 return self.meaning(fn.ret_ann)
             return self.meaning(fn.ret)
-        if kind == "i":
+        if kind == "instance":
             returned = self.catalogue.returns.get(f"{name}.__call__")
-            return ("i", returned) if returned is not None else None
+            return Meaning("instance", returned) if returned is not None else None
         return None
 
     # -- classification --------------------------------------------------------------------
 
-    def callee(self, site: CallSite) -> Callee:
+    def callee(self, site: CallSite) -> Callee | None:
         """Classify what a call site invokes (memoised per symbolic target)."""
         target = site.target
         if target is None:
@@ -284,56 +304,58 @@ class Project:
         cache[target] = result
         return result
 
-    def _classify(self, meaning: Meaning) -> Callee:
+    def _classify(self, meaning: Meaning | None) -> Callee | None:
         if meaning is None:
             return None
         kind, name = meaning
-        if kind == "i":
+        if kind == "instance":
             if name in self.classes:
                 return self._classify(self._class_member(name, "__call__", instance=True))
-            name, kind = f"{name}.__call__", "q"
-        if kind == "q":
+            return self._classify_name(f"{name}.__call__")
+        if kind == "outside":
             return self._classify_name(name)
-        if kind == "pf":
+        if kind == "function":
             fn = self.functions[name]
-            return (self.function_kind(fn), fn)
-        if kind == "pc":
+            return Callee(self.function_kind(fn), name, fn=fn)
+        if kind == "class":
             init = self._class_member(name, "__init__", instance=True)
-            if init is not None and init[0] == "pf":
-                return ("sync", self.functions[init[1]])
-            if init is not None and init[0] == "q":
-                return self._classify_name(init[1].rpartition(".")[0])
+            if init is not None and init.kind == "function":
+                fn = self.functions[init.name]
+                return Callee("sync", init.name, fn=fn)
+            if init is not None and init.kind == "outside":
+                return self._classify_name(init.name.rpartition(".")[0])
         return None
 
-    def _classify_name(self, name: str) -> Callee:
+    def _classify_name(self, name: str) -> Callee | None:
         cat = self.catalogue
         entry = cat.blocking_entry(name)
         if entry is not None:
-            return ("block", entry)
+            return Callee("block", name, entry=entry)
         if cat.is_async(name):
-            return ("async", name)
+            return Callee("async", name)
         if name in cat.offloaders:
-            return ("offload", name)
+            return Callee("offload", name)
         if name in cat.runners:
-            return ("runner", name)
+            return Callee("runner", name)
         if name in cat.formatters:
-            return ("format", name)
+            return Callee("format", name)
         if name in cat.eager:
-            return ("eager", name)
+            return Callee("eager", name)
         return None
 
-    def function_kind(self, fn: FunctionInfo) -> str:
-        """``coro``, ``wrapper`` (sync wrapper of async), ``async`` (offloaded), or ``sync``."""
-        kind = self._fn_kind.get(fn.qualname)
-        if kind is not None:
-            return kind
-        kind = "coro" if fn.is_async else "sync"
+    def function_kind(self, fn: FunctionInfo) -> CalleeKind:
+        """``coro``, ``wrapper`` (a sync wrapper of async code), ``offloaded`` (an async wrapper
+        of sync code), ``sync``, or ``other`` (a generator, or a name configured as safe)."""
+        known = self._fn_kind.get(fn.qualname)
+        if known is not None:
+            return known
+        kind: CalleeKind = "coro" if fn.is_async else "sync"
         cat = self.catalogue
         for deco in fn.decorators:
             found = self.meaning(deco)
-            if found is None or found[0] != "q":
+            if found is None or found.kind != "outside":
                 continue
-            deco_name = found[1]
+            deco_name = found.name
             if deco_name in cat.sync_wrappers:
                 kind = "wrapper"
             elif deco_name in cat.async_wrappers:
@@ -350,16 +372,16 @@ class Project:
     def is_formatter(self, site: CallSite) -> bool:
         """Whether a call only renders its arguments (print, str, a logger method)."""
         found = self.callee(site)
-        if found is not None and found[0] == "format":
+        if found is not None and found.kind == "format":
             return True
         return site.name in _LOG_METHODS and _LOGGER_NAME.fullmatch(site.owner) is not None
 
     def blocking_entry_for(self, site: CallSite) -> Entry | None:
         """The catalogue entry a site calls, unless it is called in its non-blocking form."""
         found = self.callee(site)
-        if found is None or found[0] != "block":
+        if found is None or found.entry is None:
             return None
-        entry: Entry = found[1]
+        entry = found.entry
         if entry.nonblocking_args and site.flags & NONBLOCKING:
             return None
         if entry.only_with_args and not site.flags & HAS_ARGS:

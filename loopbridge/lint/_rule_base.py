@@ -1,22 +1,61 @@
-"""What the rule families share: where a call runs, how a name is shown, how a finding is made.
+"""The one interface of a rule family, and what the families share.
 
-Every rule family module exposes ``RULES`` (its codes, see :class:`~loopbridge.lint._model.Rule`)
-and a ``check(fn, project, reach)`` generator over one function's findings; the engine calls
-each family for each function of the reported modules.
+A rule family is one module ``_rule_<name>.py`` that exposes ``FAMILY``, an object of the
+:class:`Family` protocol (usually a :class:`RuleFamily`): its name, its rules (codes, summaries
+and generic fixes, see :class:`~loopbridge.lint._model.Rule`), and ``start(project)``, which
+prepares what the family needs for one run (the transitive family's reachability, the
+coroutine family's name filter) and returns a :data:`Checker`, or ``None`` for a family whose
+findings come from elsewhere (LB9xx come from reading and parsing files). The engine starts
+every family in :data:`~loopbridge.lint._codes.FAMILIES` once per run and calls each checker
+for each function of the reported modules (``<module>`` bodies included); a checker decides
+for itself which functions it looks at. The codes table is derived from the same registry.
+
+Helpers here: :func:`unawaited_calls`, :func:`on_loop`, :func:`display_name`, :func:`finding`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
-from ._index import CallSite, Ctx, FunctionInfo
-from ._model import ChainLink, Finding
+from ._index import CallSite, FunctionInfo
+from ._model import ChainLink, Ctx, Finding, Rule
 from ._resolve import Project
 
-__all__ = ["display_name", "finding", "on_loop", "unawaited_calls"]
+__all__ = ["Checker", "Family", "RuleFamily", "display_name", "finding", "on_loop",
+           "unawaited_calls"]
 
-logger = logging.getLogger(__name__)
+#: One function in, its findings out (for one run, over one :class:`Project`).
+Checker = Callable[[FunctionInfo], Iterable[Finding]]
+
+
+class Family(Protocol):
+    """What the engine and the codes table need from a rule family."""
+
+    @property
+    def name(self) -> str:
+        """Short family name (``blocking``, ``transitive`` ...)."""
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Every code of the family, in code order."""
+
+    def start(self, project: Project) -> Checker | None:
+        """Prepare one run over ``project``; ``None`` if the family checks no functions."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFamily:
+    """A :class:`Family` made of a name, rules and a start function."""
+
+    name: str
+    rules: tuple[Rule, ...]
+    starter: Callable[[Project], Checker | None]
+
+    def start(self, project: Project) -> Checker | None:
+        """Prepare one run over ``project`` (see :class:`Family`)."""
+        return self.starter(project)
 
 
 def unawaited_calls(fn: FunctionInfo) -> Iterator[CallSite]:
@@ -40,7 +79,7 @@ def on_loop(site: CallSite, fn: FunctionInfo, project: Project) -> bool:
     if lam < 0 or lam >= len(fn.calls):
         return False
     found = project.callee(fn.calls[lam])
-    return found is not None and found[0] == "eager"
+    return found is not None and found.kind == "eager"
 
 
 def display_name(name: str) -> str:

@@ -8,17 +8,21 @@ are calls inside a lambda handed to a thread (``asyncio.to_thread``, an executor
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 from ._index import FunctionInfo
 from ._model import Finding, Rule
 from ._resolve import Project
-from ._rule_base import display_name, finding, on_loop, unawaited_calls
+from ._rule_base import (
+    Checker,
+    RuleFamily,
+    display_name,
+    finding,
+    on_loop,
+    unawaited_calls,
+)
 
-__all__ = ["RULES", "check"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["FAMILY", "RULES", "check"]
 
 _FIX = ("await an async API instead (aiohttp, asyncio.sleep, an async driver), or move the "
         "call off the loop with bridge.to_async / asyncio.to_thread")
@@ -50,3 +54,10 @@ def check(fn: FunctionInfo, project: Project) -> Iterator[Finding]:
         message = (f"{name}() blocks the event loop in async {fn.display}(): {entry.why}; "
                    f"instead {entry.instead}")
         yield finding(fn, site, entry.code, message, key=entry.name)
+
+
+def _start(project: Project) -> Checker:
+    return lambda fn: check(fn, project)
+
+
+FAMILY = RuleFamily("blocking", RULES, _start)

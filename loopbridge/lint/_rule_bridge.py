@@ -7,17 +7,21 @@ they block the loop, and on the core loop itself they deadlock. The fix is to aw
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 from ._index import FunctionInfo
 from ._model import Finding, Rule
 from ._resolve import Project
-from ._rule_base import display_name, finding, on_loop, unawaited_calls
+from ._rule_base import (
+    Checker,
+    RuleFamily,
+    display_name,
+    finding,
+    on_loop,
+    unawaited_calls,
+)
 
-__all__ = ["RULES", "check"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["FAMILY", "RULES", "check"]
 
 RULES = (
     Rule("LB401", "sync-runner-in-coroutine",
@@ -37,8 +41,8 @@ def check(fn: FunctionInfo, project: Project) -> Iterator[Finding]:
         found = project.callee(site)
         if found is None or not on_loop(site, fn, project):
             continue
-        if found[0] == "wrapper":
-            target: FunctionInfo = found[1]
+        target = found.fn
+        if found.kind == "wrapper" and target is not None:
             message = (f"{target.display}() is a to_sync wrapper: called in async {fn.display}() "
                        "it blocks the event loop (and deadlocks on the core loop); await the "
                        "async function directly")
@@ -50,3 +54,10 @@ def check(fn: FunctionInfo, project: Project) -> Iterator[Finding]:
         message = (f"{display_name(entry.name)}() inside async {fn.display}(): {entry.why}; "
                    f"instead {entry.instead}")
         yield finding(fn, site, entry.code, message, key=entry.name)
+
+
+def _start(project: Project) -> Checker:
+    return lambda fn: check(fn, project)
+
+
+FAMILY = RuleFamily("bridge", RULES, _start)

@@ -10,17 +10,14 @@ bare statement, assigned and never used, tested for truth, or formatted.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 from ._index import CallSite, FunctionInfo
 from ._model import Ctx, Finding, Rule
 from ._resolve import Project
-from ._rule_base import display_name, finding
+from ._rule_base import Checker, RuleFamily, display_name, finding
 
-__all__ = ["RULES", "check", "coroutine_names"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["FAMILY", "RULES", "check", "coroutine_names"]
 
 RULES = (
     Rule("LB301", "coroutine-not-awaited", "a coroutine created as a bare statement and dropped",
@@ -54,11 +51,10 @@ def _label(site: CallSite, project: Project) -> str | None:
     found = project.callee(site)
     if found is None:
         return None
-    kind = found[0]
-    if kind in ("coro", "offloaded"):
-        return f"{found[1].display}()"
-    if kind == "async":
-        return f"{display_name(found[1])}()"
+    if found.kind in ("coro", "offloaded") and found.fn is not None:
+        return f"{found.fn.display}()"
+    if found.kind == "async":
+        return f"{display_name(found.name)}()"
     return None
 
 
@@ -137,3 +133,11 @@ def _assigned(fn: FunctionInfo, site: CallSite, label: str, where: str,
     return finding(fn, site, "LB302", f"the coroutine from {label} is assigned to {name!r} and "
                    "never awaited, so it never runs; await it, or hand it to asyncio.gather / "
                    "asyncio.create_task", label)
+
+
+def _start(project: Project) -> Checker:
+    names = coroutine_names(project)
+    return lambda fn: check(fn, project, names)
+
+
+FAMILY = RuleFamily("coroutines", RULES, _start)

@@ -10,15 +10,13 @@ from __future__ import annotations
 import ast
 import codecs
 import io
-import logging
 import re
 import tokenize
 
 from ._model import Finding, Rule
+from ._rule_base import RuleFamily
 
-__all__ = ["RULES", "FileProblem", "decode", "parse"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["FAMILY", "RULES", "FileProblem", "decode", "parse", "read", "too_complex"]
 
 RULES = (
     Rule("LB901", "syntax-error", "the file is not valid Python for this interpreter",
@@ -34,6 +32,9 @@ RULES = (
     Rule("LB906", "analysis-error", "the linter failed on this file (a bug in the linter)",
          "report it with the file attached; the other files were linted"),
 )
+
+#: No function checker: these findings come from reading and parsing files (see the engine).
+FAMILY = RuleFamily("files", RULES, lambda project: None)
 
 _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.MULTILINE)
 

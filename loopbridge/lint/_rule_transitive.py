@@ -8,19 +8,24 @@ explored first, then blocking-ness flows backwards from the functions that block
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import NamedTuple
 
+from ._catalogue import Entry
 from ._index import CallSite, FunctionInfo
 from ._model import ChainLink, Finding, Rule
 from ._resolve import Project
-from ._rule_base import display_name, finding, on_loop, unawaited_calls
+from ._rule_base import (
+    Checker,
+    RuleFamily,
+    display_name,
+    finding,
+    on_loop,
+    unawaited_calls,
+)
 
-__all__ = ["RULES", "Reach", "check"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["FAMILY", "RULES", "Hop", "Reach", "check"]
 
 RULES = (
     Rule("LB201", "transitive-blocking-call",
@@ -33,9 +38,18 @@ RULES = (
          "give the helper an async variant and await it"),
 )
 
-#: A hop: the call site in the function, and either ("entry", Entry), ("wrapper", FunctionInfo)
-#: or ("call", qualname of the next function).
-Hop = tuple[CallSite, str, Any]
+
+class Hop(NamedTuple):
+    """One step of a blocking chain, taken at ``site``: exactly one of the three is set.
+
+    ``entry`` the call blocks itself (a catalogue entry), ``wrapper`` it calls a ``to_sync``
+    wrapper, ``callee`` the qualified name of the next project function on the chain.
+    """
+
+    site: CallSite
+    entry: Entry | None = None
+    wrapper: FunctionInfo | None = None
+    callee: str = ""
 
 
 class Reach:
@@ -55,15 +69,15 @@ class Reach:
             found = project.callee(site)
             if found is None:
                 continue
-            kind = found[0]
+            kind = found.kind
             if kind == "block" and direct is None:
                 entry = project.blocking_entry_for(site)
                 if entry is not None and entry.transitive:
-                    direct = (site, "entry", entry)
-            elif kind == "wrapper" and direct is None:
-                direct = (site, "wrapper", found[1])
-            elif kind == "sync":
-                calls.append((site, found[1].qualname))
+                    direct = Hop(site, entry=entry)
+            elif kind == "wrapper" and direct is None and found.fn is not None:
+                direct = Hop(site, wrapper=found.fn)
+            elif kind == "sync" and found.fn is not None:
+                calls.append((site, found.fn.qualname))
         return direct, calls
 
     def blocks(self, fn: FunctionInfo) -> Hop | None:
@@ -97,13 +111,13 @@ class Reach:
                 if callee in explored:
                     callers.setdefault(callee, []).append((name, site))
                 elif via.get(callee) is not None and name not in via:
-                    via[name] = (site, "call", callee)
+                    via[name] = Hop(site, callee=callee)
                     queue.append(name)
         while queue:
             name = queue.popleft()
             for caller, site in callers.get(name, ()):
                 if caller not in via:
-                    via[caller] = (site, "call", name)
+                    via[caller] = Hop(site, callee=name)
                     queue.append(caller)
         for name in explored:
             via.setdefault(name, None)
@@ -119,38 +133,40 @@ class Reach:
             if hop is None:
                 return []
             hops.append((current, hop))
-            current = self.project.functions.get(hop[2]) if hop[1] == "call" else None
+            current = self.project.functions.get(hop.callee) if hop.callee else None
         return hops
 
 
 def _terminal(hop: Hop) -> tuple[str, str, bool]:
     """Label, key and whether the chain ends in a sync runner or wrapper."""
-    kind, target = hop[1], hop[2]
-    if kind == "wrapper":
-        return f"{target.display} (a to_sync wrapper)", target.qualname, True
-    return display_name(target.name), target.name, target.code in ("LB401", "LB402")
+    if hop.wrapper is not None:
+        return f"{hop.wrapper.display} (a to_sync wrapper)", hop.wrapper.qualname, True
+    entry = hop.entry
+    assert entry is not None, "a chain ends in a wrapper or a catalogue entry"
+    return display_name(entry.name), entry.name, entry.code in ("LB401", "LB402")
 
 
 def check(fn: FunctionInfo, project: Project, reach: Reach) -> Iterator[Finding]:
     """Yield LB2xx findings for the calls of an ``async def`` to blocking project functions."""
     for site in unawaited_calls(fn):
         found = project.callee(site)
-        if found is None or found[0] != "sync" or not on_loop(site, fn, project):
+        if found is None or found.kind != "sync" or found.fn is None \
+                or not on_loop(site, fn, project):
             continue
-        callee: FunctionInfo = found[1]
+        callee = found.fn
         hops = reach.chain(callee)
         if not hops:
             continue
         last_fn, last_hop = hops[-1]
         label, key, runner = _terminal(last_hop)
         names = [f"{fn.display}()"] + [f"{hop_fn.display}()" for hop_fn, _ in hops]
-        where = f"{last_fn.module.path}:{last_hop[0].line}"
+        where = f"{last_fn.module.path}:{last_hop.site.line}"
         text = " → ".join(names + [label]) + f"  ({where})"
         links = [ChainLink(fn.module.path, site.line, site.col + 1, f"{fn.display}() calls "
                            f"{callee.display}()")]
         for hop_fn, hop in hops:
-            nxt = project.functions[hop[2]].display + "()" if hop[1] == "call" else label
-            links.append(ChainLink(hop_fn.module.path, hop[0].line, hop[0].col + 1,
+            nxt = project.functions[hop.callee].display + "()" if hop.callee else label
+            links.append(ChainLink(hop_fn.module.path, hop.site.line, hop.site.col + 1,
                                    f"{hop_fn.display}() calls {nxt}"))
         chain_key = " → ".join([h.qualname for h, _ in hops] + [key])
         if runner:
@@ -162,3 +178,11 @@ def check(fn: FunctionInfo, project: Project, reach: Reach) -> Iterator[Finding]
             message = (f"{callee.display}() blocks the event loop: {text}; call it with await "
                        "bridge.to_async(...) / asyncio.to_thread(...), or make it async")
             yield finding(fn, site, "LB201", message, chain_key, tuple(links))
+
+
+def _start(project: Project) -> Checker:
+    reach = Reach(project)
+    return lambda fn: check(fn, project, reach)
+
+
+FAMILY = RuleFamily("transitive", RULES, _start)
