@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._config import LoopConfig
 from ._errors import DeadlockRisk, LoopNotRunning
+from ._validate import check_seconds
 
 if TYPE_CHECKING:
     from ._watchdog import Watchdog
@@ -45,6 +46,11 @@ __all__ = ["LoopState", "LoopThread", "Waiter", "configure_default", "current_lo
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+#: seconds :meth:`LoopThread.stop` may take beyond its grace period, for cancellation and cleanup
+STOP_MARGIN = 1.5
+#: part of the margin kept back from cleanup, for the result to reach the waiting thread
+_SHUTDOWN_RESERVE = 0.25
 Closer = Callable[[], Any]
 
 #: every LoopThread ever started in this process (for atexit and fork handling)
@@ -275,12 +281,15 @@ class LoopThread:
             clean = self._state is LoopState.STOPPING and self._death is None
             self._state = LoopState.STOPPED if clean else LoopState.DEAD
             waiters, self._waiters = self._waiters, set()
+            # this generation's closers, taken now: a new loop may start as soon as the lock is
+            # released, and its closers must never run on this dying loop (nor these on it)
+            closers, self._closers = self._closers, []
             self._slots.notify_all()
         error = self.not_running_error()
         for waiter in waiters:
             waiter.wake(error)
         if not clean and not loop.is_closed():
-            self._salvage(loop)
+            self._salvage(loop, closers)
         if not loop.is_closed() and not loop.is_running():
             try:
                 loop.close()
@@ -293,16 +302,19 @@ class LoopThread:
             if self._thread_ident == threading.get_ident():
                 self._thread_ident = None
 
-    def _salvage(self, loop: asyncio.AbstractEventLoop) -> None:
-        """After the loop died: cancel its tasks and run the closers, best effort and bounded."""
+    def _salvage(self, loop: asyncio.AbstractEventLoop, closers: list[Closer]) -> None:
+        """After the loop died: cancel its tasks and run its closers, best effort and bounded."""
+        # the tasks to cancel are the dead loop's own, taken before cleanup adds tasks of its own
+        leftovers = set(asyncio.all_tasks(loop))
+        budget = self._config.cancel_wait + 2.0
 
         async def cleanup() -> None:
-            await self._cancel_leftovers(asyncio.current_task())
-            await self._run_closers()
+            await self._cancel_tasks(leftovers, wait=self._config.cancel_wait + 1.0)
+            await self._run_closers(closers, budget=1.0)
             await loop.shutdown_asyncgens()
 
         try:
-            loop.run_until_complete(asyncio.wait_for(cleanup(), timeout=self._config.cancel_wait + 2.0))
+            loop.run_until_complete(asyncio.wait_for(cleanup(), timeout=budget))
         except BaseException:  # the loop may be too broken to run anything; never mask the death
             logger.warning("loopbridge: cleanup after the loop thread died was incomplete", exc_info=True)
 
@@ -310,12 +322,15 @@ class LoopThread:
         """Stop the loop: finish in-flight work (up to ``grace`` s), cancel the rest, close.
 
         Registered closers run (newest first), async generators and the default executor are
-        shut down, and the thread is joined. Idempotent; the instance can be started again.
+        shut down, and the thread is joined. The whole call returns within ``grace`` plus
+        :data:`STOP_MARGIN` seconds whatever the loop is doing (as gunicorn's graceful timeout):
+        a loop blocked in sync code is left to die with the process (its thread is a daemon),
+        and the log says so. Idempotent; the instance can be started again.
         Raises :class:`DeadlockRisk` when called on the loop thread itself.
         """
         grace = self._config.stop_grace if grace is None else grace
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
-            raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}.")
+        grace = check_seconds("grace", grace, allow_zero=True)
+        assert grace is not None
         self._check_fork()
         if self.in_loop_thread():
             raise DeadlockRisk(
@@ -329,68 +344,97 @@ class LoopThread:
             loop, thread = self._loop, self._thread
             self._slots.notify_all()
         assert loop is not None and thread is not None
-        self._run_shutdown(loop, float(grace))
-        thread.join(timeout=float(grace) + 10.0)
+        deadline = time.monotonic() + grace + STOP_MARGIN
+        self._run_shutdown(loop, grace, deadline)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
-            logger.error("loopbridge: the loop thread did not exit; it is blocked in sync code.")
+            logger.error(
+                "loopbridge: the loop thread did not exit within grace=%gs + %gs; it is blocked in "
+                "sync code (the watchdog's log names where). Leaving it to end with the process.",
+                grace, STOP_MARGIN,
+            )
         with self._lock:
             if self._thread is thread:  # not a loop another caller started since
                 if self._state is LoopState.STOPPING:
                     self._state = LoopState.STOPPED
                 self._loop, self._thread, self._thread_ident = None, None, None
 
-    def _run_shutdown(self, loop: asyncio.AbstractEventLoop, grace: float) -> None:
+    def _run_shutdown(self, loop: asyncio.AbstractEventLoop, grace: float, deadline: float) -> None:
         try:
-            fut = asyncio.run_coroutine_threadsafe(self._shutdown(grace), loop)
+            fut = asyncio.run_coroutine_threadsafe(self._shutdown(grace, deadline), loop)
         except RuntimeError:  # the loop already closed under us
             return
         try:
-            fut.result(timeout=grace + 10.0)
+            fut.result(timeout=max(0.0, deadline - time.monotonic()))
         except concurrent.futures.TimeoutError:
-            logger.error("loopbridge: shutdown did not finish in %.1fs; the loop is blocked.", grace + 10)
+            logger.error("loopbridge: shutdown did not finish within grace=%gs + %gs; the loop is blocked.", grace, STOP_MARGIN)
+        except concurrent.futures.CancelledError:
+            logger.error("loopbridge: the shutdown task was cancelled; cleanup may be incomplete.")
         except Exception:
             logger.exception("loopbridge: error while shutting the loop down")
+        # Stopped from here, after the result reached us: a loop stopped from inside the task
+        # would exit before the task's completion is delivered to this waiting thread.
+        try:
+            loop.call_soon_threadsafe(loop.stop)
+        except RuntimeError:  # closed meanwhile
+            pass
 
-    async def _shutdown(self, grace: float) -> None:
+    async def _shutdown(self, grace: float, deadline: float) -> None:
         loop = asyncio.get_running_loop()
         me = asyncio.current_task()
-        deadline = loop.time() + grace
+        grace_end = loop.time() + grace
+        cleanup_end = loop.time() + max(0.0, deadline - time.monotonic()) - _SHUTDOWN_RESERVE
         while True:
             tasks = {t for t in asyncio.all_tasks() if t is not me}
-            remaining = deadline - loop.time()
+            remaining = grace_end - loop.time()
             if not tasks or remaining <= 0:
                 break
             await asyncio.wait(tasks, timeout=remaining)
-        await self._cancel_leftovers(me)
-        await self._run_closers()
-        await loop.shutdown_asyncgens()
+
+        def left() -> float:
+            return max(0.05, cleanup_end - loop.time())
+
+        await self._cancel_leftovers(me, wait=min(self._config.cancel_wait + 1.0, left()))
+        await self._run_closers(budget=left())
         try:
-            await asyncio.wait_for(loop.shutdown_default_executor(), timeout=max(grace, 1.0))
+            await asyncio.wait_for(loop.shutdown_asyncgens(), timeout=left())
+        except asyncio.TimeoutError:
+            logger.error("loopbridge: async generators did not close in time at stop.")
+        try:
+            await asyncio.wait_for(loop.shutdown_default_executor(), timeout=left())
         except asyncio.TimeoutError:
             logger.error("loopbridge: default executor threads still busy at stop; not waiting.")
-        loop.stop()
 
-    async def _cancel_leftovers(self, me: asyncio.Task[Any] | None) -> None:
-        tasks = {t for t in asyncio.all_tasks() if t is not me}
+    async def _cancel_leftovers(self, me: asyncio.Task[Any] | None, wait: float | None = None) -> None:
+        await self._cancel_tasks({t for t in asyncio.all_tasks() if t is not me}, wait=wait)
+
+    async def _cancel_tasks(self, tasks: set[asyncio.Task[Any]], wait: float | None = None) -> None:
+        tasks = {t for t in tasks if not t.done()}
         if not tasks:
             return
         logger.info("loopbridge: cancelling %d task(s) still running at stop", len(tasks))
         for task in tasks:
             task.cancel()
-        _, pending = await asyncio.wait(tasks, timeout=self._config.cancel_wait + 1.0)
+        _, pending = await asyncio.wait(tasks, timeout=self._config.cancel_wait + 1.0 if wait is None else wait)
         if pending:
             # keep them referenced: destroying a pending task only produces a misleading warning
             self._abandoned.extend(pending)
             names = ", ".join(sorted(t.get_name() for t in pending))
             logger.error("loopbridge: task(s) ignored cancellation at stop: %s", names)
 
-    async def _run_closers(self) -> None:
-        closers, self._closers = self._closers, []
+    async def _run_closers(self, closers: list[Closer] | None = None, budget: float | None = None) -> None:
+        if closers is None:
+            closers, self._closers = self._closers, []
+        loop = asyncio.get_running_loop()
+        end = None if budget is None else loop.time() + budget
         for closer in reversed(closers):
+            timeout = max(self._config.stop_grace, 1.0) if end is None else max(0.05, end - loop.time())
             try:
                 result = closer()
                 if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, timeout=max(self._config.stop_grace, 1.0))
+                    await asyncio.wait_for(result, timeout=timeout)
+            except asyncio.TimeoutError:
+                logger.error("loopbridge: closer %r did not finish in %.2fs at stop", closer, timeout)
             except Exception:
                 logger.exception("loopbridge: closer %r failed at stop", closer)
 
@@ -425,10 +469,15 @@ class LoopThread:
             raise self.not_running_error() from exc
 
     # -- bridged-call bookkeeping (backpressure, death and stall notices) -------------------
-    def admit(self, waiter: Waiter, queue_timeout: float | None = None) -> asyncio.AbstractEventLoop:
-        """Register ``waiter`` as in flight, waiting up to ``queue_timeout`` for a free slot.
+    def admit(
+        self, waiter: Waiter, queue_timeout: float | None = None, *, deadline: float | None = None
+    ) -> asyncio.AbstractEventLoop:
+        """Register ``waiter`` as in flight, waiting for a free slot if all are taken.
 
-        Returns the loop to schedule on. Raises :class:`Overloaded` or :class:`LoopNotRunning`.
+        The wait ends at whichever comes first: ``queue_timeout`` seconds (default: the
+        config's), then :class:`Overloaded`; or the caller's own ``deadline`` (a
+        ``time.monotonic()`` value), then :class:`BridgeTimeout`. Returns the loop to schedule on.
+        Raises :class:`LoopNotRunning` when the loop cannot take work.
         """
         loop = self._loop
         if loop is None or self._state is not LoopState.RUNNING or self._pid != os.getpid():
@@ -437,13 +486,16 @@ class LoopThread:
             if self._state is LoopState.RUNNING and len(self._waiters) < self._config.max_inflight:
                 self._waiters.add(waiter)
                 return loop
-        return self._admit_slow(waiter, queue_timeout)
+        return self._admit_slow(waiter, queue_timeout, deadline)
 
-    def _admit_slow(self, waiter: Waiter, queue_timeout: float | None) -> asyncio.AbstractEventLoop:
-        from ._errors import Overloaded
+    def _admit_slow(
+        self, waiter: Waiter, queue_timeout: float | None, deadline: float | None
+    ) -> asyncio.AbstractEventLoop:
+        from ._errors import BridgeTimeout, Overloaded
 
         wait = self._config.queue_timeout if queue_timeout is None else queue_timeout
-        deadline = time.monotonic() + wait
+        started = time.monotonic()
+        queue_deadline = started + wait
         with self._slots:
             self._queued += 1
             try:
@@ -453,15 +505,23 @@ class LoopThread:
                     if len(self._waiters) < self._config.max_inflight:
                         self._waiters.add(waiter)
                         return self._loop
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+                    now = time.monotonic()
+                    if deadline is not None and deadline <= min(queue_deadline, now):
+                        raise BridgeTimeout(
+                            f"the call's timeout passed after {now - started:.3f}s while it waited for a "
+                            f"free in-flight slot ({len(self._waiters)} bridged calls in flight, the limit "
+                            f"max_inflight={self._config.max_inflight}); the coroutine never started. Raise "
+                            "the timeout or LOOPBRIDGE_MAX_INFLIGHT, or look for calls that never finish."
+                        )
+                    if queue_deadline <= now:
                         raise Overloaded(
                             f"{len(self._waiters)} bridged calls are already in flight (the limit, "
-                            f"max_inflight={self._config.max_inflight}) and none finished within "
-                            f"{wait:g}s; retry later, raise LOOPBRIDGE_MAX_INFLIGHT, or look for "
-                            "calls that never finish."
+                            f"max_inflight={self._config.max_inflight}) and none finished within the "
+                            f"queue timeout ({wait:g}s); retry later, raise LOOPBRIDGE_MAX_INFLIGHT, or "
+                            "look for calls that never finish."
                         )
-                    self._slots.wait(remaining)
+                    until = queue_deadline if deadline is None else min(queue_deadline, deadline)
+                    self._slots.wait(until - now)
             finally:
                 self._queued -= 1
 

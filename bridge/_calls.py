@@ -35,8 +35,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from queue import Empty, SimpleQueue
 from typing import Any, ParamSpec, TypeVar, overload
 
-from asgiref.local import _rehome, _Storage
-from asgiref.sync import AsyncToSync, SyncToAsync
+from asgiref.sync import SyncToAsync
 
 from async_core import (
     BridgeTimeout,
@@ -47,6 +46,13 @@ from async_core import (
     current_loop_thread,
     default_loop,
 )
+from ._asgiref_compat import (
+    ASGIREF_INTERNALS,
+    EXECUTORS as _EXECUTORS,
+    EXECUTORS_VAR as _EXECUTORS_VAR,
+    Storage as _Storage,
+    rehome as _rehome,
+)
 
 __all__ = ["ASGIREF_INTERNALS", "run", "to_async", "to_sync"]
 
@@ -55,16 +61,6 @@ logger = logging.getLogger(__name__)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-#: The private asgiref names this module depends on (checked by a test on every upgrade).
-ASGIREF_INTERNALS = (
-    "asgiref.sync.AsyncToSync.executors (a Local whose .current SyncToAsync submits to)",
-    "asgiref.local._Storage / asgiref.local._rehome (thread-tagged Local storage)",
-    "asgiref.sync.SyncToAsync.threadlocal.main_event_loop (+ _pid), set in worker threads",
-)
-
-_EXECUTORS = AsyncToSync.executors
-_EXECUTORS_VAR: contextvars.ContextVar[Any] = _EXECUTORS._storage._data  # type: ignore[attr-defined]
-
 _OK, _ERR, _WORK, _WAKE = 0, 1, 2, 3
 _tls = threading.local()
 
@@ -72,7 +68,7 @@ _tls = threading.local()
 class _Call(concurrent.futures.Executor):
     """One bridged call: the caller's waiter, and the executor for its thread-sensitive work."""
 
-    __slots__ = ("_queue", "_lock", "_finished", "_parent", "loop_thread", "task", "cancelled")
+    __slots__ = ("_queue", "_lock", "_finished", "_parent", "loop_thread", "task", "cancelled", "released", "pending")
 
     def __init__(self, loop_thread: LoopThread, parent: _Call | None) -> None:
         self._queue: SimpleQueue[tuple[int, Any]] = SimpleQueue()
@@ -82,6 +78,9 @@ class _Call(concurrent.futures.Executor):
         self.loop_thread = loop_thread
         self.task: asyncio.Task[Any] | None = None
         self.cancelled = False
+        self.released = False
+        #: the caller's coroutine while its task has not started (see _cancel)
+        self.pending: Coroutine[Any, Any, Any] | None = None
 
     # Waiter protocol (async_core wakes us when the loop dies or, in strict mode, stalls)
     def wake(self, error: BaseException) -> None:
@@ -178,14 +177,24 @@ def _start(
     call: _Call, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context, loop: asyncio.AbstractEventLoop
 ) -> None:
     """Runs on the loop thread: start the coroutine as a task in the caller's context copy."""
-    if call.cancelled:
+    if call.cancelled:  # the caller gave up before the loop got here
         coro.close()
-        call.loop_thread.release(call)
+        _release(call)
+        call.post(_ERR, asyncio.CancelledError())
         return
+    call.pending = coro  # until _drive starts it
     call.task = loop.create_task(_drive(call, coro, ctx), context=ctx)
 
 
+def _release(call: _Call) -> None:
+    """Give the call's in-flight slot back, exactly once whatever the path (loop thread)."""
+    if not call.released:
+        call.released = True
+        call.loop_thread.release(call)
+
+
 async def _drive(call: _Call, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context) -> None:
+    call.pending = None
     for var, value in ctx.items():
         if type(value) is _Storage and var is not _EXECUTORS_VAR:
             var.set(_rehome(value))
@@ -194,21 +203,34 @@ async def _drive(call: _Call, coro: Coroutine[Any, Any, Any], ctx: contextvars.C
     try:
         result = await coro
     except BaseException as exc:  # delivered to the caller; never allowed to kill the shared loop
-        call.post(_ERR, exc)
+        outcome = (_ERR, exc)
     else:
-        call.post(_OK, result)
-    finally:
-        # break the cycle context -> executor storage -> call -> task -> context, so that what
-        # the context holds (a Flask app, a request) is freed by reference counting alone
-        call.task = None
-        call.loop_thread.release(call)
+        outcome = (_OK, result)
+    # before the caller wakes: its next call finds the slot free, and the cycle context ->
+    # executor storage -> call -> task -> context is already broken (see _task_done)
+    call.task = None
+    _release(call)
+    call.post(*outcome)
 
 
 def _cancel(call: _Call) -> None:
     """Runs on the loop thread: cancel the call's coroutine wherever it is."""
     call.cancelled = True
-    if call.task is not None:
-        call.task.cancel()
+    task = call.task
+    if task is None:
+        return
+    task.cancel()
+    pending = call.pending
+    if pending is not None:
+        # The task has not taken its first step, and a cancel that lands first means it never
+        # will: _drive's body (and its release of the slot) never runs. Settle the call here:
+        # free the slot, close the caller's coroutine (never run, so no "never awaited"
+        # warning), and tell a caller that may still wait for the cancellation.
+        call.pending = None
+        pending.close()
+        call.task = None
+        _release(call)
+        call.post(_ERR, asyncio.CancelledError())
 
 
 # -- the caller side -------------------------------------------------------------------------
@@ -261,7 +283,7 @@ def _run_on(lt: LoopThread, coro: Coroutine[Any, Any, _R], deadline: float | Non
     parent: _Call | None = getattr(_tls, "call", None)
     call = _Call(lt, parent)
     try:
-        loop = lt.admit(call)
+        loop = lt.admit(call, deadline=deadline)
         loop.call_soon_threadsafe(_start, call, coro, ctx, loop)
     except RuntimeError as exc:  # LoopNotRunning, or a loop closed between admit and schedule
         lt.release(call)

@@ -23,6 +23,7 @@ place, :func:`translate_error`, called from :meth:`HttpClient._send_once`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import datetime
 import logging
@@ -46,7 +47,9 @@ __all__ = [
     "default_http_config",
     "http_client",
     "loop_http_client",
+    "reset_http_config",
     "set_default_http_config",
+    "use_http_config",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,10 +79,11 @@ async def _read_body(resp: aiohttp.ClientResponse, cap: int, where: str) -> byte
 class _Session:
     """One aiohttp session and its resolver, with the count of requests using it."""
 
-    __slots__ = ("generation", "inflight", "resolver", "retired", "session")
+    __slots__ = ("generation", "inflight", "loop", "resolver", "retired", "session")
 
     def __init__(self, session: aiohttp.ClientSession, resolver: GuardedResolver, generation: int) -> None:
         self.session, self.resolver, self.generation = session, resolver, generation
+        self.loop = asyncio.get_running_loop()
         self.inflight = 0
         self.retired = False
 
@@ -108,9 +112,12 @@ class HttpClient:
         self._lt = lt
         self._config = config if config is not None else _process_config
         self._follows_default = config is None
-        self._generation = 0
-        self._current: _Session | None = None
+        #: one session per configuration in use: the client's own, and any a request brings
+        #: (a Flask app's LOOPBRIDGE_HTTP, an adapter's), each with its own pool and guard
+        self._sessions: dict[HttpConfig, _Session] = {}
         self._retired: set[_Session] = set()
+        #: configurations this client used before configure() replaced them
+        self._replaced: set[HttpConfig] = set()
         self._closed = False
         self.requests = self.errors = self.retries = self.inflight = 0
         if self._follows_default:
@@ -118,36 +125,52 @@ class HttpClient:
 
     @property
     def config(self) -> HttpConfig:
-        """The configuration new requests use."""
+        """The configuration new requests use unless they bring their own."""
         return self._config
 
     def configure(self, config: HttpConfig) -> None:
         """Use ``config`` for new requests (any thread); the old session closes once idle."""
         if not isinstance(config, HttpConfig):
             raise TypeError(f"configure() needs an HttpConfig, not {type(config).__name__}.")
-        self._config = config
-        self._generation += 1
+        old, self._config = self._config, config
+        if old != config:
+            self._replaced.add(old)
 
     def __repr__(self) -> str:
         return f"<HttpClient {'closed' if self._closed else 'open'} requests={self.requests} {self._config!r}>"
 
     # -- session lifecycle (loop thread only) ------------------------------------------------
-    def _session(self) -> _Session:
-        current = self._current
-        if current is not None and current.generation == self._generation:
-            return current
+    def _session(self, cfg: HttpConfig) -> _Session:
+        loop = asyncio.get_running_loop()
+        holder = self._sessions.get(cfg)
+        if holder is not None and holder.loop is loop:
+            return holder
         if self._closed:
             raise LoopNotRunning("this HttpClient was closed when its loop stopped; use http_client() to get the current one.")
-        loop = asyncio.get_running_loop()
         if self._lt.running_loop is not loop:
-            raise RuntimeError("this HttpClient belongs to another event loop; await bridge.http.async_request(...) or use http_client() of the loop you are on.")
-        if current is not None:
-            self._retire(current)
-        self._current = self._open(self._config)
-        return self._current
+            raise RuntimeError("this HttpClient belongs to another event loop; await async_core.http.async_request(...) or use http_client() of the loop you are on.")
+        if holder is not None:  # opened on an earlier loop of this thread: never reuse it here
+            self._sessions.pop(cfg, None)
+        self._retire_stale()
+        holder = self._sessions[cfg] = self._open(cfg)
+        return holder
+
+    def _retire_stale(self) -> None:
+        """Retire the sessions of replaced configurations, and idle extra ones past the cap."""
+        replaced, self._replaced = self._replaced, set()
+        for cfg in replaced - {self._config}:
+            holder = self._sessions.pop(cfg, None)
+            if holder is not None:
+                self._retire(holder)
+        if len(self._sessions) < _MAX_SESSIONS:
+            return
+        for cfg, holder in list(self._sessions.items()):
+            if cfg != self._config and holder.inflight == 0:
+                del self._sessions[cfg]
+                self._retire(holder)
 
     def _open(self, cfg: HttpConfig) -> _Session:
-        resolver = GuardedResolver(lambda: self._config.policy)
+        resolver = GuardedResolver(lambda: cfg.policy)
         connector = aiohttp.TCPConnector(
             limit=cfg.limit, limit_per_host=cfg.limit_per_host, use_dns_cache=cfg.dns_cache,
             ttl_dns_cache=cfg.dns_ttl if cfg.dns_cache else None,  # type: ignore[arg-type]
@@ -157,13 +180,18 @@ class HttpClient:
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
             headers={"User-Agent": cfg.user_agent}, timeout=aiohttp.ClientTimeout(total=None),
         )
+        # Our retry policy is the only one: aiohttp would otherwise resend an idempotent request
+        # once after a reset, doubling the attempts (and a PUT's or DELETE's side effects).
+        # A private attribute (its own test client sets it too); absent on releases without it.
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
         logger.debug("loopbridge: opened an HTTP session (%r)", cfg)
-        return _Session(session, resolver, self._generation)
+        return _Session(session, resolver, 0)
 
     def _retire(self, holder: _Session) -> None:
         holder.retired = True
         if holder.inflight == 0:
-            self._lt.loop.create_task(holder.close())
+            holder.loop.create_task(holder.close())
         else:
             self._retired.add(holder)
 
@@ -171,10 +199,13 @@ class HttpClient:
         """Close every session of this client (the loop's closer calls it at stop)."""
         self._closed = True
         _followers.discard(self)
-        holders = [h for h in (self._current, *self._retired) if h is not None]
-        self._current = None
+        holders = [*self._sessions.values(), *self._retired]
+        self._sessions.clear()
         self._retired.clear()
+        loop = asyncio.get_running_loop()
         for holder in holders:
+            if holder.loop is not loop:  # opened on a loop that is gone: nothing left to close
+                continue
             try:
                 await holder.close()
             except Exception:
@@ -190,10 +221,16 @@ class HttpClient:
         """
         return await self.send(prepare_request(method, url, **kwargs))
 
-    async def send(self, prep: PreparedRequest) -> Response:
-        """Send a :class:`PreparedRequest`, with retries and redirects as configured."""
-        holder = self._session()
-        cfg = self._config
+    async def send(self, prep: PreparedRequest, config: HttpConfig | None = None) -> Response:
+        """Send a :class:`PreparedRequest`, with retries and redirects as configured.
+
+        The configuration is ``config`` if given, else the one set for the current context
+        (:func:`use_http_config`, e.g. a Flask app's ``LOOPBRIDGE_HTTP``), else the client's.
+        """
+        cfg = config or _context_config.get() or self._config
+        if cfg is not self._config and cfg == self._config:
+            cfg = self._config
+        holder = self._session(cfg)
         loop = asyncio.get_running_loop()
         deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
         self.requests += 1
@@ -259,7 +296,9 @@ class HttpClient:
             total = deadline - loop.time()
             if total <= 0:
                 raise UpstreamTimeout(f"{prep.method} {prep.url}: total_timeout={cfg.total_timeout}s passed before this attempt; raise it in bridge.http.configure().")
-        timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
+        # connect= also bounds the wait for a free pooled connection (limit / limit_per_host),
+        # so a pool held by one hung host cannot hold every other caller past its timeout
+        timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect, sock_read=read)
         extra: dict[str, Any] = {}
         if prep.json is not None:
             extra["json"] = prep.json
@@ -289,12 +328,11 @@ class HttpClient:
         """Pool and request figures (JSON-able; safe to call from any thread)."""
         cfg = self._config
         idle = in_use = 0
-        current = self._current
-        if current is not None:
-            connector = current.session.connector
+        for holder in list(self._sessions.values()):
+            connector = holder.session.connector
             try:
-                idle = sum(len(v) for v in list(getattr(connector, "_conns", {}).values()))
-                in_use = len(getattr(connector, "_acquired", ()))
+                idle += sum(len(v) for v in list(getattr(connector, "_conns", {}).values()))
+                in_use += len(getattr(connector, "_acquired", ()))
             except RuntimeError:  # the loop changed the pool while we counted; figures are best effort
                 pass
         return {
@@ -302,7 +340,8 @@ class HttpClient:
             "connections_idle": idle, "connections_in_use": in_use,
             "requests_in_flight": self.inflight, "requests": self.requests,
             "errors": self.errors, "retries": self.retries,
-            "sessions_retiring": len(self._retired), "ssrf_guard": cfg.block_private,
+            "sessions": len(self._sessions), "sessions_retiring": len(self._retired),
+            "ssrf_guard": cfg.block_private,
         }
 
 
@@ -310,6 +349,26 @@ class HttpClient:
 _process_config = HttpConfig()
 _followers: weakref.WeakSet[HttpClient] = weakref.WeakSet()
 _create_lock = threading.Lock()
+#: sessions one client keeps open at most (beyond it, idle sessions of other configs close)
+_MAX_SESSIONS = 16
+#: the configuration requests made in this context use (see :func:`use_http_config`)
+_context_config: contextvars.ContextVar[HttpConfig | None] = contextvars.ContextVar("loopbridge_http_config", default=None)
+
+
+def use_http_config(config: HttpConfig | None) -> contextvars.Token[HttpConfig | None]:
+    """Make requests sent from the current context use ``config`` (``None``: the client's).
+
+    Returns a token for :meth:`contextvars.ContextVar.reset`. Bridged calls carry the caller's
+    context to the loop, so a Flask app sets its own ``LOOPBRIDGE_HTTP`` this way per request.
+    """
+    if config is not None and not isinstance(config, HttpConfig):
+        raise TypeError(f"use_http_config() needs an HttpConfig or None, not {type(config).__name__}.")
+    return _context_config.set(config)
+
+
+def reset_http_config(token: contextvars.Token[HttpConfig | None]) -> None:
+    """Undo a :func:`use_http_config` (the token it returned)."""
+    _context_config.reset(token)
 
 
 def default_http_config() -> HttpConfig:

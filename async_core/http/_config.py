@@ -31,13 +31,16 @@ class HttpConfig:
 
     Parameters:
         limit: connections open at once, all hosts together (0 = no limit).
-        limit_per_host: connections open at once to one host:port (0 = no limit per host).
+        limit_per_host: connections open at once to one host:port (0 = no limit per host); below
+            ``limit`` so one slow or hung host cannot take the whole pool. Waiting for a free
+            connection counts against the connect timeout.
         dns_cache / dns_ttl: cache DNS answers for ``dns_ttl`` seconds.
         connect_timeout / read_timeout: seconds to connect, and to wait for each piece of the
             response. ``timeout=`` sets both the requests way (a number or ``(connect, read)``).
         total_timeout: seconds for a whole call, redirects and retries included (None = none).
         retries: extra attempts for idempotent methods (``retry_methods``) after a retryable
-            failure; ``backoff`` * 2**(attempt-1) seconds apart, capped at ``backoff_max``, with
+            failure (default 0: like requests, nothing is retried unless asked); a call makes
+            exactly ``1 + retries`` attempts, aiohttp's own resend after a reset is turned off; ``backoff`` * 2**(attempt-1) seconds apart, capped at ``backoff_max``, with
             jitter (half the delay is random).
         retry_on_connection_errors / retry_on_timeouts / retry_statuses: which failures retry.
         max_body: largest response body accepted, in bytes (streamed; larger is an error).
@@ -51,14 +54,14 @@ class HttpConfig:
         cfg = HttpConfig(timeout=(3, 10), retries=0).replace(block_private=True, allow=["10.0.0.0/8"])
     """
 
-    limit: int = 100
-    limit_per_host: int = 0
+    limit: int = 256
+    limit_per_host: int = 100
     dns_cache: bool = True
     dns_ttl: float = 10.0
     connect_timeout: float | None = 10.0
     read_timeout: float | None = 30.0
     total_timeout: float | None = 60.0
-    retries: int = 2
+    retries: int = 0
     backoff: float = 0.2
     backoff_max: float = 5.0
     retry_methods: frozenset[str] = IDEMPOTENT

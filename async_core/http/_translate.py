@@ -50,7 +50,7 @@ def translate_error(exc: BaseException, method: str, url: Any, timeouts: tuple[f
         return type(ours)(*ours.args)
     connect, read = timeouts
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return UpstreamConnectTimeout(f"{where}: no connection within the connect timeout ({connect}s); the host may be down or filtered. Raise it with timeout=(connect, read).")
+        return UpstreamConnectTimeout(f"{where}: no connection within the connect timeout ({connect}s): the host may be down or filtered, or every pooled connection (limit / limit_per_host) stayed busy that long. Raise it with timeout=(connect, read).")
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return UpstreamReadTimeout(f"{where}: the server sent nothing for the read timeout ({read}s). Raise it with timeout=(connect, read).")
     if isinstance(exc, asyncio.TimeoutError):

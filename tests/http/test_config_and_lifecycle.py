@@ -15,10 +15,10 @@ from bridge import http, run
 
 def test_defaults_and_readable_repr() -> None:
     cfg = HttpConfig()
-    assert (cfg.limit, cfg.connect_timeout, cfg.read_timeout, cfg.total_timeout) == (100, 10.0, 30.0, 60.0)
-    assert (cfg.retries, cfg.max_body, cfg.max_redirects, cfg.verify, cfg.block_private) == (2, 8 * 1024 * 1024, 10, True, False)
+    assert (cfg.limit, cfg.connect_timeout, cfg.read_timeout, cfg.total_timeout) == (256, 10.0, 30.0, 60.0)
+    assert (cfg.retries, cfg.max_body, cfg.max_redirects, cfg.verify, cfg.block_private) == (0, 8 * 1024 * 1024, 10, True, False)
     assert repr(cfg) == "HttpConfig()"
-    assert repr(cfg.replace(retries=0, block_private=True)) == "HttpConfig(retries=0, block_private=True)"
+    assert repr(cfg.replace(retries=1, block_private=True)) == "HttpConfig(retries=1, block_private=True)"
 
 
 def test_requests_timeout_shapes() -> None:
@@ -61,10 +61,10 @@ def test_http_client_is_one_per_loop_with_stats(base: str) -> None:
 def test_configure_swaps_the_session_and_closes_the_old_one(base: str) -> None:
     http.get(f"{base}/json")
     client = http_client()
-    old = client._current.session
+    old = client._sessions[client.config].session
     http.configure(limit=5)
     assert http.get(f"{base}/json").status_code == 200
-    new = client._current.session
+    new = client._sessions[client.config].session
     assert new is not old and new.connector.limit == 5
     run(_settle())
     assert old.closed

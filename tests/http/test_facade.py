@@ -237,7 +237,7 @@ def test_client_refuses_use_from_another_loop(base: str) -> None:
 def test_session_is_created_on_the_loop_thread_and_closed_at_stop(base: str) -> None:
     http.get(f"{base}/json")
     client = default_loop().http
-    session = client._current.session
+    session = client._sessions[client.config].session
     assert isinstance(session, aiohttp.ClientSession) and not session.closed
     default_loop().stop(grace=2)
     assert session.closed

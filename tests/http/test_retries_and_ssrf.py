@@ -17,7 +17,7 @@ from bridge import http
 
 @pytest.fixture(autouse=True)
 def fast_backoff() -> None:
-    http.configure(backoff=0.01, backoff_max=0.02)
+    http.configure(backoff=0.01, backoff_max=0.02, retries=2)
 
 
 def _key() -> str:
@@ -64,7 +64,7 @@ def test_read_timeouts_are_retried_for_get(base: str) -> None:
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:
-    cfg = HttpConfig(backoff=0.1, backoff_max=0.3)
+    cfg = HttpConfig(backoff=0.1, backoff_max=0.3, retries=2)
     rng = random.Random(1)
     delays = [cfg.backoff_delay(n, rng) for n in (1, 2, 3, 4)]
     assert 0.05 <= delays[0] <= 0.1 and 0.1 <= delays[1] <= 0.2
