@@ -14,9 +14,11 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 
+from ._fileio import json_text, read_bytes, write_text
 from ._model import Finding
 
-__all__ = ["BaselineError", "apply_baseline", "fingerprint", "load_baseline", "write_baseline"]
+__all__ = ["BaselineError", "apply_baseline", "fingerprint", "load_baseline", "load_entries",
+           "write_baseline"]
 
 
 _VERSION = 1
@@ -35,7 +37,8 @@ def fingerprint(finding: Finding, root: str = ".") -> str:
     """A stable identity for a finding that ignores line and column."""
     raw = "\0".join((_path_key(finding.path, root), finding.code, finding.scope,
                      finding.key or finding.message))
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+    # a file name that is not valid UTF-8 hashes as its original bytes
+    return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 def write_baseline(path: str, findings: Iterable[Finding], root: str = ".") -> int:
@@ -47,9 +50,7 @@ def write_baseline(path: str, findings: Iterable[Finding], root: str = ".") -> i
     ]
     entries.sort(key=lambda e: (e["path"], e["line"], e["code"]))
     document = {"tool": "loopbridge-lint", "version": _VERSION, "findings": entries}
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
+    write_text(path, json_text(document))
     return len(entries)
 
 
@@ -59,18 +60,36 @@ def load_baseline(path: str) -> Counter[str]:
     Raises:
         BaselineError: missing, unreadable, or not a baseline written by this tool.
     """
+    return Counter(str(entry["fingerprint"]) for entry in load_entries(path))
+
+
+def load_entries(path: str) -> list[dict[str, object]]:
+    """Read a baseline's entries, each a JSON object with a string ``fingerprint``.
+
+    Raises:
+        BaselineError: missing, unreadable, not a regular file, not JSON, or not a baseline
+            written by this tool (every wrong shape is named, never a traceback).
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise BaselineError(f"cannot read baseline {path}: {exc}") from exc
+        document = json.loads(read_bytes(path).decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise BaselineError(f"cannot read baseline {path}: {reason}") from exc
     if not isinstance(document, dict) or document.get("tool") != "loopbridge-lint":
         raise BaselineError(f"{path} is not a loopbridge lint baseline (write one with "
                             "--write-baseline)")
     if document.get("version") != _VERSION:
-        raise BaselineError(f"{path}: unsupported baseline version {document.get('version')!r}")
+        raise BaselineError(f"{path}: unsupported baseline version "
+                            f"{str(document.get('version'))[:40]!r}")
     entries = document.get("findings", [])
-    return Counter(e["fingerprint"] for e in entries if isinstance(e, dict) and "fingerprint" in e)
+    if not isinstance(entries, list):
+        raise BaselineError(f"{path}: 'findings' must be a list of entries, not "
+                            f"{type(entries).__name__}; rewrite it with --write-baseline")
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("fingerprint"), str):
+            raise BaselineError(f"{path}: entry {number} of 'findings' is not an object with a "
+                                "string 'fingerprint'; rewrite it with --write-baseline")
+    return entries
 
 
 def apply_baseline(findings: Iterable[Finding], baseline: Counter[str],

@@ -1,6 +1,8 @@
 """The ``loopbridge lint`` command (also ``python -m loopbridge.lint``).
 
-Exit status: 0 no findings, 1 findings, 2 usage or internal error.
+Exit status: 0 no findings, 1 findings, 2 usage or internal error. Every error a user can
+cause (a bad path, baseline, configuration or output file) is one line on standard error and
+exit 2, never a traceback: CI must not read a crash as "findings".
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -15,11 +18,26 @@ from ._baseline import BaselineError, apply_baseline, load_baseline, write_basel
 from ._codes import RULES
 from ._config import ConfigError, LintConfig, load_config
 from ._engine import LintResult, lint_paths
+from ._fileio import write_text
 from ._output import FORMATS, render, statistics
 
 __all__ = ["lint_command", "main"]
 
 logger = logging.getLogger(__name__)
+
+
+class _Failure(Exception):
+    """A user-caused error: printed as one line, exit 2."""
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"loopbridge lint: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _os_reason(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _codes(value: str | None) -> tuple[str, ...]:
@@ -80,33 +98,50 @@ def lint_command(paths: tuple[str, ...], fmt: str, select: str | None,
         click.echo(_list_rules(), nl=False)
         return
     try:
+        code = _run(paths, fmt, select, extend_select, ignore, show_statistics, baseline,
+                    write_baseline, config_path, isolated, output_file, exit_zero, quiet)
+    except _Failure as exc:
+        _fail(str(exc))
+    except Exception as exc:  # an internal error is exit 2, not a traceback in CI logs
+        logger.debug("lint failed", exc_info=True)
+        _fail(f"internal error: {type(exc).__name__}: {exc}; please report it")
+    sys.exit(code)
+
+
+def _run(paths: tuple[str, ...], fmt: str, select: str | None, extend_select: str | None,
+         ignore: str | None, show_statistics: bool, baseline: str | None,
+         write_baseline: str | None, config_path: str | None, isolated: bool,
+         output_file: str | None, exit_zero: bool, quiet: bool) -> int:
+    try:
         config = _config(config_path, isolated, select, extend_select, ignore)
         result = lint_paths(list(paths) or ["."], config)
     except (ConfigError, FileNotFoundError) as exc:
-        raise click.UsageError(str(exc)) from exc
-    except Exception as exc:  # an internal error is exit 2, not a traceback in CI logs
-        logger.debug("lint failed", exc_info=True)
-        click.echo(f"loopbridge lint: internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(2)
+        raise _Failure(str(exc)) from exc
     if write_baseline:
-        count = write_baseline_file(write_baseline, result, config)
+        try:
+            count = write_baseline_file(write_baseline, result, config)
+        except OSError as exc:
+            raise _Failure(f"cannot write baseline: {_os_reason(exc)}") from exc
         if not quiet:
             click.echo(f"Wrote {count} finding(s) to baseline {write_baseline}.", err=True)
-        sys.exit(0)
+        return 0
     known = 0
     findings = result.findings
     if baseline:
         try:
             findings, known = apply_baseline(findings, load_baseline(baseline), config.root)
         except BaselineError as exc:
-            raise click.UsageError(str(exc)) from exc
+            raise _Failure(str(exc)) from exc
     report = render(findings, fmt)
     if show_statistics and fmt == "text":
         report += statistics(findings)
-    _emit(report, output_file)
+    try:
+        _emit(report, output_file)
+    except OSError as exc:
+        raise _Failure(f"cannot write the report: {_os_reason(exc)}") from exc
     if not quiet:
         _summary(result, len(findings), known)
-    sys.exit(1 if findings and not exit_zero else 0)
+    return 1 if findings and not exit_zero else 0
 
 
 def write_baseline_file(path: str, result: LintResult, config: LintConfig) -> int:
@@ -116,8 +151,7 @@ def write_baseline_file(path: str, result: LintResult, config: LintConfig) -> in
 
 def _emit(report: str, output_file: str | None) -> None:
     if output_file:
-        with open(output_file, "w", encoding="utf-8") as handle:
-            handle.write(report)
+        write_text(output_file, report)
     elif report:
         click.echo(report, nl=False)
 

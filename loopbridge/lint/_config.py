@@ -24,6 +24,7 @@ from typing import Any
 
 from ._catalogue import Catalogue, default_catalogue
 from ._codes import expand
+from ._fileio import is_regular, read_bytes
 
 __all__ = ["ConfigError", "LintConfig", "find_pyproject", "load_config"]
 
@@ -144,7 +145,7 @@ def find_pyproject(start: str) -> str | None:
     current = os.path.abspath(start)
     while True:
         candidate = os.path.join(current, "pyproject.toml")
-        if os.path.isfile(candidate):
+        if is_regular(candidate):
             return candidate
         parent = os.path.dirname(current)
         if parent == current:
@@ -165,11 +166,16 @@ def load_config(path: str | None = None, start: str = ".") -> LintConfig:
     if found is None:
         return LintConfig(root=os.path.abspath(start))
     try:
-        with open(found, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read configuration {found}: {exc}") from exc
-    table = data.get("tool", {}).get("loopbridge", {}).get("lint", {})
+        data = tomllib.loads(read_bytes(found).decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(f"cannot read configuration {found}: {reason}") from exc
+    table: Any = data
+    for key in ("tool", "loopbridge", "lint"):
+        table = table.get(key, {}) if isinstance(table, dict) else None
     if not isinstance(table, dict):
         raise ConfigError(f"{found}: [tool.loopbridge.lint] must be a table")
-    return from_table(table, root=os.path.dirname(os.path.abspath(found)), source=found)
+    try:
+        return from_table(table, root=os.path.dirname(os.path.abspath(found)), source=found)
+    except ConfigError as exc:
+        raise ConfigError(f"{found}: {exc}") from None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ._codes import FAMILIES
 from ._config import DEFAULT_EXCLUDE, LintConfig
+from ._fileio import is_regular
 from ._index import ModuleIndex, index_module, parse_noqa
 from ._model import Finding
 from ._resolve import Project
@@ -98,6 +99,10 @@ def _shown(path: str) -> str:
 def discover(paths: Sequence[str], config: LintConfig) -> list[str]:
     """The Python files under ``paths`` that the configuration does not exclude, sorted.
 
+    Only regular files are collected from directories (a FIFO or socket named ``*.py`` is
+    skipped); a path named explicitly is kept and, if it is not a regular file, reported as
+    LB904 without being opened.
+
     Raises:
         FileNotFoundError: a path does not exist.
     """
@@ -110,10 +115,13 @@ def discover(paths: Sequence[str], config: LintConfig) -> list[str]:
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames
                                      if not excluder.excluded(os.path.join(dirpath, d)))
-                found.update(os.path.join(dirpath, f) for f in filenames
-                             if f.endswith(".py") and not excluder.excluded(
-                                 os.path.join(dirpath, f)))
+                for filename in filenames:
+                    full = os.path.join(dirpath, filename)
+                    if filename.endswith(".py") and not excluder.excluded(full) \
+                            and is_regular(full):
+                        found.add(full)
         elif os.path.exists(path):
+            # named explicitly: a FIFO or device is reported (LB904) when read, never opened
             if not excluder.any_part_excluded(path):
                 found.add(path)
         else:

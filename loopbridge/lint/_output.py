@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._codes import RULES
+from ._fileio import json_text
 from ._model import Finding
 
 __all__ = ["FORMATS", "render", "statistics"]
@@ -32,7 +32,7 @@ def _json(findings: Sequence[Finding]) -> str:
          "scope": f.scope, "chain": _chain(f)}
         for f in findings
     ]
-    return json.dumps({"version": 1, "findings": items}, indent=2, ensure_ascii=False) + "\n"
+    return json_text({"version": 1, "findings": items})
 
 
 def _location(path: str, line: int, col: int) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def _sarif(findings: Sequence[Finding]) -> str:
             "results": results,
         }],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document)
 
 
 def _escape_data(text: str) -> str:

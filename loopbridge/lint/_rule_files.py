@@ -13,6 +13,7 @@ import io
 import re
 import tokenize
 
+from ._fileio import read_bytes
 from ._model import Finding, Rule
 from ._rule_base import RuleFamily
 
@@ -25,8 +26,8 @@ RULES = (
          "save the file as UTF-8 or declare its encoding (PEP 263)"),
     Rule("LB903", "file-too-large", "the file is larger than max-file-size",
          "split the file, raise max-file-size, or exclude it"),
-    Rule("LB904", "unreadable", "the file could not be read", "check that it exists and is "
-         "readable"),
+    Rule("LB904", "unreadable", "the file could not be read (or is not a regular file)",
+         "check that it exists, is a regular file and is readable"),
     Rule("LB905", "too-complex", "the file nests too deeply to be analysed",
          "simplify the deeply nested expression"),
     Rule("LB906", "analysis-error", "the linter failed on this file (a bug in the linter)",
@@ -52,10 +53,9 @@ def _problem(path: str, code: str, message: str, line: int = 1, col: int = 1) ->
 
 
 def read(path: str, shown: str, max_bytes: int) -> bytes:
-    """Read a file's bytes, or raise :class:`FileProblem` (LB903, LB904)."""
+    """Read a regular file's bytes, or raise :class:`FileProblem` (LB903, LB904)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = read_bytes(path, max_bytes + 1)
     except OSError as exc:
         raise _problem(shown, "LB904", f"cannot read the file: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:
