@@ -26,7 +26,15 @@ from ._api import (
     prepare_items,
     send_on_loop,
 )
-from ._client import HttpClient, default_http_config, http_client, loop_http_client, set_default_http_config
+from ._client import (
+    HttpClient,
+    default_http_config,
+    http_client,
+    loop_http_client,
+    reset_http_config,
+    set_default_http_config,
+    use_http_config,
+)
 from ._config import IDEMPOTENT, HttpConfig
 from ._request import USE_CONFIG, PreparedRequest, parse_timeout, parse_url, prepare_request
 from ._response import Headers, Response
@@ -60,6 +68,8 @@ __all__ = [
     "prepare_items",
     "prepare_request",
     "send_on_loop",
+    "reset_http_config",
     "set_default_http_config",
     "translate_error",
+    "use_http_config",
 ]

@@ -43,9 +43,10 @@ def test_extension_registers_itself_and_supports_init_app() -> None:
 
 def test_init_app_does_not_start_the_loop() -> None:
     lt = default_loop()
-    make_app(LOOPBRIDGE_MAX_INFLIGHT=64)
+    app = make_app(LOOPBRIDGE_MAX_INFLIGHT=64)
     assert lt.thread_ident is None
-    assert lt.config.max_inflight == 64
+    assert LoopBridge.settings(app).limit.limit == 64  # the app's own bound, not the process's
+    assert lt.config.max_inflight == 1024
 
 
 def test_bad_config_values_are_refused_at_init_app() -> None:

@@ -20,9 +20,10 @@ pytestmark = pytest.mark.loopbridge_nostrict
 STATS_URL = "/_loopbridge/stats"
 
 
-def make_app() -> Flask:
+def make_app(**config: object) -> Flask:
     app = Flask(__name__)
-    app.config.update(LOOPBRIDGE_STATS_URL=STATS_URL, LOOPBRIDGE_WATCHDOG_MS=THRESHOLD_MS)
+    app.config.update(LOOPBRIDGE_STATS_URL=STATS_URL, LOOPBRIDGE_WATCHDOG_MS=THRESHOLD_MS, LOOPBRIDGE_STATS_SOURCE=True)
+    app.config.update(config)
     LoopBridge(app)
     return app
 
