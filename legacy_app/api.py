@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 from legacy_app import storage
 from legacy_app.checkers import CHECKERS, run_check_all
 from legacy_app.db import get_db
+from legacy_app.errors import error_response
 from legacy_app.probe import probe_site
 from legacy_app.validation import InvalidSite, normalize_name, normalize_url
 
@@ -38,9 +39,9 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.errorhandler(HTTPException)
-def json_error(exc: HTTPException) -> tuple[Response, int]:
+def json_error(exc: HTTPException) -> Response | HTTPException:
     """Answer API errors as ``{"error": ...}`` instead of an HTML page."""
-    return jsonify(error=exc.description or exc.name), exc.code or 500
+    return error_response(exc)
 
 
 @bp.before_request
@@ -51,12 +52,28 @@ def require_json_body() -> None:
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the JSON decoder gives up on deep nesting this way, not ValueError
+        abort(400, description="the JSON body is nested too deeply; send a flat JSON object")
     if body is None:
         body = {} if not request.get_data() else None
     if not isinstance(body, dict):
         abort(400, description="the body must be a JSON object, e.g. {\"url\": \"https://example.com/\"}")
     return body
+
+
+def _optional_str(body: dict[str, Any], key: str) -> str | None:
+    """``body[key]`` if it is a string, None if absent or null; 400 for any other JSON type."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        abort(400, description=f"{key} must be a string, got a JSON {_json_type(value)}")
+    return value
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", bool: "boolean", int: "number", float: "number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _status_or_404(site_id: int) -> dict[str, Any]:
@@ -77,8 +94,8 @@ def create_site() -> tuple[Response, int]:
     """Add a site; 400 with the reason if invalid, 409 if already monitored."""
     body = _json_body()
     try:
-        url = normalize_url(body.get("url"), current_app.config["SSRF_POLICY"])
-        site = storage.add_site(get_db(), url, normalize_name(body.get("name"), url))
+        url = normalize_url(_optional_str(body, "url"), current_app.config["SSRF_POLICY"])
+        site = storage.add_site(get_db(), url, normalize_name(_optional_str(body, "name"), url))
     except InvalidSite as exc:
         abort(400, description=str(exc))
     except storage.DuplicateSite as exc:
@@ -86,13 +103,13 @@ def create_site() -> tuple[Response, int]:
     return jsonify(site.to_dict()), 201
 
 
-@bp.get("/sites/<int:site_id>")
+@bp.get("/sites/<site_id:site_id>")
 def get_site(site_id: int) -> Response:
     """One site with its state."""
     return jsonify(_status_or_404(site_id))
 
 
-@bp.delete("/sites/<int:site_id>")
+@bp.delete("/sites/<site_id:site_id>")
 def delete_site(site_id: int) -> tuple[str, int]:
     """Delete a site and its history."""
     if not storage.delete_site(get_db(), site_id):
@@ -100,7 +117,7 @@ def delete_site(site_id: int) -> tuple[str, int]:
     return "", 204
 
 
-@bp.get("/sites/<int:site_id>/checks")
+@bp.get("/sites/<site_id:site_id>/checks")
 def site_checks(site_id: int) -> Response:
     """A site's checks, newest first."""
     _status_or_404(site_id)
@@ -110,7 +127,7 @@ def site_checks(site_id: int) -> Response:
     return jsonify(checks=storage.site_checks(get_db(), site_id, limit))
 
 
-@bp.post("/sites/<int:site_id>/probe")
+@bp.post("/sites/<site_id:site_id>/probe")
 async def probe(site_id: int) -> Response:
     """Check one site now on the shared loop; the result as stored."""
     found = await probe_site(site_id)
@@ -124,7 +141,7 @@ async def probe(site_id: int) -> Response:
 @bp.post("/check-all")
 def check_all() -> Response:
     """Check every site with the checker named in the body (or config ``CHECKER``)."""
-    checker = _json_body().get("checker") or request.args.get("checker") or current_app.config["CHECKER"]
+    checker = _optional_str(_json_body(), "checker") or request.args.get("checker") or current_app.config["CHECKER"]
     if checker not in CHECKERS:
         abort(400, description=f"unknown checker {checker!r}; choose one of {', '.join(CHECKERS)}")
     cfg = current_app.config

@@ -12,7 +12,14 @@ environment; values given to the factory win):
 ``SSRF_ALLOW``         ``[]``                               hosts/networks allowed although private
 ``HTTP_RETRIES``       ``0``                                retries of a failed bridged check
 ``INSTANCE_PATH``      Flask's default                      where the file defaults live
+``MAX_CONTENT_LENGTH``   ``65536`` (64 KiB)                 largest request body (413 beyond)
+``MAX_FORM_MEMORY_SIZE`` ``16384`` (16 KiB)                 largest form field (413 beyond)
+``MAX_FORM_PARTS``     ``50``                               most fields in one form (413 beyond)
 =====================  ===================================  =====================================
+
+The size limits hold under any server (Flask refuses before reading); under waitress
+(:mod:`legacy_app.server`, the demo) the server itself also refuses a larger body before
+reading it, so nothing past the limit is buffered. See :mod:`legacy_app.errors`.
 
 Migration step 1 is the single line ``LoopBridge(app)`` below; nothing else in the app
 had to change for it.
@@ -36,7 +43,7 @@ from flask_wtf.csrf import CSRFProtect
 
 import bridge.http as http  # noqa: PLR0402 - the import a requests user expects
 from bridge import LoopBridge
-from legacy_app import api, db, views
+from legacy_app import api, db, errors, views
 from legacy_app.checkers import CHECKERS
 from legacy_app.validation import SsrfPolicy
 
@@ -50,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "CHECK_CONCURRENCY": 100,
     "SSRF_ALLOW": [],
     "HTTP_RETRIES": 0,
+    **errors.LIMITS,
 }
 _SECRET_FILE = "secret_key"
 
@@ -78,6 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))
     app.config["SSRF_POLICY"] = SsrfPolicy.from_config(app.config["SSRF_ALLOW"])
 
+    errors.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(views.bp)
@@ -109,6 +118,7 @@ def validate_config(config: Any) -> None:
         raise ValueError(f"HTTP_RETRIES must be an int in 0..10, got {retries!r}")
     if not isinstance(config["SSRF_ALLOW"], (list, tuple, str)):
         raise ValueError("SSRF_ALLOW must be a list of hosts or networks, e.g. ['127.0.0.1']")
+    errors.validate_limits(config)
     if not isinstance(config["DATABASE"], (str, os.PathLike)) or not str(config["DATABASE"]):
         raise ValueError("DATABASE must be the path of the SQLite file")
     config["DATABASE"] = str(config["DATABASE"])

@@ -25,6 +25,9 @@ from waitress import create_server
 
 logger = logging.getLogger(__name__)
 
+#: Largest request body waitress reads for an app without ``MAX_CONTENT_LENGTH``.
+DEFAULT_MAX_BODY = 1024 * 1024
+
 #: The line printed once the server accepts connections.
 READY_PREFIX = "legacy_app serving on "
 
@@ -37,6 +40,9 @@ class AppServer:
         port: TCP port, 0 for a free one (read ``.port`` afterwards).
         threads: waitress worker threads.
         grace: seconds requests in flight get to finish at stop.
+
+    A request body larger than the app's ``MAX_CONTENT_LENGTH`` (1 MiB if unset) is
+    answered 413 by waitress from its headers, before any of it is buffered.
     """
 
     def __init__(self, app: Flask, port: int = 8000, *, threads: int = 16, grace: float = 5.0) -> None:
@@ -44,9 +50,13 @@ class AppServer:
             raise ValueError(f"port must be an int in 0..65535, got {port!r}")
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive int, got {threads!r}")
+        # waitress would read (and buffer) a body of up to 1 GiB before the app could refuse
+        # it: give it the app's own limit, so a larger body is refused on its headers.
+        max_body = app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BODY
         try:
             self._server: Any = create_server(app, host="127.0.0.1", port=port, threads=threads,
-                                              ident="legacy_app", channel_timeout=300)
+                                              ident="legacy_app", channel_timeout=300,
+                                              max_request_body_size=int(max_body) + 1)
         except OSError as exc:
             raise OSError(f"cannot listen on 127.0.0.1:{port} ({exc}); pick another port or 0") from exc
         self._grace = grace

@@ -1,18 +1,24 @@
 """Checking what users type: site URLs and names, and the SSRF allow-list.
 
 A URL is accepted when it is http or https, has a host, fits :data:`MAX_URL_LENGTH`, and
-does not name a private, loopback, link-local or multicast address that ``SSRF_ALLOW``
-does not list. This is the cheap check at the form; the bridged checker also checks the
-address it actually connects to (a hostname may resolve anywhere), see ``bridge.http``.
+its host is not, and does not resolve to, a private, loopback, link-local, multicast or
+otherwise non-public address that ``SSRF_ALLOW`` does not list. Numeric hosts are read as the
+OS reads them (``127.1``, ``2130706433``, ``0x7f000001`` and ``0177.0.0.1`` are all
+loopback), see :mod:`legacy_app.ssrf`. This is the check at the form; both checkers check
+again the address they actually connect to (a name may resolve elsewhere later).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
+
+from async_core.http import AddressPolicy
+from legacy_app.ssrf import host_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,11 @@ class SsrfPolicy:
             except ValueError:
                 hosts.add(item.lower().rstrip("."))
         return cls(frozenset(hosts), tuple(networks))
+
+    @functools.cached_property
+    def address_policy(self) -> AddressPolicy:
+        """The same allow-list as the connect-time guard's :class:`AddressPolicy` (guard on)."""
+        return AddressPolicy.build(True, self.as_list())
 
     def as_list(self) -> list[str]:
         """The allow-list as strings (for ``bridge.http``'s guard)."""
@@ -105,9 +116,15 @@ def normalize_url(raw: object, policy: SsrfPolicy = SsrfPolicy()) -> str:
         raise InvalidSite("The URL has no host name; enter it like https://example.com/.")
     if parts.username or parts.password:
         raise InvalidSite("Remove the user name and password from the URL; they would be stored in clear.")
-    if is_private_host(host) and not policy.allows(host):
-        raise InvalidSite(f"{host} is a private or local address, which this monitor refuses "
-                          "(SSRF protection); an administrator can allow it in SSRF_ALLOW.")
+    if policy.allows(host):
+        reason = None
+    elif is_private_host(host):
+        reason = f"{host} is a private or local address"
+    else:
+        reason = host_refusal(policy.address_policy, host)
+    if reason is not None:
+        raise InvalidSite(f"{reason}, which this monitor refuses (SSRF protection); "
+                          "an administrator can allow it in SSRF_ALLOW.")
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(),
                        parts.path or "/", parts.query, ""))
 

@@ -69,7 +69,7 @@ def add_site() -> Response:
     return redirect(url_for(".dashboard"))
 
 
-@bp.get("/sites/<int:site_id>")
+@bp.get("/sites/<site_id:site_id>")
 def site_page(site_id: int) -> str:
     """One site: its state and its check history."""
     conn = get_db()
@@ -79,7 +79,7 @@ def site_page(site_id: int) -> str:
     return render_template("site.html", site=rows[0], checks=storage.site_checks(conn, site_id))
 
 
-@bp.post("/sites/<int:site_id>/delete")
+@bp.post("/sites/<site_id:site_id>/delete")
 def delete_site(site_id: int) -> Response:
     """Delete a site and its history."""
     site = storage.get_site(get_db(), site_id)
@@ -104,7 +104,7 @@ def check_all() -> Response:
     return redirect(url_for(".dashboard"))
 
 
-@bp.post("/sites/<int:site_id>/probe")
+@bp.post("/sites/<site_id:site_id>/probe")
 async def probe(site_id: int) -> Response:
     """Probe one site now, on the shared loop, and go back to its page."""
     found = await probe_site(site_id)

