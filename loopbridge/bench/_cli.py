@@ -15,56 +15,68 @@ from typing import Any
 
 import click
 
-from ._report import TARGETS, evaluate_targets, render_chart, render_tables
+from ._report import QUICK_BUDGET_S, evaluate_targets, render_tables
 
 __all__ = ["bench_command", "run_bench"]
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("roundtrip", "watchdog", "fanout", "flask", "lint")
+SECTIONS = ("roundtrip", "watchdog", "fanout", "session", "flask", "lint")
 
 
-def _roundtrip(quick: bool) -> dict[str, Any]:
+def _roundtrip(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .roundtrip import run_roundtrip_bench
 
     return run_roundtrip_bench(calls=600 if quick else 4000, repeat=3 if quick else 7)
 
 
-def _watchdog(quick: bool) -> dict[str, Any]:
+def _watchdog(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .watchdog import run_watchdog_bench
 
     return run_watchdog_bench(repeat=3 if quick else 7)
 
 
-def _fanout(quick: bool) -> dict[str, Any]:
+def _fanout(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .fanout import run_fanout_bench
 
-    return run_fanout_bench(n=200 if quick else 400, latency_ms=25.0, concurrency=100, repeat=2 if quick else 5)
+    return run_fanout_bench(n=400, latency_ms=25.0, concurrency=100, repeat=2 if quick else 5,
+                            pairs=3 if quick else 4, serial_budget_s=3.0 if quick else 10.0,
+                            upstream_url=upstream_url)
 
 
-def _flask(quick: bool) -> dict[str, Any]:
+def _session(quick: bool, upstream_url: str | None) -> dict[str, Any]:
+    from .session import adapter_available, run_session_bench
+
+    if not adapter_available():
+        return {"skipped": "bridge.http.LoopBridgeAdapter is not in this version"}
+    return run_session_bench(threads=32, latency_ms=25.0, duration=1.0 if quick else 3.0,
+                             repeat=2 if quick else 3, upstream_url=upstream_url)
+
+
+def _flask(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .flask_e2e import FlaskBenchConfig, run_flask_bench
 
     cfg = FlaskBenchConfig(duration=1.0, repeat=1) if quick else FlaskBenchConfig(duration=5.0, repeat=3)
-    return run_flask_bench(cfg)
+    return run_flask_bench(cfg, upstream_url=upstream_url)
 
 
-def _lint(quick: bool) -> dict[str, Any]:
-    from loopbridge.lint._bench import run_lint_bench
+def _lint(quick: bool, upstream_url: str | None) -> dict[str, Any]:
+    from .lint import run_lint_bench
 
     if quick:
-        import flask
-        import requests
+        import importlib.util
 
-        paths = [str(Path(requests.__file__).parent), str(Path(flask.__file__).parent)]
+        paths = [loc for name in ("requests", "flask") if (spec := importlib.util.find_spec(name))
+                 and spec.submodule_search_locations for loc in spec.submodule_search_locations]
         return run_lint_bench(paths, repeat=1)
     return run_lint_bench(None, repeat=3)
 
 
-_RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
+_RUNNERS: dict[str, Callable[[bool, str | None], dict[str, Any]]] = {
     "roundtrip": _roundtrip,
     "watchdog": _watchdog,
     "fanout": _fanout,
+    "session": _session,
     "flask": _flask,
     "lint": _lint,
 }
@@ -81,39 +93,48 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_bench(sections: tuple[str, ...], quick: bool) -> dict[str, Any]:
+def run_bench(sections: tuple[str, ...], quick: bool, upstream_url: str | None = None) -> dict[str, Any]:
     """Run the chosen sections in order; a failing section is recorded, the others still run."""
-    result: dict[str, Any] = {"machine": machine(), "quick": quick, "sections": {}, "errors": {}}
+    result: dict[str, Any] = {"machine": machine(), "quick": quick, "sections": {}, "errors": {}, "timings_s": {}}
+    started_all = time.monotonic()
     for name in sections:
         click.echo(f"… {name}", err=True)
         started = time.monotonic()
         try:
-            result["sections"][name] = _RUNNERS[name](quick)
+            result["sections"][name] = _RUNNERS[name](quick, upstream_url)
         except Exception as exc:  # one broken section must not lose the others' figures
             logger.exception("bench section %s failed", name)
             result["errors"][name] = f"{type(exc).__name__}: {exc}"
-        click.echo(f"  {name} took {time.monotonic() - started:.1f}s", err=True)
+        took = result["timings_s"][name] = time.monotonic() - started
+        click.echo(f"  {name} took {took:.1f}s", err=True)
+    result["total_s"] = time.monotonic() - started_all
     result["targets"] = evaluate_targets(result["sections"])
     return result
 
 
 @click.command("bench")
-@click.option("--quick", is_flag=True, help="A small version of every section (under a minute).")
+@click.option("--quick", is_flag=True,
+              help=f"A small version of every section: under {QUICK_BUDGET_S:.0f} s on 2 CPUs (it prints how long it took).")
 @click.option(
     "--section", "sections", multiple=True, type=click.Choice(SECTIONS),
     help="Run only these sections (repeatable). Default: all.",
 )
+@click.option("--upstream", "upstream_url", metavar="URL", default=None,
+              help="Base URL of a running upstream with the routes of `python -m loopbridge.bench.upstream` "
+                   "(default: the bench starts one on 127.0.0.1).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-results"),
               show_default=True, help="Directory for bench.json and bench.png.")
 @click.option("--no-chart", is_flag=True, help="Skip the PNG chart.")
-def bench_command(quick: bool, sections: tuple[str, ...], out_dir: Path, no_chart: bool) -> None:
+def bench_command(quick: bool, sections: tuple[str, ...], upstream_url: str | None, out_dir: Path, no_chart: bool) -> None:
     """Measure the bridge against what you could use instead; print ratios.
 
-    Every server it needs (upstream simulator, gunicorn) is started and stopped by the
-    command, on 127.0.0.1 only. Figures are medians over interleaved rounds with min–max.
+    Every server it needs (its own upstream, gunicorn) is started and stopped by the command,
+    on 127.0.0.1 only. Figures are medians over interleaved rounds with min–max.
     """
+    if upstream_url is not None and not upstream_url.startswith(("http://", "https://")):
+        raise click.BadParameter("give an http:// or https:// base URL.", param_hint="--upstream")
     chosen = sections or SECTIONS
-    result = run_bench(tuple(chosen), quick)
+    result = run_bench(tuple(chosen), quick, upstream_url)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "bench.json"
     json_path.write_text(json.dumps(_finite(result), indent=2, default=_json_default, allow_nan=False))
@@ -121,8 +142,10 @@ def bench_command(quick: bool, sections: tuple[str, ...], out_dir: Path, no_char
     click.echo(f"\nJSON: {json_path}")
     if not no_chart:
         try:
+            from ._chart import render_chart
+
             png = render_chart(result, out_dir / "bench.png")
-            click.echo(f"chart: {png}")
+            click.echo(f"chart: {png}" if png else "chart skipped: no legacy-vs-bridged scenario in these sections")
         except ImportError:
             click.echo("chart skipped: pip install 'loopbridge[bench]' for matplotlib", err=True)
     if result["errors"]:
@@ -148,6 +171,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path | tuple | set):
         return list(value) if not isinstance(value, Path) else str(value)
     return str(value)
-
-
-

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TARGETS", "Target", "evaluate_targets", "render_chart", "render_tables"]
+__all__ = ["QUICK_BUDGET_S", "TARGETS", "Target", "evaluate_targets", "render_tables"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ TARGETS: tuple[Target, ...] = (
            lambda s: _dig(s, "watchdog", "roundtrip", "ratio")),
     Target("fanout_vs_limit", "bridge.http.map fan-out vs physical limit (×)", 1.3, True,
            lambda s: _dig(s, "fanout", "ratios", "map_vs_limit")),
+    Target("map_vs_aiohttp", "bridge.http.map vs bare aiohttp, same fan-out, same run (×)", 1.05, True,
+           lambda s: _dig(s, "fanout", "ratios", "bridge_vs_aiohttp_floor")),
     Target("fanout_vs_threadpool", "bridge.http.map vs ThreadPool(32)+requests (× faster)", 3.5, False,
            lambda s: _dig(s, "fanout", "ratios", "threadpool_vs_map")),
     Target("flask_1call_rps", "Flask 1-call: LoopBridge vs sync requests, req/s (×)", 1.1, False,
@@ -75,6 +77,10 @@ TARGETS: tuple[Target, ...] = (
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_seq_rps")),
     Target("flask_fan_vs_stock", "Flask 10-call fan-out: map vs stock async + gather (×)", 2.0, False,
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_stock_gather_rps")),
+    Target("session_rps", "requests.Session, 32 threads: LoopBridgeAdapter vs HTTPAdapter, req/s (×)", 1.0, False,
+           lambda s: _dig(s, "session", "ratios", "adapter_vs_stock_rps")),
+    Target("session_cpu", "requests.Session, 32 threads: LoopBridgeAdapter vs HTTPAdapter, CPU/req (×)", 0.8, True,
+           lambda s: _dig(s, "session", "ratios", "adapter_vs_stock_cpu")),
     Target("lint_vs_flake8", "lint CLI vs flake8 + flake8-async CLI, lines/s (×)", 5.0, False,
            lambda s: _dig(s, "lint", "ratios", "cli_vs_flake8_async_lines_per_s")),
     Target("lint_vs_parse", "lint engine time vs ast.parse floor (×)", 2.0, True,
@@ -140,42 +146,45 @@ def render_tables(result: dict[str, Any]) -> str:
     sections = result.get("sections", {})
     if "roundtrip" in sections:
         parts += _roundtrip_rows(sections["roundtrip"])
-    for name in ("watchdog", "fanout", "lint"):
-        if name in sections:
-            parts += _generic_rows(name, sections[name])
-    if "flask" in sections:
-        parts += _flask_rows(sections["flask"])
+    for name in ("watchdog", "fanout", "session", "flask", "lint"):
+        section = sections.get(name)
+        if section is None:
+            continue
+        if "skipped" in section:
+            parts.append(f"\n{name}: skipped ({section['skipped']})")
+        elif name == "fanout" and "params" in section:
+            from .fanout import format_fanout_table
+
+            parts.append(format_fanout_table(section))
+        elif name == "session" and "variants" in section:
+            from .session import format_session_table
+
+            parts.append(format_session_table(section))
+        elif name == "flask":
+            parts += _flask_rows(section)
+        else:
+            parts += _generic_rows(name, section)
     rows = [[t["label"], t["value"], t["target"], t["status"]] for t in result.get("targets", [])]
     parts.append(_table("Targets (ratios from this run)", ["figure", "value", "target", "status"], rows))
+    if result.get("total_s") is not None:
+        parts.append(f"\n{_took(result)}")
     return "\n".join(parts)
 
 
-def render_chart(result: dict[str, Any], path: Path) -> Path:
-    """Draw every target as a bar of value ÷ goal (1.0 = exactly on target); needs matplotlib."""
-    import matplotlib
+#: what ``--quick`` promises (the help text says it, the report checks it)
+QUICK_BUDGET_S = 60.0
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    targets = [t for t in result.get("targets", []) if not math.isnan(t["value"])]
-    labels, scores, colors = [], [], []
-    for t in targets:
-        goal = float(t["target"].split()[1])
-        at_most = t["target"].startswith("≤")
-        score = (goal / t["value"]) if at_most else (t["value"] / goal)
-        labels.append(f"{t['label']}\n{t['value']:.2f} (target {t['target']})")
-        scores.append(score)
-        colors.append("#2e7d32" if t["status"] == "holds" else "#c62828")
-    fig, ax = plt.subplots(figsize=(11, 0.55 * max(4, len(labels)) + 1.5))
-    ax.barh(range(len(labels)), scores, color=colors)
-    ax.axvline(1.0, color="black", linewidth=1)
-    ax.set_xscale("log")  # one figure far past its target must not flatten the others
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("value ÷ target, oriented so that > 1 beats the target (log scale)")
-    m = result.get("machine", {})
-    ax.set_title(f"loopbridge bench — Python {m.get('python')}, {m.get('cpus')} CPUs")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _took(result: dict[str, Any]) -> str:
+    """One line: how long the run took, and for ``--quick`` whether it kept its budget."""
+    total = float(result["total_s"])
+    line = f"the bench took {total:.0f} s"
+    if result.get("quick"):
+        timings = result.get("timings_s", {})
+        if total <= QUICK_BUDGET_S:
+            line += f" (--quick promises under {QUICK_BUDGET_S:.0f} s)"
+        else:
+            slowest = max(timings, key=timings.get) if timings else "?"
+            line += (f", over the {QUICK_BUDGET_S:.0f} s --quick promises: the slowest section was {slowest} "
+                     f"({timings.get(slowest, math.nan):.0f} s); a busy machine or a missing wrk slows it")
+    return line

@@ -1,17 +1,19 @@
-"""The fan-out benchmark: N GETs against the upstream simulator, three ways.
+"""The 400-call batch: N GETs against the bench upstream, four ways, measured interleaved.
 
 1. ``serial``  — the legacy loop: ``requests.get`` one URL after the other;
 2. ``threads`` — ``ThreadPoolExecutor(pool_threads)`` with a ``requests.Session`` per thread;
 3. ``bridge``  — ``bridge.http.map(urls, concurrency=...)`` on the shared loop;
-4. ``aiohttp_floor`` — bare aiohttp with worker tasks on its own loop, no loopbridge: what the
-   client library and this machine allow, so loopbridge's own cost shows as a ratio.
+4. ``aiohttp_floor`` — bare aiohttp with worker tasks on a loop thread of its own, no loopbridge:
+   what the client library and this machine allow, so loopbridge's own cost shows as a ratio.
 
-The simulator runs in its own process (``python -m legacy_app.simulator --fixed``: every site
-answers after exactly ``latency_ms``), so it does not compete for this process's GIL. Runs are
-interleaved (serial, threads, bridge, serial, …) so a slow moment of the machine hits all three.
-The serial loop is measured on a subset when its runs together would take longer than
-``serial_budget_s`` (10 s) and extrapolated linearly (it is linear: one request at a time); the output
-says so. The physical limit is ``ceil(n / concurrency) * latency``.
+The upstream (:mod:`loopbridge.bench.upstream`) runs in its own process, every URL answering
+after exactly ``latency_ms``, so it does not compete for this process's GIL. Each round runs
+serial, threads, then ``pairs`` alternating runs of bridge and the floor (bridge, floor, floor,
+bridge, …): those two are close, so they get more samples, taken back to back. Besides wall
+time each run records this process's CPU time per request (all its threads, the loop thread
+included). The serial loop is measured on a subset when its runs together would take longer
+than ``serial_budget_s`` and extrapolated linearly (it is linear: one request at a time); the
+output says so. The physical limit is ``ceil(n / concurrency) * latency``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import math
-import os
-import selectors
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,45 +29,13 @@ from typing import Any
 
 import requests
 
-__all__ = ["format_fanout_table", "run_fanout_bench", "start_simulator"]
+from .upstream import delay_url, upstream
+
+__all__ = ["format_fanout_table", "run_fanout_bench"]
 
 logger = logging.getLogger(__name__)
 
-_READY = "simulator listening on "
-
-
-def start_simulator(sites: int, latency_ms: float, timeout: float = 20.0) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m legacy_app.simulator`` on a free port; return the process and base URL.
-
-    Raises:
-        RuntimeError: it exited or did not print its URL within ``timeout`` seconds.
-    """
-    cmd = [sys.executable, "-m", "legacy_app.simulator", "--port", "0", "--sites", str(sites),
-           "--latency-ms", str(latency_ms), "--fixed"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    assert proc.stdout is not None
-    line = ""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        if sel.select(timeout):
-            line = proc.stdout.readline()
-    if not line.startswith(_READY):
-        stop_simulator(proc)
-        raise RuntimeError(f"the simulator did not start ({' '.join(cmd)!r} printed {line!r}); see its stderr.")
-    return proc, line[len(_READY):].strip()
-
-
-def stop_simulator(proc: subprocess.Popen[str]) -> None:
-    """SIGTERM the simulator and wait for it (kill after 10 s)."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-    if proc.stdout is not None:
-        proc.stdout.close()
+_WAYS = ("serial", "threads", "bridge", "aiohttp_floor")
 
 
 def _check(n: int, latency_ms: float, concurrency: int, repeat: int, pool_threads: int) -> None:
@@ -81,10 +46,11 @@ def _check(n: int, latency_ms: float, concurrency: int, repeat: int, pool_thread
         raise ValueError(f"latency_ms must be a number >= 0, got {latency_ms!r}.")
 
 
-def _timed(fn: Callable[[], int]) -> tuple[float, int]:
-    start = time.perf_counter()
+def _timed(fn: Callable[[], int]) -> tuple[float, float, int]:
+    """Run ``fn``; return (wall seconds, this process's CPU seconds, errors)."""
+    cpu, start = time.process_time(), time.perf_counter()
     errors = fn()
-    return time.perf_counter() - start, errors
+    return time.perf_counter() - start, time.process_time() - cpu, errors
 
 
 def _serial(urls: list[str]) -> int:
@@ -184,75 +150,90 @@ def _bridge(urls: list[str], concurrency: int) -> int:
     return sum(isinstance(r, Exception) or not r.ok for r in http.map(urls, concurrency=concurrency, timeout=30))
 
 
-def _summary(times: list[float], scale: float = 1.0) -> dict[str, float]:
-    return {"median_s": statistics.median(times) * scale, "min_s": min(times) * scale, "max_s": max(times) * scale}
+def _summary(times: list[float], cpu: list[float], requests_per_run: int, scale: float = 1.0) -> dict[str, float]:
+    return {"median_s": statistics.median(times) * scale, "min_s": min(times) * scale, "max_s": max(times) * scale,
+            "cpu_ms_per_req": statistics.median(cpu) * 1000 / requests_per_run}
 
 
 def run_fanout_bench(n: int = 400, latency_ms: float = 25.0, concurrency: int = 100, repeat: int = 3,
-                     pool_threads: int = 32, serial_budget_s: float = 10.0) -> dict[str, Any]:
-    """Measure the three ways of fetching ``n`` URLs and return figures and ratios.
+                     pool_threads: int = 32, serial_budget_s: float = 10.0, pairs: int = 3,
+                     upstream_url: str | None = None) -> dict[str, Any]:
+    """Measure the four ways of fetching ``n`` URLs and return figures and ratios.
+
+    ``repeat`` rounds, each with ``pairs`` back-to-back runs of the bridge and of bare aiohttp.
+    ``upstream_url``: a server with :mod:`loopbridge.bench.upstream`'s routes (default: start one).
 
     Returns:
-        ``{"params": …, "limit_s": …, "serial": {median_s, min_s, max_s, measured_on,
-        extrapolated}, "threads": {…}, "bridge": {…}, "errors": {…}, "ratios": {…}}``.
+        ``{"params": …, "limit_s": …, "serial": {median_s, min_s, max_s, cpu_ms_per_req,
+        measured_on, extrapolated}, "threads": {…}, "bridge": {…}, "aiohttp_floor": {…},
+        "errors": {…}, "ratios": {…}}``.
 
     Raises:
-        ValueError: a parameter out of range. RuntimeError: the simulator did not start.
+        ValueError: a parameter out of range. RuntimeError: the upstream did not start.
     """
     _check(n, latency_ms, concurrency, repeat, pool_threads)
+    _check(1, 0, 1, pairs, 1)
     from async_core import default_loop
 
-    proc, base = start_simulator(n, latency_ms)
-    pool = _ThreadPool(pool_threads)
-    raw = _RawAiohttp(concurrency)
-    try:
-        urls = [f"{base}/sites/{i}" for i in range(n)]
-        per_request = latency_ms / 1000 + 0.002  # the serial loop's cost per URL, roughly
-        per_run = serial_budget_s / repeat  # the budget covers all the serial runs together
-        subset = n if n * per_request <= per_run else max(10, int(per_run / per_request))
-        subset = min(subset, n)
-        pool.run(urls[:pool_threads * 2])  # warm: threads and sessions exist, as in a running app
-        _bridge(urls[:concurrency], concurrency)  # warm: the loop and its pool exist
-        raw.run(urls[:concurrency])
-        times: dict[str, list[float]] = {"serial": [], "threads": [], "bridge": [], "aiohttp_floor": []}
-        errors = {"serial": 0, "threads": 0, "bridge": 0, "aiohttp_floor": 0}
-        for _ in range(repeat):
-            for name, fn in (("serial", lambda: _serial(urls[:subset])), ("threads", lambda: pool.run(urls)),
-                             ("bridge", lambda: _bridge(urls, concurrency)),
-                             ("aiohttp_floor", lambda: raw.run(urls))):
-                elapsed, errs = _timed(fn)
-                times[name].append(elapsed)
-                errors[name] += errs
-    finally:
-        pool.close()
-        raw.close()
-        default_loop().stop()
-        stop_simulator(proc)
-    return _result(n, latency_ms, concurrency, repeat, pool_threads, subset, times, errors)
+    with upstream(upstream_url) as base:
+        pool = _ThreadPool(pool_threads)
+        raw = _RawAiohttp(concurrency)
+        try:
+            urls = [delay_url(base, latency_ms, i) for i in range(n)]
+            per_request = latency_ms / 1000 + 0.002  # the serial loop's cost per URL, roughly
+            per_run = serial_budget_s / repeat  # the budget covers all the serial runs together
+            subset = min(n, n if n * per_request <= per_run else max(10, int(per_run / per_request)))
+            pool.run(urls[:pool_threads * 2])  # warm: threads and sessions exist, as in a running app
+            _bridge(urls[:concurrency], concurrency)  # warm: the loop and its pool exist
+            raw.run(urls[:concurrency])
+            times: dict[str, list[float]] = {name: [] for name in _WAYS}
+            cpu: dict[str, list[float]] = {name: [] for name in _WAYS}
+            errors = dict.fromkeys(_WAYS, 0)
+            runs: dict[str, Callable[[], int]] = {
+                "serial": lambda: _serial(urls[:subset]), "threads": lambda: pool.run(urls),
+                "bridge": lambda: _bridge(urls, concurrency), "aiohttp_floor": lambda: raw.run(urls)}
+            for _ in range(repeat):
+                order = ["serial", "threads"]
+                for j in range(pairs):
+                    order += ["bridge", "aiohttp_floor"] if j % 2 == 0 else ["aiohttp_floor", "bridge"]
+                for name in order:
+                    elapsed, spent, errs = _timed(runs[name])
+                    times[name].append(elapsed)
+                    cpu[name].append(spent)
+                    errors[name] += errs
+        finally:
+            pool.close()
+            raw.close()
+            default_loop().stop()
+    return _result(n, latency_ms, concurrency, repeat, pool_threads, subset, times, cpu, errors, pairs)
 
 
 def _result(n: int, latency_ms: float, concurrency: int, repeat: int, pool_threads: int, subset: int,
-            times: dict[str, list[float]], errors: dict[str, int]) -> dict[str, Any]:
+            times: dict[str, list[float]], cpu: dict[str, list[float]], errors: dict[str, int],
+            pairs: int) -> dict[str, Any]:
     limit = math.ceil(n / concurrency) * latency_ms / 1000
-    serial = _summary(times["serial"], n / subset)
+    serial = _summary(times["serial"], cpu["serial"], subset, n / subset)
     serial.update(measured_on=subset, extrapolated=subset < n)
-    threads, bridged, floor = _summary(times["threads"]), _summary(times["bridge"]), _summary(times["aiohttp_floor"])
+    threads = _summary(times["threads"], cpu["threads"], n)
+    bridged = _summary(times["bridge"], cpu["bridge"], n)
+    floor = _summary(times["aiohttp_floor"], cpu["aiohttp_floor"], n)
     b = bridged["median_s"]
     result: dict[str, Any] = {
         "params": {"n": n, "latency_ms": latency_ms, "concurrency": concurrency, "repeat": repeat,
-                   "pool_threads": pool_threads},
+                   "pool_threads": pool_threads, "pairs": pairs},
         "limit_s": limit, "serial": serial, "threads": threads, "bridge": bridged, "aiohttp_floor": floor,
         "errors": errors,
         "ratios": {
             "bridge_vs_limit": b / limit if limit else math.inf,
             "aiohttp_floor_vs_limit": floor["median_s"] / limit if limit else math.inf,
             "bridge_vs_aiohttp_floor": b / floor["median_s"],
+            "bridge_vs_aiohttp_floor_cpu": bridged["cpu_ms_per_req"] / floor["cpu_ms_per_req"],
             "threads_vs_bridge": threads["median_s"] / b,
             "serial_vs_bridge": serial["median_s"] / b,
             "serial_vs_threads": serial["median_s"] / threads["median_s"],
         },
     }
-    # the names ``loopbridge bench``'s report reads (bridge/bench/_report.py)
+    # the names ``loopbridge bench``'s report reads (loopbridge/bench/_report.py)
     result["ratios"].update(map_vs_limit=result["ratios"]["bridge_vs_limit"],
                             threadpool_vs_map=result["ratios"]["threads_vs_bridge"])
     return result
@@ -262,26 +243,28 @@ def format_fanout_table(result: dict[str, Any]) -> str:
     """Render :func:`run_fanout_bench`'s result as a plain-text table."""
     p, r = result["params"], result["ratios"]
     lines = [
-        (f"fan-out: {p['n']} GETs at {p['latency_ms']:g} ms, concurrency {p['concurrency']}, "
-         f"{p['repeat']} interleaved runs (median, min-max)"),
-        f"{'way':<34}{'median':>10}{'min':>10}{'max':>10}",
+        (f"\nThe {p['n']}-call batch: {p['n']} GETs at {p['latency_ms']:g} ms, concurrency {p['concurrency']}, "
+         f"{p['repeat']} interleaved rounds (median, min–max; CPU: this process, all threads)"),
+        f"  {'way':<34}{'median':>10}{'min':>10}{'max':>10}{'CPU ms/req':>12}",
     ]
     rows = (("serial requests loop", result["serial"]),
             (f"ThreadPoolExecutor({p['pool_threads']}) + requests", result["threads"]),
             ("bridge.http.map", result["bridge"]),
             ("bare aiohttp, no loopbridge", result["aiohttp_floor"]))
     for label, s in rows:
-        lines.append(f"{label:<34}{s['median_s']:>9.3f}s{s['min_s']:>9.3f}s{s['max_s']:>9.3f}s")
-    lines.append(f"{'physical limit ceil(n/c) x latency':<34}{result['limit_s']:>9.3f}s")
+        lines.append(f"  {label:<34}{s['median_s']:>9.3f}s{s['min_s']:>9.3f}s{s['max_s']:>9.3f}s"
+                     f"{s['cpu_ms_per_req']:>12.3f}")
+    lines.append(f"  {'physical limit ceil(n/c) × latency':<34}{result['limit_s']:>9.3f}s")
     serial = result["serial"]
     if serial["extrapolated"]:
-        lines.append(f"(serial measured on {serial['measured_on']} of {p['n']} URLs and extrapolated linearly)")
+        lines.append(f"  (serial measured on {serial['measured_on']} of {p['n']} URLs and extrapolated linearly)")
     lines += [
-        f"bridge / limit      {r['bridge_vs_limit']:6.2f}x   (target <= 1.3x)",
-        f"threads / bridge    {r['threads_vs_bridge']:6.2f}x   (target >= 3.5x)",
-        f"bare aiohttp / limit {r['aiohttp_floor_vs_limit']:5.2f}x   (what this machine allows)",
-        f"bridge / bare aiohttp {r['bridge_vs_aiohttp_floor']:4.2f}x   (loopbridge's own cost)",
-        f"serial / bridge     {r['serial_vs_bridge']:6.2f}x",
-        f"errors: {result['errors']}",
+        f"  bridge ÷ limit          {r['bridge_vs_limit']:6.2f}×",
+        f"  bare aiohttp ÷ limit    {r['aiohttp_floor_vs_limit']:6.2f}×   (what this machine allows)",
+        f"  bridge ÷ bare aiohttp   {r['bridge_vs_aiohttp_floor']:6.2f}×   (loopbridge's own cost; CPU "
+        f"{r['bridge_vs_aiohttp_floor_cpu']:.2f}×)",
+        f"  threads ÷ bridge        {r['threads_vs_bridge']:6.2f}×",
+        f"  serial ÷ bridge         {r['serial_vs_bridge']:6.2f}×",
+        f"  errors: {result['errors']}",
     ]
     return "\n".join(lines)

@@ -29,13 +29,13 @@ from bridge import http
 from bridge import LoopBridge
 
 UPSTREAM = os.environ.get("LOOPBRIDGE_BENCH_UPSTREAM", "http://127.0.0.1:8001")
-DELAY_MS = int(os.environ.get("LOOPBRIDGE_BENCH_DELAY_MS", "25"))
+DELAY_MS = float(os.environ.get("LOOPBRIDGE_BENCH_DELAY_MS", "25"))
 FAN = 10
 _local = threading.local()
 
 
 def _url(i: int = 0) -> str:
-    return f"{UPSTREAM}/delay/{DELAY_MS}?i={i}"
+    return f"{UPSTREAM}/delay/{DELAY_MS:g}?i={i}"
 
 
 def _session() -> requests.Session:

@@ -1,9 +1,9 @@
 """Flask end to end under gunicorn: the same routes written four ways, measured interleaved.
 
-Starts the upstream simulator and gunicorn (gthread) as separate processes on 127.0.0.1, puts
-load on each route from a third process (``wrk`` when installed, else
-:mod:`loopbridge.bench.loadgen`), one new connection per request, and reads each worker's CPU time
-and RSS from ``/proc`` around every measurement. Every process is stopped at the end, also on
+Starts the bench upstream (:mod:`loopbridge.bench.upstream`) and gunicorn (gthread) as separate
+processes on 127.0.0.1, puts load on each route from a third process (``wrk`` when installed,
+else :mod:`loopbridge.bench.loadgen`), one new connection per request, and reads each worker's
+CPU time and RSS from ``/proc`` around every measurement. Every process is stopped at the end, also on
 errors and Ctrl-C.
 """
 
@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .upstream import upstream
 
 __all__ = ["ROUTES", "FlaskBenchConfig", "run_flask_bench"]
 
@@ -170,31 +172,33 @@ def _measure_route(base: str, path: str, workers: list[int], cfg: FlaskBenchConf
     return figures
 
 
-def run_flask_bench(cfg: FlaskBenchConfig | None = None) -> dict[str, Any]:
-    """Run the Flask end-to-end benchmark; return per-route medians with min–max and ratios."""
+def run_flask_bench(cfg: FlaskBenchConfig | None = None, upstream_url: str | None = None) -> dict[str, Any]:
+    """Run the Flask end-to-end benchmark; return per-route medians with min–max and ratios.
+
+    ``upstream_url``: a server with :mod:`loopbridge.bench.upstream`'s routes (default: start one).
+    """
     cfg = cfg or FlaskBenchConfig()
     if shutil.which("gunicorn", path=str(Path(sys.executable).parent)) is None and shutil.which("gunicorn") is None:
         raise RuntimeError("the Flask benchmark needs gunicorn: pip install 'loopbridge[bench]'.")
-    sim_port, app_port = _free_port(), _free_port()
-    sim_cmd = [sys.executable, "-m", "legacy_app.simulator", "--port", str(sim_port), "--sites", "10",
-               "--latency-ms", str(cfg.delay_ms)]
+    app_port = _free_port()
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     if not Path(gunicorn).exists():
         gunicorn = shutil.which("gunicorn") or "gunicorn"
     app_cmd = [gunicorn, "-k", "gthread", "-w", str(cfg.workers), "--threads", str(cfg.threads),
                "-b", f"127.0.0.1:{app_port}", "--backlog", "2048", "--log-level", "warning",
                "loopbridge.bench.flask_app:app"]
-    env = {**os.environ, "LOOPBRIDGE_BENCH_UPSTREAM": f"http://127.0.0.1:{sim_port}",
-           "LOOPBRIDGE_BENCH_DELAY_MS": str(int(cfg.delay_ms))}
     samples: dict[str, list[dict[str, Any]]] = {r: [] for r in cfg.routes}
-    with _process(sim_cmd, sim_port, "the upstream simulator"), _process(app_cmd, app_port, "gunicorn", env) as app:
-        base = f"http://127.0.0.1:{app_port}"
-        workers = _wait_workers(app.pid, cfg.workers)
-        for route in cfg.routes:  # warm-up: first imports, first loop start, pools
-            _load(base + ROUTES[route][0], cfg.load_concurrency, 0.5)
-        for _ in range(cfg.repeat):
-            for route in cfg.routes:
-                samples[route].append(_measure_route(base, ROUTES[route][0], workers, cfg))
+    with upstream(upstream_url) as upstream_base:
+        env = {**os.environ, "LOOPBRIDGE_BENCH_UPSTREAM": upstream_base,
+               "LOOPBRIDGE_BENCH_DELAY_MS": f"{cfg.delay_ms:g}"}
+        with _process(app_cmd, app_port, "gunicorn", env) as app:
+            base = f"http://127.0.0.1:{app_port}"
+            workers = _wait_workers(app.pid, cfg.workers)
+            for route in cfg.routes:  # warm-up: first imports, first loop start, pools
+                _load(base + ROUTES[route][0], cfg.load_concurrency, 0.5)
+            for _ in range(cfg.repeat):
+                for route in cfg.routes:
+                    samples[route].append(_measure_route(base, ROUTES[route][0], workers, cfg))
     return _summarise(samples, cfg)
 
 

@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._config import LintConfig
-from ._engine import discover, lint_paths
+from loopbridge.lint import LintConfig, lint_paths
+from loopbridge.lint._engine import discover
 
-__all__ = ["DEFAULT_PACKAGES", "run_lint_bench"]
+__all__ = ["DEFAULT_PACKAGES", "format_report", "run_lint_bench"]
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,156 @@
+"""Unchanged ``requests.Session`` code, 32 threads: stock ``HTTPAdapter`` vs ``LoopBridgeAdapter``.
+
+The legacy shape this measures: worker threads each holding a ``requests.Session`` and looping
+over ``session.get(url)``. Two variants, taking turns round by round (stock, adapter, adapter,
+stock, …) against the bench upstream (its own process, every URL answering after exactly
+``latency_ms``):
+
+- ``stock``: each Session as requests makes it (urllib3 pools, one connection per thread);
+- ``adapter``: the same Sessions with ``bridge.http.LoopBridgeAdapter()`` mounted on
+  ``http://`` and ``https://``: every request rides the shared aiohttp pool on the loop thread.
+
+Figures per variant: requests per second and this process's CPU time per request (every thread
+of the worker process, the loop thread included: what a gunicorn worker would pay), medians
+with min–max. The ceiling is ``threads ÷ latency``.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from typing import Any
+
+from .upstream import delay_url, upstream
+
+__all__ = ["VARIANTS", "adapter_available", "format_session_table", "run_session_bench"]
+
+logger = logging.getLogger(__name__)
+
+#: variant -> what it is, for tables and the chart
+VARIANTS = {
+    "stock": "requests.Session, stock HTTPAdapter",
+    "adapter": "requests.Session + LoopBridgeAdapter",
+}
+
+
+def adapter_available() -> bool:
+    """True when this version of ``bridge.http`` has ``LoopBridgeAdapter``."""
+    from bridge import http
+
+    return hasattr(http, "LoopBridgeAdapter")
+
+
+def _make_session(variant: str) -> Any:
+    import requests
+
+    session = requests.Session()
+    if variant == "adapter":
+        from bridge.http import LoopBridgeAdapter  # type: ignore[attr-defined,unused-ignore]
+
+        session.mount("http://", LoopBridgeAdapter())
+        session.mount("https://", LoopBridgeAdapter())
+    return session
+
+
+def _load(sessions: list[Any], url: str, duration: float) -> tuple[int, int, float, float]:
+    """Every session loops ``get(url)`` in its own thread for ``duration`` seconds.
+
+    Returns (requests, errors, wall seconds, process CPU seconds).
+    """
+    import requests
+
+    counts = [0] * len(sessions)
+    errors = [0] * len(sessions)
+    barrier = threading.Barrier(len(sessions) + 1)
+    stop = threading.Event()
+
+    def worker(k: int) -> None:
+        session = sessions[k]
+        barrier.wait()
+        n = e = 0
+        while not stop.is_set():
+            try:
+                resp = session.get(url, timeout=30)
+                resp.content  # noqa: B018 - read the body, as legacy code does
+                if resp.status_code != 200:
+                    e += 1
+            except requests.RequestException:
+                e += 1
+            n += 1
+        counts[k], errors[k] = n, e
+
+    threads = [threading.Thread(target=worker, args=(k,), name=f"bench-session-{k}") for k in range(len(sessions))]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    cpu, start = time.process_time(), time.perf_counter()
+    time.sleep(duration)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    return sum(counts), sum(errors), time.perf_counter() - start, time.process_time() - cpu
+
+
+def _figures(runs: list[tuple[int, int, float, float]]) -> dict[str, Any]:
+    rps = [n / wall for n, _, wall, _ in runs]
+    cpu = [spent * 1000 / max(1, n) for n, _, _, spent in runs]
+    return {"rps": statistics.median(rps), "rps_min": min(rps), "rps_max": max(rps),
+            "cpu_ms_per_req": statistics.median(cpu), "cpu_ms_per_req_min": min(cpu),
+            "cpu_ms_per_req_max": max(cpu), "requests": sum(r[0] for r in runs), "errors": sum(r[1] for r in runs)}
+
+
+def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: float = 3.0, repeat: int = 3,
+                      upstream_url: str | None = None) -> dict[str, Any]:
+    """Measure both variants; return per-variant figures and the adapter ÷ stock ratios.
+
+    Raises:
+        ValueError: a parameter out of range.
+        RuntimeError: ``bridge.http.LoopBridgeAdapter`` does not exist in this version, or
+            the upstream did not start.
+    """
+    if threads < 1 or repeat < 1 or not duration > 0 or not latency_ms >= 0:
+        raise ValueError("threads and repeat must be >= 1, duration > 0 and latency_ms >= 0.")
+    if not adapter_available():
+        raise RuntimeError("bridge.http.LoopBridgeAdapter is not in this version of loopbridge.")
+    from async_core import default_loop
+
+    sessions = {variant: [_make_session(variant) for _ in range(threads)] for variant in VARIANTS}
+    runs: dict[str, list[tuple[int, int, float, float]]] = {variant: [] for variant in VARIANTS}
+    try:
+        with upstream(upstream_url) as base:
+            url = delay_url(base, latency_ms)
+            for variant in VARIANTS:  # warm: connections, the loop thread and its pool exist
+                _load(sessions[variant], url, min(0.5, duration))
+            for index in range(repeat):
+                order: list[str] = list(VARIANTS) if index % 2 == 0 else list(reversed(VARIANTS))
+                for variant in order:
+                    runs[variant].append(_load(sessions[variant], url, duration))
+    finally:
+        for group in sessions.values():
+            for session in group:
+                session.close()
+        default_loop().stop()
+    out: dict[str, Any] = {"params": {"threads": threads, "latency_ms": latency_ms, "duration": duration,
+                                      "repeat": repeat},
+                           "ceiling_rps": threads / (latency_ms / 1000) if latency_ms else float("inf"),
+                           "variants": {variant: {"label": VARIANTS[variant], **_figures(r)} for variant, r in runs.items()}}
+    stock, adapter = out["variants"]["stock"], out["variants"]["adapter"]
+    out["ratios"] = {key: adapter[fig] / stock[fig] if stock[fig] else float("nan")
+                     for key, fig in (("adapter_vs_stock_rps", "rps"), ("adapter_vs_stock_cpu", "cpu_ms_per_req"))}
+    return out
+
+
+def format_session_table(result: dict[str, Any]) -> str:
+    """Render :func:`run_session_bench`'s result as a plain-text table."""
+    p = result["params"]
+    lines = [f"\nrequests.Session from {p['threads']} threads, upstream {p['latency_ms']:g} ms, {p['repeat']} rounds "
+             f"of {p['duration']:g} s (ceiling {result['ceiling_rps']:.0f} req/s; CPU: the whole process)",
+             f"  {'variant':<40}{'req/s':>8}{'min–max':>14}{'CPU ms/req':>12}{'errors':>8}"]
+    for fig in result["variants"].values():
+        span = f"{fig['rps_min']:.0f}–{fig['rps_max']:.0f}"
+        lines.append(f"  {fig['label']:<40}{fig['rps']:>8.0f}{span:>14}{fig['cpu_ms_per_req']:>12.3f}{fig['errors']:>8}")
+    r = result["ratios"]
+    lines.append(f"  adapter ÷ stock: req/s {r['adapter_vs_stock_rps']:.2f}×, CPU per request {r['adapter_vs_stock_cpu']:.2f}×")
+    return "\n".join(lines)
