@@ -97,7 +97,7 @@ async def _on_shared_loop(coro: Any) -> Any:
     if current_loop_thread() is not None:
         return await coro
     # default_loop() locks only once per process, to create the LoopThread object
-    return await asyncio.wrap_future(default_loop().submit(coro))  # noqa: LB201
+    return await asyncio.wrap_future(default_loop().submit(coro))
 
 
 async def async_request(method: str, url: str, **kwargs: Any) -> Response:

@@ -4,6 +4,11 @@ A finding is matched by a fingerprint of its file, code, enclosing function and 
 (the chain of qualified names for a transitive finding), never by its line, so code added or
 moved elsewhere in the file does not wake old findings. Each fingerprint carries a count: a
 second identical call added to the same function is reported.
+
+An entry that no longer matches a finding is *stale* (the call was fixed, or the file is gone)
+when the run could have seen it: its file was linted (or no longer exists) and its code was
+enabled. :func:`match_baseline` tells the stale entries apart; ``--prune-baseline`` writes the
+baseline back without them, leaving alone entries for files and codes the run did not check.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from ._fileio import json_text, read_bytes, write_text
 from ._model import Finding
 
-__all__ = ["BaselineError", "apply_baseline", "fingerprint", "load_baseline", "load_entries",
-           "write_baseline"]
+__all__ = ["BaselineError", "BaselineMatch", "apply_baseline", "fingerprint", "load_baseline",
+           "load_entries", "match_baseline", "write_baseline", "write_entries"]
 
 
 _VERSION = 1
@@ -49,6 +55,11 @@ def write_baseline(path: str, findings: Iterable[Finding], root: str = ".") -> i
         for f in findings
     ]
     entries.sort(key=lambda e: (e["path"], e["line"], e["code"]))
+    return write_entries(path, entries)
+
+
+def write_entries(path: str, entries: list[dict[str, Any]]) -> int:
+    """Write baseline entries (as :func:`load_entries` returns them) to ``path``."""
     document = {"tool": "loopbridge-lint", "version": _VERSION, "findings": entries}
     write_text(path, json_text(document))
     return len(entries)
@@ -63,7 +74,7 @@ def load_baseline(path: str) -> Counter[str]:
     return Counter(str(entry["fingerprint"]) for entry in load_entries(path))
 
 
-def load_entries(path: str) -> list[dict[str, object]]:
+def load_entries(path: str) -> list[dict[str, Any]]:
     """Read a baseline's entries, each a JSON object with a string ``fingerprint``.
 
     Raises:
@@ -106,3 +117,58 @@ def apply_baseline(findings: Iterable[Finding], baseline: Counter[str],
         else:
             new.append(item)
     return new, known
+
+
+class BaselineMatch(NamedTuple):
+    """Findings split against a baseline's entries."""
+
+    #: Findings the baseline does not cover (reported).
+    new: list[Finding]
+    #: How many findings the baseline covers.
+    known: int
+    #: Entries that match no finding although this run could have seen them.
+    stale: list[dict[str, Any]]
+    #: Every other entry, in file order: what ``--prune-baseline`` writes back.
+    kept: list[dict[str, Any]]
+
+
+def match_baseline(findings: Iterable[Finding], entries: list[dict[str, Any]], root: str,
+                   linted: Iterable[str], enabled: frozenset[str]) -> BaselineMatch:
+    """Split ``findings`` into new and known, and ``entries`` into kept and stale.
+
+    ``linted`` are the paths of the files this run read (as findings show them) and
+    ``enabled`` the codes it checked; an entry outside both is kept, never called stale.
+    """
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_key.setdefault(entry["fingerprint"], []).append(entry)
+    remaining = Counter({key: len(group) for key, group in by_key.items()})
+    new: list[Finding] = []
+    known = 0
+    for item in findings:
+        key = fingerprint(item, root)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+            known += 1
+        else:
+            new.append(item)
+    seen = {_path_key(path, root) for path in linted}
+    unmatched = {id(entry) for key, group in by_key.items()
+                 for entry in group[len(group) - remaining[key]:]}
+    stale: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    for entry in entries:
+        if id(entry) in unmatched and _judged(entry, seen, root, enabled):
+            stale.append(entry)
+        else:
+            kept.append(entry)
+    return BaselineMatch(new, known, stale, kept)
+
+
+def _judged(entry: dict[str, Any], seen: set[str], root: str, enabled: frozenset[str]) -> bool:
+    path = entry.get("path")
+    if not isinstance(path, str):
+        return False
+    if not os.path.lexists(os.path.join(root, path)):
+        return True  # the file is gone: nothing can match the entry again
+    return path in seen and entry.get("code") in enabled

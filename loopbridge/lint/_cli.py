@@ -2,7 +2,8 @@
 
 Exit status: 0 no findings, 1 findings, 2 usage or internal error. Every error a user can
 cause (a bad path, baseline, configuration or output file) is one line on standard error and
-exit 2, never a traceback: CI must not read a crash as "findings".
+exit 2, never a traceback: CI must not read a crash as "findings". With ``--fix`` the status
+is about what remains after the fixes.
 """
 
 from __future__ import annotations
@@ -10,24 +11,52 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import NoReturn
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import click
 
-from ._baseline import BaselineError, apply_baseline, load_baseline, write_baseline
+from ._baseline import (
+    BaselineError,
+    load_entries,
+    match_baseline,
+    write_baseline,
+    write_entries,
+)
 from ._codes import RULES
 from ._config import ConfigError, LintConfig, load_config
 from ._engine import LintResult, lint_paths
 from ._fileio import write_text
+from ._model import Finding
 from ._output import FORMATS, render, statistics
 
 __all__ = ["lint_command", "main"]
 
 logger = logging.getLogger(__name__)
 
+_MAX_STALE_SHOWN = 20
+
 
 class _Failure(Exception):
     """A user-caused error: printed as one line, exit 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    paths: tuple[str, ...]
+    fmt: str
+    select: str | None
+    extend_select: str | None
+    ignore: str | None
+    show_statistics: bool
+    baseline: str | None
+    write_baseline: str | None
+    prune_baseline: bool
+    config_path: str | None
+    isolated: bool
+    output_file: str | None
+    exit_zero: bool
+    quiet: bool
 
 
 def _fail(message: str) -> NoReturn:
@@ -46,16 +75,16 @@ def _codes(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.replace(" ", ",").split(",") if part.strip())
 
 
-def _config(config_path: str | None, isolated: bool, select: str | None,
-            extend_select: str | None, ignore: str | None) -> LintConfig:
-    config = LintConfig(root=os.getcwd()) if isolated else load_config(config_path)
+def _config(options: _Options) -> LintConfig:
+    config = LintConfig(root=os.getcwd()) if options.isolated else load_config(
+        options.config_path)
     changes: dict[str, tuple[str, ...]] = {}
-    if select:
-        changes["select"] = _codes(select)
-    if extend_select:
-        changes["select"] = changes.get("select", config.select) + _codes(extend_select)
-    if ignore:
-        changes["ignore"] = config.ignore + _codes(ignore)
+    if options.select:
+        changes["select"] = _codes(options.select)
+    if options.extend_select:
+        changes["select"] = changes.get("select", config.select) + _codes(options.extend_select)
+    if options.ignore:
+        changes["ignore"] = config.ignore + _codes(options.ignore)
     return config.replace(**changes) if changes else config
 
 
@@ -76,6 +105,8 @@ def _list_rules() -> str:
               "that are not in this baseline file.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False),
               help="Record the current findings in this file and exit 0.")
+@click.option("--prune-baseline", is_flag=True, help="With --baseline: rewrite the baseline "
+              "without its stale entries (those that match no finding any more).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="pyproject.toml to read [tool.loopbridge.lint] from (default: nearest).")
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
@@ -84,11 +115,7 @@ def _list_rules() -> str:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary line.")
 @click.option("--list-rules", is_flag=True, help="List every code and exit.")
-def lint_command(paths: tuple[str, ...], fmt: str, select: str | None,
-                 extend_select: str | None, ignore: str | None, show_statistics: bool,
-                 baseline: str | None, write_baseline: str | None, config_path: str | None,
-                 isolated: bool, output_file: str | None, exit_zero: bool, quiet: bool,
-                 list_rules: bool) -> None:
+def lint_command(list_rules: bool, **kwargs: Any) -> None:
     """Find blocking calls and forgotten awaits in coroutines (default path: the current dir).
 
     Pure static analysis: the code is parsed, never imported or run. Calls are followed
@@ -97,9 +124,9 @@ def lint_command(paths: tuple[str, ...], fmt: str, select: str | None,
     if list_rules:
         click.echo(_list_rules(), nl=False)
         return
+    options = _Options(**kwargs)
     try:
-        code = _run(paths, fmt, select, extend_select, ignore, show_statistics, baseline,
-                    write_baseline, config_path, isolated, output_file, exit_zero, quiet)
+        code = _run(options)
     except _Failure as exc:
         _fail(str(exc))
     except Exception as exc:  # an internal error is exit 2, not a traceback in CI logs
@@ -108,45 +135,66 @@ def lint_command(paths: tuple[str, ...], fmt: str, select: str | None,
     sys.exit(code)
 
 
-def _run(paths: tuple[str, ...], fmt: str, select: str | None, extend_select: str | None,
-         ignore: str | None, show_statistics: bool, baseline: str | None,
-         write_baseline: str | None, config_path: str | None, isolated: bool,
-         output_file: str | None, exit_zero: bool, quiet: bool) -> int:
+def _check_combination(options: _Options) -> None:
+    if options.prune_baseline and not options.baseline:
+        raise _Failure("--prune-baseline needs --baseline FILE (the baseline to prune)")
+
+
+def _run(options: _Options) -> int:
+    _check_combination(options)
     try:
-        config = _config(config_path, isolated, select, extend_select, ignore)
-        result = lint_paths(list(paths) or ["."], config)
+        config = _config(options)
+        paths = list(options.paths) or ["."]
+        result = lint_paths(paths, config)
     except (ConfigError, FileNotFoundError) as exc:
         raise _Failure(str(exc)) from exc
-    if write_baseline:
+    fixed = 0
+    if options.write_baseline:
         try:
-            count = write_baseline_file(write_baseline, result, config)
+            count = write_baseline(options.write_baseline, result.findings, config.root)
         except OSError as exc:
             raise _Failure(f"cannot write baseline: {_os_reason(exc)}") from exc
-        if not quiet:
-            click.echo(f"Wrote {count} finding(s) to baseline {write_baseline}.", err=True)
+        if not options.quiet:
+            click.echo(f"Wrote {count} finding(s) to baseline {options.write_baseline}.",
+                       err=True)
         return 0
-    known = 0
-    findings = result.findings
-    if baseline:
-        try:
-            findings, known = apply_baseline(findings, load_baseline(baseline), config.root)
-        except BaselineError as exc:
-            raise _Failure(str(exc)) from exc
-    report = render(findings, fmt)
-    if show_statistics and fmt == "text":
+    findings, known, stale = _apply_baseline(options, result, config)
+    report = render(findings, options.fmt)
+    if options.show_statistics and options.fmt == "text":
         report += statistics(findings)
     try:
-        _emit(report, output_file)
+        _emit(report, options.output_file)
     except OSError as exc:
         raise _Failure(f"cannot write the report: {_os_reason(exc)}") from exc
-    if not quiet:
-        _summary(result, len(findings), known)
-    return 1 if findings and not exit_zero else 0
+    if not options.quiet:
+        _summary(result, len(findings), known, stale, fixed, options)
+    return 1 if findings and not options.exit_zero else 0
 
 
-def write_baseline_file(path: str, result: LintResult, config: LintConfig) -> int:
-    """Write ``result``'s findings as a baseline (a thin wrapper kept for the command)."""
-    return write_baseline(path, result.findings, config.root)
+def _apply_baseline(options: _Options, result: LintResult,
+                    config: LintConfig) -> tuple[list[Finding], int, int]:
+    if not options.baseline:
+        return result.findings, 0, 0
+    try:
+        entries = load_entries(options.baseline)
+    except BaselineError as exc:
+        raise _Failure(str(exc)) from exc
+    match = match_baseline(result.findings, entries, config.root, result.paths,
+                           config.enabled_codes())
+    if options.prune_baseline and match.stale:
+        try:
+            write_entries(options.baseline, match.kept)
+        except OSError as exc:
+            raise _Failure(f"cannot write baseline: {_os_reason(exc)}") from exc
+    if match.stale and not options.quiet:
+        for entry in match.stale[:_MAX_STALE_SHOWN]:
+            click.echo(f"stale baseline entry: {entry.get('path')}: {entry.get('code')} in "
+                       f"{entry.get('scope') or '<module>'} ({entry.get('key') or ''})",
+                       err=True)
+        if len(match.stale) > _MAX_STALE_SHOWN:
+            click.echo(f"... and {len(match.stale) - _MAX_STALE_SHOWN} more stale entries",
+                       err=True)
+    return match.new, match.known, len(match.stale)
 
 
 def _emit(report: str, output_file: str | None) -> None:
@@ -156,12 +204,19 @@ def _emit(report: str, output_file: str | None) -> None:
         click.echo(report, nl=False)
 
 
-def _summary(result: LintResult, shown: int, known: int) -> None:
+def _summary(result: LintResult, shown: int, known: int, stale: int, fixed: int,
+             options: _Options) -> None:
     parts = [f"{shown} finding(s) in {result.files} file(s)"]
+    if fixed:
+        parts.insert(0, f"fixed {fixed}")
+        parts[1] = f"{shown} remaining finding(s) in {result.files} file(s)"
     if result.suppressed:
         parts.append(f"{result.suppressed} suppressed by noqa")
     if known:
         parts.append(f"{known} in baseline")
+    if stale:
+        parts.append(f"{stale} stale baseline entr{'y' if stale == 1 else 'ies'} "
+                     + ("pruned" if options.prune_baseline else "(remove with --prune-baseline)"))
     click.echo("loopbridge lint: " + ", ".join(parts) + ".", err=True)
 
 

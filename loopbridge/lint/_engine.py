@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from ._codes import FAMILIES
 from ._config import DEFAULT_EXCLUDE, LintConfig
 from ._fileio import is_regular
-from ._index import ModuleIndex, index_module, parse_noqa
+from ._index import ModuleIndex, index_module, noqa_comments, parse_noqa
 from ._model import Finding
 from ._resolve import Project
 from ._rule_base import Checker
 from ._rule_files import FileProblem, decode, parse, read, too_complex
+from ._rule_suppressions import apply_suppressions
 
 __all__ = ["LintResult", "discover", "lint_paths", "lint_source", "lint_tree"]
 
@@ -37,9 +38,11 @@ _MAX_FOLLOWED = 4000
 
 @dataclass(slots=True)
 class LintResult:
-    """The outcome of a run: sorted findings, and counts for statistics and benchmarks."""
+    """The outcome of a run: sorted findings, the files read, and counts for statistics."""
 
     findings: list[Finding] = field(default_factory=list)
+    #: Every file of the run as findings show it (for a baseline: what this run can judge).
+    paths: list[str] = field(default_factory=list)
     files: int = 0
     lines: int = 0
     suppressed: int = 0
@@ -173,6 +176,7 @@ def _index_file(path: str, shown: str, name: str, is_package: bool,
         raise too_complex(shown) from exc
     del tree
     module.noqa = parse_noqa(text)
+    module.noqa_cols = noqa_comments(text, module.noqa)
     return module, text.count("\n") + (0 if text.endswith("\n") or not text else 1)
 
 
@@ -242,6 +246,7 @@ def _run(files: list[str], config: LintConfig) -> LintResult:
     roots: list[str] = [config.root]
     for path in files:
         shown = _shown(path)
+        result.paths.append(shown)
         name, is_package, root = naming.name(path)
         roots.append(root)
         try:
@@ -290,30 +295,8 @@ def _check_module(module: ModuleIndex, checkers: list[Checker]) -> Iterator[Find
 
 def _filter(found: list[Finding], modules: list[ModuleIndex],
             config: LintConfig) -> tuple[list[Finding], int]:
-    enabled = config.enabled_codes() | {"LB906"}
-    noqa = {module.path: module.noqa for module in modules}
-    per_file = [(re.compile(fnmatch.translate(glob)), codes)
-                for glob, codes in config.per_file_ignores]
-    kept: list[Finding] = []
-    suppressed = 0
-    for item in found:
-        if item.code not in enabled or _ignored_for_file(item, per_file):
-            continue
-        marks = noqa.get(item.path, {})
-        if item.line in marks:
-            codes = marks[item.line]
-            if codes is None or any(item.code.startswith(code) for code in codes):
-                suppressed += 1
-                continue
-        kept.append(item)
-    return sorted(set(kept)), suppressed
-
-
-def _ignored_for_file(item: Finding, per_file: list[tuple[re.Pattern[str], tuple[str, ...]]]) -> bool:
-    for pattern, codes in per_file:
-        if pattern.match(item.path) and any(item.code.startswith(c.upper()) for c in codes):
-            return True
-    return False
+    return apply_suppressions(found, modules, config.enabled_codes() | {"LB906"},
+                              config.per_file_ignores)
 
 
 def lint_source(source: str, path: str = "<string>", config: LintConfig | None = None,
@@ -328,6 +311,7 @@ def lint_source(source: str, path: str = "<string>", config: LintConfig | None =
     except RecursionError:
         return [too_complex(path).finding]
     module.noqa = parse_noqa(source)
+    module.noqa_cols = noqa_comments(source, module.noqa)
     project = Project(config.catalogue(), None)
     project.add(module)
     findings, _ = _filter(list(_check_modules([module], project)), [module], config)

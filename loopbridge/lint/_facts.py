@@ -6,11 +6,13 @@ walk and :mod:`loopbridge.lint._resolve` and the rules read them.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from typing import Any
 
 __all__ = ["HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
-           "Value", "parse_noqa"]
+           "Value", "noqa_comments", "parse_noqa"]
 
 
 Value = tuple[Any, ...] | None
@@ -116,6 +118,7 @@ class ModuleIndex:
         "is_package",
         "modname",
         "noqa",
+        "noqa_cols",
         "path",
         "star_imports",
     )
@@ -129,6 +132,8 @@ class ModuleIndex:
         self.functions: dict[str, FunctionInfo] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.noqa: dict[int, frozenset[str] | None] = {}
+        #: Lines whose ``# noqa: LB...`` is a real comment (not text in a string) -> its column.
+        self.noqa_cols: dict[int, int] = {}
         self.errors: list[tuple[int, int, str, str]] = []
 
 
@@ -141,4 +146,27 @@ def parse_noqa(source: str) -> dict[int, frozenset[str] | None]:
         line = source.count("\n", 0, match.start()) + 1
         codes = match.group("codes")
         found[line] = frozenset(c.upper() for c in re.split(r"[,\s]+", codes) if c) if codes else None
+    return found
+
+
+def noqa_comments(source: str, marks: dict[int, frozenset[str] | None]) -> dict[int, int]:
+    """Lines among ``marks`` that name an LB code in a real ``#`` comment -> 1-based column.
+
+    Only these are judged for LB801 (a ``# noqa: LB...`` inside a string or docstring is text,
+    not a suppression). The source is tokenized only when such a mark exists.
+    """
+    wanted = {line for line, codes in marks.items()
+              if codes is not None and any(code.startswith("LB") for code in codes)}
+    if not wanted:
+        return {}
+    found: dict[int, int] = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type != tokenize.COMMENT or token.start[0] not in wanted:
+                continue
+            match = _NOQA.search(token.string)
+            if match is not None:
+                found[token.start[0]] = token.start[1] + 1 + match.start()
+    except (tokenize.TokenError, SyntaxError):
+        return {}
     return found

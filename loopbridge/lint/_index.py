@@ -35,12 +35,13 @@ from ._facts import (
     FunctionInfo,
     ModuleIndex,
     Value,
+    noqa_comments,
     parse_noqa,
 )
 from ._model import Ctx
 
 __all__ = ["HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
-           "Value", "annotation_value", "index_module", "parse_noqa"]
+           "Value", "annotation_value", "index_module", "noqa_comments", "parse_noqa"]
 
 
 _STOP_KEYWORDS = {"block": False, "blocking": False, "wait": False, "timeout": 0}
