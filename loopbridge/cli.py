@@ -24,6 +24,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("legacy_app.demo", "demo_command", "Run the uptime-monitor demo on 127.0.0.1 (offline)."),
     "simulator": ("legacy_app.simulator", "simulator_command", "Serve many simulated upstream sites on 127.0.0.1."),
     "bench": ("loopbridge.bench._cli", "bench_command", "Measure the bridge against the alternatives, as ratios."),
+    "report": ("loopbridge.report._cli", "report_command", "Show the migration's progress per route and module, static and live."),
 }
 
 

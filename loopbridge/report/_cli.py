@@ -1,0 +1,63 @@
+"""The ``loopbridge report`` command.
+
+Exit status: 0 the report was written (and ``--fail-under`` was met), 1 the share of IO call
+sites on the loop is below ``--fail-under``, 2 usage error or unreadable stats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from loopbridge.lint import ConfigError, LintConfig, load_config
+
+from . import FORMATS, LiveError, build_report, load_stats, render
+
+__all__ = ["report_command"]
+
+logger = logging.getLogger(__name__)
+
+
+@click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--stats", "stats_source", metavar="URL|FILE",
+              help="The app's stats endpoint (http://host/_loopbridge/stats) or its saved JSON.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text table, JSON (schema loopbridge-report/1) or a self-contained HTML page.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
+              help="Write the report to this file instead of standard output.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
+              help="Exit 1 when the share of IO call sites on the loop is below PERCENT.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="pyproject.toml to read [tool.loopbridge.lint] from (default: nearest).")
+@click.option("--isolated", is_flag=True, help="Ignore configuration files.")
+def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
+                   output: str | None, fail_under: float | None, config_path: str | None,
+                   isolated: bool) -> None:
+    """Show how far the migration has come, per route and per module (default path: .).
+
+    Static analysis of the source (never imported), plus live figures per endpoint when
+    --stats is given. See docs/report.md for the JSON schema.
+    """
+    try:
+        config = LintConfig(root=os.getcwd()) if isolated else load_config(config_path)
+        stats = load_stats(stats_source) if stats_source else None
+        report = build_report(list(paths) or ["."], config, stats, stats_source or "")
+    except (ConfigError, FileNotFoundError, LiveError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    text = render(report, fmt)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        click.echo(text, nl=False)
+    share = report.headline["share_on_loop"]
+    if fail_under is not None:
+        got = (share or 0.0) * 100
+        if got < fail_under:
+            click.echo(f"loopbridge report: {got:.1f} % of IO call sites on the loop, below "
+                       f"--fail-under {fail_under:g} %", err=True)
+            sys.exit(1)

@@ -1,0 +1,123 @@
+"""The live half: the app's stats (URL or saved JSON) joined to the routes by endpoint.
+
+The stats endpoint of the Flask extension (``LOOPBRIDGE_STATS_URL``) serves process-wide
+figures today. Per-endpoint figures are read from an ``endpoints`` object when it is there::
+
+    "endpoints": {
+        "api.check_all": {"requests": 12, "total_ms": 3456.7, "bridged_ms": 120.5, "stalls": 0},
+        ...
+    }
+
+keyed by Flask endpoint name (``request.url_rule.endpoint``), with ``requests`` (count of
+requests served), ``total_ms`` (their summed wall time), ``bridged_ms`` (the summed time those
+requests spent waiting in bridged calls: ``bridge.run``, ``bridge.http.*``, async views) and
+``stalls`` (watchdog stalls seen while one of them was in flight). A list of objects with an
+``endpoint`` field is accepted too. Without them the report says so and ranks statically.
+
+Fetching uses only the standard library (``urllib``): the report never imports the runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from ._model import LiveEndpoint, LiveInfo, RouteReport
+
+__all__ = ["REQUIRED_FIELDS", "LiveError", "apply_live", "load_stats"]
+
+logger = logging.getLogger(__name__)
+
+#: The per-endpoint fields the report needs from the stats endpoint.
+REQUIRED_FIELDS = ("requests", "total_ms", "bridged_ms", "stalls")
+_MAX_BYTES = 20_000_000
+_PROCESS_KEYS = ("pid", "state", "inflight", "queued", "max_inflight", "watchdog_ms", "lag")
+
+
+class LiveError(ValueError):
+    """The stats could not be read; the message names the source and what to check."""
+
+
+def load_stats(source: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Read the stats JSON from an ``http(s)://`` URL or a file.
+
+    Raises:
+        LiveError: unreachable URL, unreadable file, or not a JSON object.
+    """
+    if source.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(source, timeout=timeout) as resp:
+                data = resp.read(_MAX_BYTES + 1)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise LiveError(f"cannot read the stats from {source}: {exc}; is the app running "
+                            "with LOOPBRIDGE_STATS_URL set to that path?") from exc
+    elif "://" in source:
+        raise LiveError(f"--stats {source!r}: only http:// and https:// URLs or a file path")
+    else:
+        try:
+            with open(source, "rb") as handle:
+                data = handle.read(_MAX_BYTES + 1)
+        except OSError as exc:
+            raise LiveError(f"cannot read the stats file {source}: "
+                            f"{exc.strerror or exc}") from exc
+    if len(data) > _MAX_BYTES:
+        raise LiveError(f"the stats from {source} are larger than {_MAX_BYTES} bytes")
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LiveError(f"the stats from {source} are not JSON ({exc}); save the stats "
+                        "endpoint's answer as it is") from exc
+    if not isinstance(parsed, dict):
+        raise LiveError(f"the stats from {source} are not a JSON object")
+    return parsed
+
+
+def _endpoints(stats: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    raw = stats.get("endpoints")
+    if isinstance(raw, dict):
+        return {str(k): v for k, v in raw.items() if isinstance(v, dict)}
+    if isinstance(raw, list):
+        return {str(v["endpoint"]): v for v in raw if isinstance(v, dict) and "endpoint" in v}
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) -> LiveInfo:
+    """Attach per-endpoint figures to ``routes``; say clearly what is missing."""
+    process = {key: stats[key] for key in _PROCESS_KEYS if key in stats}
+    shown = source if "://" in source else os.path.basename(source)
+    endpoints = _endpoints(stats)
+    if endpoints is None:
+        return LiveInfo(shown, False, (
+            "the stats carry no per-endpoint figures (no 'endpoints' object), so the ranking "
+            "uses static counts only; per-endpoint data needs, for each Flask endpoint: "
+            + ", ".join(REQUIRED_FIELDS) + " (see docs/report.md)"), process)
+    by_name = {r.endpoint: r for r in routes}
+    missing: set[str] = set()
+    unmatched: list[str] = []
+    for name, figures in sorted(endpoints.items()):
+        values = {f: _number(figures.get(f)) for f in REQUIRED_FIELDS}
+        absent = [f for f, v in values.items() if v is None]
+        if absent:
+            missing.update(absent)
+            continue
+        route = by_name.get(name)
+        if route is None:
+            unmatched.append(name)
+            continue
+        route.live = LiveEndpoint(int(values["requests"] or 0), values["total_ms"] or 0.0,
+                                  values["bridged_ms"] or 0.0, int(values["stalls"] or 0))
+    note = f"per-endpoint figures for {sum(1 for r in routes if r.live)} of {len(routes)} routes"
+    if missing:
+        note += ("; some endpoints lack " + ", ".join(sorted(missing))
+                 + " and were left out (see docs/report.md)")
+    return LiveInfo(shown, True, note, process, unmatched)

@@ -1,0 +1,1 @@
+"""A small Flask shop in the middle of its migration (report corpus; never imported)."""

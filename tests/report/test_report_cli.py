@@ -1,0 +1,148 @@
+"""The command: formats, the JSON schema, --fail-under, and the live half (file and URL)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loopbridge.report import REQUIRED_FIELDS, SCHEMA
+
+from .conftest import SHOP, report_json, run_report
+
+# The monitor app serves the stats in one test: keep its loop honest.
+pytestmark = pytest.mark.loopbridge_strict(watchdog_ms=250)
+
+_TOP_KEYS = {"schema", "paths", "headline", "routes", "modules", "sites", "steps", "live", "scan"}
+_ROUTE_KEYS = {"endpoint", "rule", "methods", "view", "path", "line", "view_kind", "clean",
+               "counts", "by_kind", "sites", "live"}
+_STEP_KEYS = {"rank", "function", "site", "sites", "call", "kind", "status", "change", "payoff",
+              "basis", "routes"}
+
+
+def test_json_has_the_documented_stable_schema() -> None:
+    data = report_json(SHOP)
+    assert data["schema"] == SCHEMA == "loopbridge-report/1"
+    assert set(data) == _TOP_KEYS
+    assert all(set(r) == _ROUTE_KEYS for r in data["routes"])
+    assert all(set(s) == _STEP_KEYS for s in data["steps"])
+    assert set(data["headline"]) == {"io_sites", "io_sites_on_loop", "share_on_loop", "routes",
+                                     "routes_clean", "share_routes_clean", "stalls_loop_sites"}
+    documented = Path("docs/report.md").read_text(encoding="utf-8")
+    for key in _TOP_KEYS | _ROUTE_KEYS | _STEP_KEYS:
+        assert f"`{key}`" in documented, f"docs/report.md does not describe {key!r}"
+
+
+def test_steps_are_ranked_by_pay_off_and_name_the_change() -> None:
+    steps = report_json(SHOP)["steps"]
+    assert [s["rank"] for s in steps] == list(range(1, len(steps) + 1))
+    assert [s["payoff"] for s in steps] == sorted((s["payoff"] for s in steps), reverse=True)
+    first = steps[0]
+    assert first["status"] == "stalls_loop" and first["call"] == "requests.get"
+    assert "aiohttp" in first["change"]          # the lint's own fix for LB101
+    by_call = {s["call"]: s for s in steps}
+    assert "bridge.http.get" in by_call["requests.get"]["change"] or any(
+        "bridge.http.get" in s["change"] for s in steps if s["function"] == "fetch_rates")
+
+
+def test_text_table_lists_routes_modules_and_steps() -> None:
+    result = run_report(SHOP)
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "IO call sites on the loop: 5 of 13 (38.5 %)" in out
+    assert "Routes with no blocking IO left: 4 of 10 (40.0 %)" in out
+    assert re.search(r"POST\s+/orders/admin/reindex\s+orders\.admin\.reindex\s+sync", out)
+    assert "Next steps (best pay-off first)" in out and "change: " in out
+
+
+def test_fail_under_fails_the_build_below_the_share(tmp_path: Path) -> None:
+    below = run_report(SHOP, "--fail-under", "40", "-o", str(tmp_path / "r.txt"))
+    assert below.exit_code == 1
+    assert "38.5 % of IO call sites on the loop, below --fail-under 40 %" in below.stderr
+    assert (tmp_path / "r.txt").read_text().startswith("loopbridge report:")
+    assert run_report(SHOP, "--fail-under", "38", "-o", str(tmp_path / "r.txt")).exit_code == 0
+
+
+def test_missing_path_and_bad_stats_are_usage_errors(tmp_path: Path) -> None:
+    assert run_report("no/such/dir").exit_code == 2
+    bad = tmp_path / "stats.json"
+    bad.write_text("[1, 2]")
+    result = run_report(SHOP, "--stats", str(bad))
+    assert result.exit_code == 2 and "not a JSON object" in result.output
+    result = run_report(SHOP, "--stats", "ftp://x/stats")
+    assert result.exit_code == 2 and "only http:// and https://" in result.output
+
+
+def _stats_with_endpoints() -> dict[str, Any]:
+    return {"pid": 1, "state": "running", "inflight": 0, "lag": {"stalls": 2},
+            "endpoints": {
+                "orders.list_orders": {"requests": 100, "total_ms": 30000.0, "bridged_ms": 0.0,
+                                       "stalls": 0},
+                "orders.notify": {"requests": 10, "total_ms": 2000.0, "bridged_ms": 500.0,
+                                  "stalls": 0},
+                "orders.show": {"requests": 5, "total_ms": 100.0, "bridged_ms": 90.0,
+                                "stalls": 1},
+                "gone.endpoint": {"requests": 1, "total_ms": 1.0, "bridged_ms": 0.0,
+                                  "stalls": 0},
+                "half.endpoint": {"requests": 3}}}
+
+
+def test_live_figures_join_routes_and_drive_the_ranking(tmp_path: Path) -> None:
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps(_stats_with_endpoints()))
+    data = report_json(SHOP, "--stats", str(stats))
+    live = data["live"]
+    assert live["per_endpoint"] is True and live["unmatched_endpoints"] == ["gone.endpoint"]
+    assert "lack bridged_ms, stalls, total_ms" in live["note"]
+    routes = {r["endpoint"]: r for r in data["routes"]}
+    assert routes["orders.list_orders"]["live"] == {
+        "requests": 100, "total_ms": 30000.0, "bridged_ms": 0.0, "stalls": 0, "bridged_share": 0.0}
+    assert routes["orders.show"]["live"]["bridged_share"] == 0.9
+    assert routes["health"]["live"] is None
+    first = data["steps"][0]   # 30 s of worker time in fetch_rates beats the rest
+    assert first["function"] == "fetch_rates" and first["basis"].startswith("live: 30.000 s")
+
+
+def test_stats_without_per_endpoint_figures_degrade_clearly(tmp_path: Path) -> None:
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"pid": 1, "state": "running", "lag": None}))
+    result = run_report(SHOP, "--stats", str(stats))
+    assert result.exit_code == 0
+    assert "no per-endpoint figures" in result.stdout
+    assert ", ".join(REQUIRED_FIELDS) in result.stdout
+    data = report_json(SHOP, "--stats", str(stats))
+    assert data["live"]["per_endpoint"] is False
+    assert all(s["basis"].startswith("static") for s in data["steps"])
+
+
+@pytest.fixture(scope="module")
+def monitor_stats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The uptime monitor under waitress on 127.0.0.1 with its stats endpoint switched on."""
+    from async_core.http import default_http_config, set_default_http_config
+    from legacy_app import create_app
+    from legacy_app.server import AppServer
+
+    tmp = tmp_path_factory.mktemp("report-live")
+    saved = default_http_config()
+    app = create_app({"INSTANCE_PATH": str(tmp), "DATABASE": str(tmp / "m.sqlite3"),
+                      "LOOPBRIDGE_STATS_URL": "/_loopbridge/stats"})
+    server = AppServer(app, 0, threads=2, grace=1.0).start_in_thread()
+    try:
+        yield server.url + "/_loopbridge/stats"
+    finally:
+        server.stop()
+        set_default_http_config(saved)
+
+
+def test_stats_url_of_a_running_app_is_read(monitor_stats_url: str) -> None:
+    data = report_json("legacy_app", "--stats", monitor_stats_url)
+    live = data["live"]
+    assert live["source"] == monitor_stats_url
+    assert live["process"]["state"] in ("running", "created", "stopped", "new")
+    if not live["per_endpoint"]:   # today's stats endpoint: process-wide figures only
+        assert "no per-endpoint figures" in live["note"]
+    assert {r["endpoint"] for r in data["routes"]} >= {"views.dashboard", "api.check_all"}
