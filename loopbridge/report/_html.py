@@ -122,7 +122,8 @@ def render_html(report: Report) -> str:
         out.append('<ol class="steps" id="steps">')
         for step in report.steps[:_STEPS_SHOWN]:
             routes = ", ".join(step.routes[:6]) + (" …" if len(step.routes) > 6 else "")
-            out.append(f"<li><code>{_e(step.call)}</code> at <code>{_e(step.site)}</code> "
+            out.append(f"<li><code>{_e(step.function)}()</code>: <code>{_e(step.call)}</code> "
+                       f"at <code>{_e(step.site)}</code> "
                        f"({_e(step.kind)}, {_LABELS[step.status]}) — pay-off "
                        f"{step.payoff:.2f}, {_e(step.basis)}"
                        f'{"; routes: " + _e(routes) if routes else ""}'

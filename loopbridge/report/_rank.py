@@ -6,7 +6,8 @@ in that helper). Its pay-off is summed over its call sites and the routes that r
 
 - with live per-endpoint figures, a route contributes the worker time its requests spent
   outside bridged calls (``total_ms - bridged_ms``, in seconds), shared evenly among the
-  route's call sites not yet on the loop;
+  route's call sites not yet on the loop (steps whose routes saw no traffic tie at 0 and
+  keep the static order among themselves);
 - without them, a route contributes the weight of the kind of IO (:data:`KIND_WEIGHT`: a
   network round trip costs more than a local SQLite query or a small file read).
 
@@ -34,25 +35,24 @@ KIND_WEIGHT = {"http": 5.0, "network": 3.0, "subprocess": 3.0, "runner": 2.0, "d
                "loop": 0.0}
 
 
-def _site_payoff(routes: dict[str, RouteReport], site: IOSite, live: bool,
-                 open_sites: dict[str, int]) -> tuple[float, float]:
-    """(pay-off, live seconds) of migrating one call site."""
-    payoff = seconds = 0.0
+def _site_payoff(routes: dict[str, RouteReport], site: IOSite,
+                 open_sites: dict[str, int]) -> tuple[float, float, float]:
+    """(live pay-off, static pay-off, live seconds) of migrating one call site."""
+    payoff = static = seconds = 0.0
+    weight = KIND_WEIGHT.get(site.kind, 1.0)
     for endpoint in site.routes:
         route = routes.get(endpoint)
         if route is None:
             continue
         severity = SEVERITY[route.sites.get(site.id, site.status)]
-        if live:
-            if route.live is not None:
-                share = route.live.blocking_ms / 1000 / max(open_sites[endpoint], 1)
-                seconds += share
-                payoff += severity * share
-        else:
-            payoff += severity * KIND_WEIGHT.get(site.kind, 1.0)
+        static += severity * weight
+        if route.live is not None:
+            share = route.live.blocking_ms / 1000 / max(open_sites[endpoint], 1)
+            seconds += share
+            payoff += severity * share
     if not site.routes:
-        payoff = SEVERITY["stalls_loop"] * (1.0 if live else KIND_WEIGHT.get(site.kind, 1.0))
-    return payoff, seconds
+        payoff, static = SEVERITY["stalls_loop"], SEVERITY["stalls_loop"] * weight
+    return payoff, static, seconds
 
 
 def rank(report: Report) -> list[Step]:
@@ -64,17 +64,19 @@ def rank(report: Report) -> list[Step]:
     routes = {r.endpoint: r for r in report.routes}
     groups: dict[tuple[str, str, str, str, str], Step] = {}
     seconds: dict[tuple[str, str, str, str, str], float] = {}
+    statics: dict[tuple[str, str, str, str, str], float] = {}
     for site in report.sites:
         if site.status == "migrated" or (not site.routes and site.status != "stalls_loop"):
             continue
-        payoff, secs = _site_payoff(routes, site, live, open_sites)
+        payoff, static, secs = _site_payoff(routes, site, open_sites)
         key = (site.path, site.function, site.kind, site.status, site.fix)
         step = groups.get(key)
         if step is None:
             step = groups[key] = Step(0, site.function, site.id, site.call, site.kind,
                                       site.status, site.fix, 0.0, "", [], [])
-            seconds[key] = 0.0
-        step.payoff += payoff
+            seconds[key] = statics[key] = 0.0
+        step.payoff += payoff if live else static
+        statics[key] += static
         seconds[key] += secs
         step.sites.append(site.id)
         step.routes = sorted(set(step.routes) | set(site.routes))
@@ -89,7 +91,9 @@ def rank(report: Report) -> list[Step]:
             step.basis = f"static: {calls} × {len(step.routes)} route(s) × {step.kind} weight"
         else:
             step.basis = f"static: {calls} that stall the loop wherever they run"
-    steps = sorted(groups.values(), key=lambda s: (-s.payoff, s.site))
+    # equal live pay-offs (no traffic seen on any of their routes) fall back to the static order
+    order = {id(step): statics[key] for key, step in groups.items()}
+    steps = sorted(groups.values(), key=lambda s: (-s.payoff, -order[id(s)], s.site))
     for i, step in enumerate(steps, 1):
         step.rank = i
     return steps
