@@ -45,12 +45,13 @@ class SiteIdConverter(IntegerConverter):
 class MonitorRequest(Request):
     """Flask's request with the form limits read from the app's config on every Flask 3."""
 
-    @property
+    # werkzeug's are settable attributes (Flask 3.1's, properties); these follow the config
+    @property  # type: ignore[misc]
     def max_form_memory_size(self) -> int | None:  # type: ignore[override]
         """``MAX_FORM_MEMORY_SIZE`` of the app (Flask 3.0 would not read it)."""
         return int(current_app.config["MAX_FORM_MEMORY_SIZE"]) if current_app else None
 
-    @property
+    @property  # type: ignore[misc]
     def max_form_parts(self) -> int | None:  # type: ignore[override]
         """``MAX_FORM_PARTS`` of the app (Flask 3.0 would not read it)."""
         return int(current_app.config["MAX_FORM_PARTS"]) if current_app else None

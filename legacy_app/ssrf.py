@@ -145,7 +145,7 @@ class _GuardedConnectionMixin:
         try:
             infos = socket.getaddrinfo(host, self.port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:  # never fall back to an unjudged lookup
-            raise NewConnectionError(self, f"Failed to resolve {host!r} ({exc})") from exc
+            raise NewConnectionError(self, f"Failed to resolve {host!r} ({exc})") from exc  # type: ignore[arg-type]
         kept: list[str] = []
         first: BlockedAddress | None = None
         for info in infos:

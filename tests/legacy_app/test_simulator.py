@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import requests
 
-from legacy_app._sim_process import stop_subprocess
+from legacy_app.simulator import stop_subprocess
 from legacy_app.simulator import (
     JSON_DOCUMENT,
     Simulator,

@@ -45,7 +45,7 @@ class _Internal(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         body = b"internal secrets"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -162,7 +162,7 @@ def test_legacy_checker_refuses_a_redirect_to_a_blocked_address(guarded_app: Cal
     target = f"http://127.0.0.1:{internal.server_port}/"
 
     class Redirect(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.send_response(302)
             self.send_header("Location", target)
             self.send_header("Content-Length", "0")

@@ -29,7 +29,7 @@ READY_PREFIX = "simulator listening on "
 
 async def serve(port: int, **app_kwargs: Any) -> None:
     """Serve the simulator on 127.0.0.1 until SIGINT or SIGTERM, then close cleanly."""
-    from legacy_app.simulator import make_app
+    from legacy_app.simulator._server import make_app
 
     runner = web.AppRunner(make_app(**app_kwargs), access_log=None,
                            handler_cancellation=True, shutdown_timeout=2.0)
