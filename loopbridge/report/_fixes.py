@@ -36,8 +36,17 @@ _OFFLOADED = ("already off the loop, but it still holds a thread for the whole c
               "API for it ({kind}) frees the thread")
 
 
-def fix_for(kind: str, status: str, name: str, entry: Any) -> str:
+_LOOP_HTTP = ("it runs once per item of a for loop: turn the loop into one "
+              "bridge.http.map(items, concurrency=N) (responses in order, errors as values, "
+              "the except clauses kept)")
+
+
+def fix_for(kind: str, status: str, name: str, entry: Any, in_loop: bool = False) -> str:
     """The change to make at a call site of ``name`` (a ``kind`` IO call) in ``status``."""
+    if kind == "http" and in_loop and status == "blocking":
+        if name.startswith("requests.Session."):
+            return _LOOP_HTTP + "; or " + _SESSION_FIX
+        return _LOOP_HTTP
     if status == "migrated":
         return "nothing: it runs on the shared loop"
     if status == "stalls_loop":

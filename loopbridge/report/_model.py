@@ -52,11 +52,13 @@ class IOSite:
     status: str
     fix: str
     routes: list[str] = field(default_factory=list)
+    in_loop: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "path": self.path, "line": self.line, "col": self.col,
                 "function": self.function, "call": self.call, "kind": self.kind,
-                "status": self.status, "fix": self.fix, "routes": list(self.routes)}
+                "status": self.status, "fix": self.fix, "routes": list(self.routes),
+                "in_loop": self.in_loop}
 
 
 @dataclass(slots=True)

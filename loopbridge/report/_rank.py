@@ -9,7 +9,9 @@ in that helper). Its pay-off is summed over its call sites and the routes that r
   route's call sites not yet on the loop (steps whose routes saw no traffic tie at 0 and
   keep the static order among themselves);
 - without them, a route contributes the weight of the kind of IO (:data:`KIND_WEIGHT`: a
-  network round trip costs more than a local SQLite query or a small file read).
+  network round trip costs more than a local SQLite query or a small file read), times
+  :data:`LOOP_FACTOR` when the call sits in the body of a ``for`` loop (once per item; a
+  ``while`` retry loop and an ``except`` path are not counted as loops).
 
 Either is multiplied by how much a call hurts where it runs (:data:`SEVERITY`): 10 when it
 stalls the loop (every request of the process waits), 1 when it blocks a worker thread,
@@ -23,12 +25,14 @@ import logging
 
 from ._model import IOSite, Report, RouteReport, Step
 
-__all__ = ["KIND_WEIGHT", "SEVERITY", "rank"]
+__all__ = ["KIND_WEIGHT", "LOOP_FACTOR", "SEVERITY", "rank"]
 
 logger = logging.getLogger(__name__)
 
 #: How much a call hurts, by where it runs.
 SEVERITY = {"stalls_loop": 10.0, "blocking": 1.0, "offloaded": 0.25, "migrated": 0.0}
+#: A call in the body of a ``for`` loop runs once per item: its static weight is multiplied.
+LOOP_FACTOR = 10.0
 #: Static weight of one call by kind (used when there is no traffic data).
 KIND_WEIGHT = {"http": 5.0, "network": 3.0, "subprocess": 3.0, "runner": 2.0, "db": 1.0,
                "sleep": 1.0, "wait": 1.0, "input": 1.0, "configured": 1.0, "file": 0.5,
@@ -39,7 +43,7 @@ def _site_payoff(routes: dict[str, RouteReport], site: IOSite,
                  open_sites: dict[str, int]) -> tuple[float, float, float]:
     """(live pay-off, static pay-off, live seconds) of migrating one call site."""
     payoff = static = seconds = 0.0
-    weight = KIND_WEIGHT.get(site.kind, 1.0)
+    weight = KIND_WEIGHT.get(site.kind, 1.0) * (LOOP_FACTOR if site.in_loop else 1.0)
     for endpoint in site.routes:
         route = routes.get(endpoint)
         if route is None:
@@ -62,6 +66,7 @@ def rank(report: Report) -> list[Step]:
     open_sites = {r.endpoint: sum(1 for s in r.sites.values() if s != "migrated")
                   for r in report.routes}
     routes = {r.endpoint: r for r in report.routes}
+    site_loops = {s.id: s.in_loop for s in report.sites}
     groups: dict[tuple[str, str, str, str, str], Step] = {}
     seconds: dict[tuple[str, str, str, str, str], float] = {}
     statics: dict[tuple[str, str, str, str, str], float] = {}
@@ -84,6 +89,8 @@ def rank(report: Report) -> list[Step]:
             step.call += f", {site.call}"
     for key, step in groups.items():
         calls = f"{len(step.sites)} call(s)"
+        if any(site_loops.get(site, False) for site in step.sites):
+            calls += " in a for loop"
         if live:
             step.basis = (f"live: {seconds[key]:.3f} s of worker time outside the loop; "
                           f"{calls}, {len(step.routes)} route(s)")

@@ -42,6 +42,7 @@ _BLUEPRINT_TYPES = frozenset({"flask.Blueprint", "flask.blueprints.Blueprint",
 #: Callables that run their function argument in a thread: name -> index of that argument.
 _OFFLOADERS = {"to_async": 0, "sync_to_async": 0, "to_thread": 0, "run_in_executor": 1,
                "submit": 0, "run_sync": 0, "run_in_threadpool": 0}
+_TRY_STAR = getattr(ast, "TryStar", ast.Try)
 #: The fields of compound statements that hold statements.
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 _OFFLOAD_WORDS = ("to_async", "to_thread", "run_in_executor", "submit", "run_sync",
@@ -95,6 +96,8 @@ class SourceFacts:
     offloads: list[tuple[str, Value]] = field(default_factory=list)
     tables: dict[str, list[Value]] = field(default_factory=dict)
     returns_table: dict[str, Value] = field(default_factory=dict)
+    loops: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    handlers: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     table_calls: list[tuple[str, Value]] = field(default_factory=list)
 
 
@@ -221,6 +224,14 @@ class _Scanner:
                     table = self.table_lookup(stmt.value)  # type: ignore[attr-defined]
                     if table is not None:
                         self.facts.returns_table[self.fn_scope] = table
+                elif kind is ast.For or kind is ast.AsyncFor:
+                    inner = stmt.body  # type: ignore[attr-defined]
+                    self.facts.loops.setdefault(self.fn_scope, []).append(
+                        (inner[0].lineno, inner[-1].end_lineno or inner[-1].lineno))
+                elif kind is ast.Try or kind is _TRY_STAR:
+                    self.facts.handlers.setdefault(self.fn_scope, []).extend(
+                        (h.lineno, h.end_lineno or h.lineno)
+                        for h in stmt.handlers)  # type: ignore[attr-defined]
                 if kind in (ast.Expr, ast.Assign, ast.Return) and self.in_function:
                     call = stmt.value  # type: ignore[attr-defined]
                     if type(call) is ast.Call and type(call.func) is ast.Subscript:

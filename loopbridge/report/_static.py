@@ -87,6 +87,8 @@ class _Analysis:
         self.offloads = offloads
         self.tables = _resolve_tables(project, facts)
         self.returns_table = {q: t for item in facts for q, t in item.returns_table.items()}
+        self.loops = {q: r for item in facts for q, r in item.loops.items()}
+        self.handlers = {q: r for item in facts for q, r in item.handlers.items()}
         self.table_calls: dict[str, list[object]] = {}
         for item in facts:
             for scope, table in item.table_calls:
@@ -245,6 +247,12 @@ class _Analysis:
                     parent[nxt] = node
                     queue.append(nxt)
         return statuses, chains
+
+    def in_loop(self, qualname: str, line: int) -> bool:
+        """Whether a call runs once per item of a ``for`` loop (not on an ``except`` path)."""
+        if not any(a <= line <= b for a, b in self.loops.get(qualname, ())):
+            return False
+        return not any(a <= line <= b for a, b in self.handlers.get(qualname, ()))
 
     def context_of(self, fn: lint.FunctionInfo, offloaded: set[str]) -> str:
         kind = self.project.function_kind(fn)
@@ -518,8 +526,10 @@ def _build_sites(analysis: _Analysis, modules: list[lint.ModuleIndex], routes: l
                 sites.append(IOSite(
                     id=key, path=path, line=int(line), col=int(col),
                     function=owner.display if owner else qualname, call=_display(name),
-                    kind=kind, status=status, fix=fix_for(kind, status, name, entry),
-                    routes=sorted(set(by_site.get(key, [])))))
+                    kind=kind, status=status,
+                    fix=fix_for(kind, status, name, entry, analysis.in_loop(qualname, int(line))),
+                    routes=sorted(set(by_site.get(key, []))),
+                    in_loop=analysis.in_loop(qualname, int(line))))
         if per.total:
             counts.append(per)
     sites.sort(key=lambda s: (s.path, s.line, s.col))

@@ -125,3 +125,47 @@ def test_a_generated_app_is_counted_exactly(tmp_path: Path, monkeypatch) -> None
     a_route = {r.endpoint: r for r in report.routes}["m5.route_a_5"]
     assert a_route.rule == "/m5/a"
     assert sorted(a_route.sites.values()) == ["blocking"] * 3   # own requests + m4's sqlite3 x2
+
+
+def test_calls_in_a_for_loop_rank_first_and_retry_loops_do_not_count(tmp_path: Path) -> None:
+    app = tmp_path / "loopy"
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    (app / "views.py").write_text(textwrap.dedent("""
+        import time
+        import requests
+        from flask import Flask
+
+        app = Flask(__name__)
+
+        def check_all(urls):
+            for url in urls:
+                try:
+                    requests.get(url, timeout=5)
+                except requests.RequestException:
+                    time.sleep(1)
+
+        def one(url):
+            while True:
+                try:
+                    return requests.get(url, timeout=5)
+                except requests.RequestException:
+                    time.sleep(0.1)
+
+        @app.post("/all")
+        def all_sites():
+            check_all(["https://a.example/"])
+            return ""
+
+        @app.post("/one")
+        def one_site():
+            one("https://a.example/")
+            return ""
+    """))
+    report = build_report([str(app)])
+    loops = {(s.function, s.call): s.in_loop for s in report.sites}
+    assert loops == {("check_all", "requests.get"): True, ("check_all", "time.sleep"): False,
+                     ("one", "requests.get"): False, ("one", "time.sleep"): False}
+    first = report.steps[0]
+    assert (first.function, first.call) == ("check_all", "requests.get")
+    assert "bridge.http.map" in first.change and "in a for loop" in first.basis
