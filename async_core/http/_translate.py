@@ -39,6 +39,27 @@ def _ours_in_chain(exc: BaseException) -> UpstreamError | None:
     return None
 
 
+def _body_framing_error(exc: BaseException) -> bool:
+    """True when the status line and headers were fine but the body's framing was not.
+
+    aiohttp's C parser reports a bad chunk size as a generic ``BadHttpMessage`` wrapped in a
+    ``ClientResponseError``; requests calls the same failure a ``ChunkedEncodingError``.
+    """
+    from aiohttp import http_exceptions
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, http_exceptions.TransferEncodingError | http_exceptions.ContentEncodingError
+                      | http_exceptions.ContentLengthError):
+            return True
+        if isinstance(cur, http_exceptions.HttpProcessingError) and "chunk" in str(cur.message).lower():
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def translate_error(exc: BaseException, method: str, url: Any, timeouts: tuple[float | None, float | None] = (None, None)) -> UpstreamError:
     """Map an aiohttp / asyncio / OS error to the most specific class of our hierarchy.
 
@@ -63,7 +84,7 @@ def translate_error(exc: BaseException, method: str, url: Any, timeouts: tuple[f
         return UpstreamConnectionError(f"{where}: could not connect ({exc.os_error}); is the server up and listening?")
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return UpstreamConnectionError(f"{where}: the server closed the connection without an answer.")
-    if isinstance(exc, aiohttp.ClientPayloadError):
+    if isinstance(exc, aiohttp.ClientPayloadError) or _body_framing_error(exc):
         return UpstreamPayloadError(f"{where}: the response body broke off or could not be decoded: {exc}.")
     if isinstance(exc, aiohttp.TooManyRedirects):
         return TooManyRedirects(f"{where}: too many redirects.")
