@@ -245,7 +245,10 @@ def run(awaitable: Awaitable[_R], *, timeout: float | None = None) -> _R:
     Parameters:
         awaitable: a coroutine object (``fetch(url)``, not ``fetch``) or any awaitable.
         timeout: seconds to wait; ``None`` waits for ever. The deadline holds even when the
-            loop itself is blocked.
+            loop itself is blocked, and it also bounds the wait for a free in-flight slot.
+            One limit by design: thread-sensitive ``to_async`` work runs in *this* thread
+            (where thread-bound resources live) and cannot be interrupted, so a deadline that
+            passes while it runs is honoured as soon as it returns.
 
     Raises:
         BridgeTimeout: the deadline passed; the coroutine was cancelled.

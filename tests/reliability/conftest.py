@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from async_core import default_loop
 
 _FIGURES: list[tuple[str, str]] = []
 
@@ -161,14 +160,3 @@ def hostile() -> Iterator[HostileUpstream]:
     server = HostileUpstream().start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def fresh_loop() -> Iterator[None]:
-    """Stop the process's core loop before and after the test (it restarts on first use)."""
-    lt = default_loop()
-    saved = lt.config
-    lt.stop(grace=2)
-    yield
-    lt.stop(grace=2)
-    lt.configure(saved)
