@@ -128,11 +128,13 @@ def chart_title(result: dict[str, Any]) -> str:
     """Mode, load source and machine, as the chart's title says them."""
     m = result.get("machine", {})
     load = result.get("sections", {}).get("flask", {}).get("load")
-    load_text = {"wrk": "wrk", None: "none (no Flask section)"}.get(load, "the built-in load generator")
     mode = "--quick (small samples)" if result.get("quick") else "full run"
-    return (f"Should I migrate? Legacy vs bridged, measured in one run — {mode}\n"
-            f"HTTP load: {load_text} · {m.get('cpus')} CPUs, {m.get('machine')}, {m.get('platform')}, "
-            f"{m.get('implementation', 'Python')} {m.get('python')}")
+    system = str(m.get("platform", "?")).split("-with-")[0]
+    where = (f"{m.get('cpus')} CPUs, {m.get('machine')}, {system}, "
+             f"{m.get('implementation', 'Python')} {m.get('python')}")
+    if load is not None:
+        where = f"Flask load: {'wrk' if load == 'wrk' else 'the built-in load generator'} · {where}"
+    return f"Should I migrate? Legacy (grey) vs bridged (blue), one run — {mode}\n{where}"
 
 
 def _label_bars(ax: Any, rects: Any, texts: list[str]) -> None:
@@ -146,7 +148,11 @@ def _speed_text(scenario: Scenario, bar: Bar) -> str:
     if bar is scenario.bars[0]:
         return value
     up = scenario.speedup(bar)
-    return f"{value}\n{up:.1f}× {'faster' if up >= 1 else 'as fast'}" if not math.isnan(up) else value
+    if math.isnan(up):
+        return value
+    if up >= 1.5:
+        return f"{value}\n{up:.1f}× faster"
+    return f"{value}\n{up:.2f}× {'faster' if up >= 1 else '(slower)'}"
 
 
 def _cpu_text(scenario: Scenario, bar: Bar) -> str:
@@ -193,7 +199,7 @@ def render_chart(result: dict[str, Any], path: Path) -> Path | None:
     for col, scenario in enumerate(found):
         _draw(axes[0][col], axes[1][col], scenario)
     fig.suptitle(chart_title(result), fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -65,7 +65,7 @@ def test_targets_hold_miss_or_are_reported_unmeasured() -> None:
 
 
 def test_report_names_every_target() -> None:
-    result = {"machine": {"python": "3.11", "cpus": 2}, "sections": _sections(40.0, 50.0)}
+    result: dict[str, Any] = {"machine": {"python": "3.11", "cpus": 2}, "sections": _sections(40.0, 50.0)}
     result["targets"] = evaluate_targets(result["sections"])
     text = render_tables(result)
     assert all(target.label in text for target in TARGETS)
@@ -210,6 +210,7 @@ def test_chart_scenarios_put_legacy_next_to_bridged_with_the_speed_up() -> None:
     quick = {**_measured(), "quick": True}
     quick["sections"]["flask"]["load"] = "loopbridge.bench.loadgen"
     assert "--quick" in chart_title(quick) and "built-in load generator" in chart_title(quick)
+    assert "load" not in chart_title({"machine": {"cpus": 2}, "sections": {}})
 
 
 def test_chart_is_drawn_as_a_png_and_skipped_without_scenarios(tmp_path: Path) -> None:
