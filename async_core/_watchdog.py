@@ -351,6 +351,8 @@ class Watchdog:
                 with self._synced:  # wake sync() callers: a look may have published a report
                     self._synced.notify_all()
                 self._wake.wait(pause)
+            if self._gaps and self._tick_threshold_s > 0:  # a stall that ended as the loop closed
+                self._publish_finished(self._tick_threshold_s)
         except Exception:  # never let the watchdog take anything down with it
             logger.exception("loopbridge: the watchdog failed and stopped; the loop is no longer watched")
         finally:

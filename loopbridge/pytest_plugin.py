@@ -18,44 +18,60 @@ Opting in (any of)::
 The marker closest to the test wins (a ``loopbridge_nostrict`` test inside a
 ``loopbridge_strict`` module is not checked); both on the same test is a usage error.
 
-In strict mode the process's default loop (the one ``bridge.run``, ``to_sync`` and the Flask
-extension use) runs with the watchdog at the test threshold and ``strict=True`` while the test
-function runs. A stall then fails the test twice over: the bridged call that was waiting raises
-:class:`~async_core.LoopStalled` naming the blocking line, and, should the test swallow that
-error (or no call was waiting), the test is failed afterwards with the watchdog's report.
+A strict test is watched from the start of its setup to the end of its teardown
+(``loopbridge._pytest_strict``): the process's default loop (the one ``bridge.run``,
+``to_sync`` and the Flask extension use) runs with the watchdog at the test threshold and
+``strict=True``, and every other asyncio loop that runs meanwhile (pytest-asyncio's, anyio's,
+an ``asyncio.run``) is watched too. A stall fails the phase it happened in, with the watchdog's
+report; on the default loop the bridged call that was waiting also raises
+:class:`~async_core.LoopStalled` at once. A coroutine the test created and never awaited fails
+it too, naming the line that created it (or the run, when it is found after the test ended).
 
-Fixtures: ``loop_thread`` (the default loop, stopped before and after the test so each test
-gets a fresh loop and no resources leak between tests) and ``bridge_run`` (``bridge.run`` on it).
+Fixtures: ``loopbridge_loop_thread`` (the default loop, stopped before and after the test so
+each test gets a fresh loop and no resources leak between tests) and ``loopbridge_bridge_run``
+(``bridge.run`` on it). The old names ``loop_thread`` and ``bridge_run`` still work for one
+release, with a :class:`LoopbridgeDeprecationWarning`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
+import inspect
 import logging
 import math
-import threading
-import weakref
+import warnings
 from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from async_core import LoopConfig, LoopThread
-    from async_core._watchdog import StallReport, Watchdog
+    from async_core import LoopThread, StallReport
 
-__all__ = ["NOSTRICT_MARKER", "STRICT_MARKER", "bridge_run", "loop_thread"]
+    from ._pytest_strict import StrictWindow, UnawaitedTracker
+
+__all__ = [
+    "NOSTRICT_MARKER",
+    "STRICT_MARKER",
+    "THRESHOLD_KNOB",
+    "LoopbridgeDeprecationWarning",
+    "bridge_run",
+    "loop_thread",
+    "loopbridge_bridge_run",
+    "loopbridge_loop_thread",
+]
 
 logger = logging.getLogger(__name__)
 
 STRICT_MARKER = "loopbridge_strict"
 NOSTRICT_MARKER = "loopbridge_nostrict"
-#: threshold when neither the marker nor the ini option names one and the loop's is 0 (off)
-_FALLBACK_THRESHOLD_MS = 500.0
-#: how long the end of a strict test waits for a still-blocked loop to answer
-_SETTLE_TIMEOUT_S = 10.0
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+class LoopbridgeDeprecationWarning(DeprecationWarning):
+    """A name or behaviour of the loopbridge pytest plugin that goes away in the next release."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +92,6 @@ class _Plan:
 
 _SETTINGS = pytest.StashKey[_Settings]()
 _PLAN = pytest.StashKey[_Plan]()
-_STALLS = pytest.StashKey["list[StallReport]"]()
 
 
 # -- options, ini and markers ----------------------------------------------------------------
@@ -188,126 +203,151 @@ def _marker_threshold(item: pytest.Item, mark: pytest.Mark) -> float | None:
 
 
 # -- strict mode ------------------------------------------------------------------------------
-class _StrictWatch:
-    """Watches the default loop while one test function runs and collects its stall reports."""
-
-    active: ClassVar[_StrictWatch | None] = None
-    _hooked: ClassVar[weakref.WeakSet[LoopThread]] = weakref.WeakSet()
-
-    def __init__(self, threshold_ms: float | None) -> None:
-        from async_core import default_loop
-
-        self.lt = default_loop()
-        self.old: LoopConfig = self.lt.config
-        self.threshold_ms = threshold_ms or (self.old.watchdog_ms if self.old.watchdog_ms > 0 else _FALLBACK_THRESHOLD_MS)
-        self.reports: list[StallReport] = []
-        self.watchdogs: list[Watchdog] = []
-        self._lock = threading.Lock()
-
-    def begin(self) -> None:
-        """Put the default loop in strict mode at the test threshold and start collecting."""
-        from async_core import LoopState
-
-        if self.lt not in self._hooked:  # once per LoopThread: on_start hooks cannot be removed
-            self.lt.on_start(_on_loop_start)
-            self._hooked.add(self.lt)
-        self.lt.configure(self.old.replace(strict=True, watchdog_ms=self.threshold_ms))
-        _StrictWatch.active = self
-        if self.lt.state is LoopState.RUNNING:
-            self.attach(self.lt)
-
-    def attach(self, lt: LoopThread) -> None:
-        """Collect the reports of ``lt``'s watchdog (attached now if the loop has none)."""
-        from async_core._watchdog import attach_watchdog
-
-        watchdog = attach_watchdog(lt)
-        with self._lock:
-            if watchdog not in self.watchdogs:
-                watchdog.add_callback(self.collect)
-                self.watchdogs.append(watchdog)
-
-    def collect(self, report: StallReport) -> None:
-        """Watchdog callback (monitor thread): keep the report for this test."""
-        with self._lock:
-            self.reports.append(report)
-
-    def end(self) -> list[StallReport]:
-        """Let a stall that is ending be reported, then restore the loop's settings."""
-        try:
-            self._settle()
-        finally:
-            _StrictWatch.active = None
-            for watchdog in self.watchdogs:
-                try:
-                    watchdog.remove_callback(self.collect)
-                except ValueError:
-                    pass
-            current = self.lt.config
-            self.lt.configure(current.replace(strict=self.old.strict, watchdog_ms=self.old.watchdog_ms))
-        with self._lock:
-            return list(self.reports)
-
-    def _settle(self) -> None:
-        from async_core import LoopState
-
-        if self.lt.state is not LoopState.RUNNING:
-            return
-        try:  # one round trip: whatever blocked the loop during the test has finished
-            self.lt.submit(_noop()).result(timeout=_SETTLE_TIMEOUT_S)
-        except Exception as exc:  # noqa: BLE001 - a timeout or a dead loop: say so, fail nothing here
-            logger.warning("loopbridge: the loop did not answer within %ss after the test: %r", _SETTLE_TIMEOUT_S, exc)
-        for watchdog in list(self.watchdogs):
-            watchdog.sync(timeout=2.0)
+#: what a strict-mode message names as the way to raise the threshold inside pytest
+THRESHOLD_KNOB = f"the ini option loopbridge_watchdog_ms, or @pytest.mark.{STRICT_MARKER}(watchdog_ms=...)"
+_PHASES = ("setup", "call", "teardown")
 
 
-async def _noop() -> None:
-    return None
+class _ItemWatch:
+    """One strict test's window and the stall reports of each of its phases."""
+
+    def __init__(self, window: StrictWindow) -> None:
+        self.window = window
+        self.seen = 0
+        self.stalls: dict[str, list[StallReport]] = {}
+
+    def close_phase(self, when: str, reports: list[StallReport]) -> None:
+        self.stalls[when] = reports[self.seen:]
+        self.seen = len(reports)
 
 
-def _on_loop_start(lt: LoopThread) -> None:
-    watch = _StrictWatch.active
-    if watch is not None and watch.lt is lt:
-        watch.attach(lt)
+_WATCH = pytest.StashKey[_ItemWatch]()
+_TRACKER = pytest.StashKey["UnawaitedTracker"]()
+
+
+def _tracker(config: pytest.Config) -> UnawaitedTracker:
+    tracker = config.stash.get(_TRACKER, None)
+    if tracker is None:
+        from ._pytest_strict import UnawaitedTracker
+
+        tracker = config.stash[_TRACKER] = UnawaitedTracker()
+    return tracker
+
+
+def _test_functions(item: pytest.Item) -> list[Any]:
+    function = getattr(item, "function", None)
+    return [inspect.unwrap(function)] if callable(function) else []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """In strict mode, open the test's window: every loop is watched from here to teardown."""
+    plan = item.stash.get(_PLAN, None)
+    if plan is None or not plan.strict:
+        return (yield)
+    from ._pytest_strict import StrictWindow
+
+    watch = item.stash[_WATCH] = _ItemWatch(StrictWindow(plan.watchdog_ms, THRESHOLD_KNOB))
+    _tracker(item.config).begin(item.nodeid, _test_functions(item))
+    watch.window.begin()
+    try:
+        return (yield)
+    finally:
+        watch.close_phase("setup", watch.window.settle())
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """In strict mode, watch the loop while the test function runs."""
-    plan = item.stash.get(_PLAN, None)
-    if plan is None or not plan.strict:
-        return (yield)
-    watch = _StrictWatch(plan.watchdog_ms)
-    watch.begin()
+    """In strict mode, collect the stalls of the test function itself."""
+    watch = item.stash.get(_WATCH, None)
     try:
         return (yield)
     finally:
-        item.stash[_STALLS] = watch.end()
+        if watch is not None:
+            watch.close_phase("call", watch.window.settle())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """In strict mode, close the window after the last fixture is torn down."""
+    watch = item.stash.get(_WATCH, None)
+    try:
+        return (yield)
+    finally:
+        if watch is not None:
+            try:
+                watch.close_phase("teardown", watch.window.end())
+            finally:
+                _tracker(item.config).end()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Fail a strict test the loop stalled in, with the watchdog's report as the reason."""
+    """Fail a strict phase the loop stalled in, or that lost a coroutine, saying where."""
     report = yield
-    stalls = item.stash.get(_STALLS, None) if call.when == "call" else None
-    if not stalls:
+    watch = item.stash.get(_WATCH, None)
+    if watch is None or call.when not in _PHASES:
         return report
-    text = "\n\n".join(stall.format() for stall in stalls)
-    report.sections.append(("loopbridge stalls", text))
-    if report.passed:
-        report.outcome = "failed"
-        report.longrepr = (
-            f"the loopbridge event loop stalled during this test (strict mode){_times(len(stalls))}:\n\n{text}\n\n"
-            "Move the blocking call off the loop (await an async API, or wrap it with bridge.to_async), "
-            f"raise loopbridge_watchdog_ms, or mark the test @pytest.mark.{NOSTRICT_MARKER}."
+    stalls = watch.stalls.get(call.when, [])
+    lost = _tracker(item.config).take(item.nodeid)
+    problems: list[str] = []
+    if stalls:
+        text = "\n\n".join(stall.format() for stall in stalls)
+        report.sections.append(("loopbridge stalls", text))
+        problems.append(
+            f"the event loop stalled during this test's {call.when} (loopbridge strict mode){_times(len(stalls))}:\n\n"
+            f"{text}\n\nMove the blocking call off the loop (await an async API, or wrap it with "
+            f"bridge.to_async / asyncio.to_thread), raise {THRESHOLD_KNOB}, or mark the test "
+            f"@pytest.mark.{NOSTRICT_MARKER}."
         )
+    if lost:
+        text = "\n\n".join(coroutine.format() for coroutine in lost)
+        report.sections.append(("loopbridge coroutines never awaited", text))
+        problems.append(
+            f"this test created {_count(len(lost), 'coroutine')} that never ran (loopbridge strict mode):\n\n"
+            f"{text}\n\nAwait it, hand it to asyncio.create_task / bridge.run, or close() it."
+        )
+    if problems and report.passed:
+        report.outcome = "failed"
+        report.longrepr = "\n\n".join(problems)
     return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Collect what is left, and fail the run for coroutines lost after their test ended."""
+    tracker = session.config.stash.get(_TRACKER, None)
+    if tracker is None:
+        return
+    gc.collect()
+    if any(tracker.found.values()):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """List the coroutines found never awaited after their test had ended."""
+    tracker = config.stash.get(_TRACKER, None)
+    if tracker is None or not any(tracker.found.values()):
+        return
+    terminalreporter.section("loopbridge: coroutines never awaited, found after their test ended", red=True)
+    for owner, lost in sorted(tracker.found.items()):
+        for coroutine in lost:
+            terminalreporter.write_line(f"{owner or '(no strict test)'}: {coroutine.format()}")
+    terminalreporter.write_line("the run fails for them (loopbridge strict mode): await each, or close() it.")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give ``warnings`` its own unawaited-coroutine function back."""
+    tracker = config.stash.get(_TRACKER, None)
+    if tracker is not None:
+        tracker.uninstall()
 
 
 # -- fixtures -------------------------------------------------------------------------------
 @pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
+def loopbridge_loop_thread() -> Iterator[LoopThread]:
     """The process's default loop thread, freshly started for this test and stopped after it.
 
     It is the loop ``bridge.run`` uses, so code under test needs no changes. Resources of
@@ -328,12 +368,39 @@ def loop_thread() -> Iterator[LoopThread]:
 
 
 @pytest.fixture
-def bridge_run(loop_thread: LoopThread) -> Callable[..., Any]:
-    """``bridge.run`` on a fresh loop: ``bridge_run(fetch(url), timeout=5)``."""
+def loopbridge_bridge_run(loopbridge_loop_thread: LoopThread) -> Callable[..., Any]:
+    """``bridge.run`` on a fresh loop: ``loopbridge_bridge_run(fetch(url), timeout=5)``."""
     from bridge import run
 
     return run
 
 
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(
+        f"the fixture {old!r} is renamed {new!r} (plugin fixtures carry the plugin's prefix); "
+        f"the old name goes away in the next release: rename it in your tests.",
+        LoopbridgeDeprecationWarning,
+        stacklevel=2,
+    )
+
+
+@pytest.fixture
+def loop_thread(loopbridge_loop_thread: LoopThread) -> LoopThread:
+    """Deprecated name of :func:`loopbridge_loop_thread` (removed in the next release)."""
+    _renamed("loop_thread", "loopbridge_loop_thread")
+    return loopbridge_loop_thread
+
+
+@pytest.fixture
+def bridge_run(loopbridge_bridge_run: Callable[..., Any]) -> Callable[..., Any]:
+    """Deprecated name of :func:`loopbridge_bridge_run` (removed in the next release)."""
+    _renamed("bridge_run", "loopbridge_bridge_run")
+    return loopbridge_bridge_run
+
+
 def _times(count: int) -> str:
     return "" if count == 1 else f", {count} times"
+
+
+def _count(count: int, noun: str) -> str:
+    return f"a {noun}" if count == 1 else f"{count} {noun}s"

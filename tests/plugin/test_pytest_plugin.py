@@ -33,7 +33,7 @@ def test_clean():
 """
 #: line of ``time.sleep(0.3)`` in the file above (the string starts with a newline)
 BLOCKING_LINE = 10
-INI = "[pytest]\nloopbridge_watchdog_ms = 100\n"
+INI = "[pytest]\nloopbridge_watchdog_ms = 100\nasyncio_default_fixture_loop_scope = function\n"
 
 
 def run_inner(pytester: pytest.Pytester, *args: str, ini: str = INI, **files: str) -> pytest.RunResult:
@@ -99,7 +99,7 @@ def test_a_swallowed_loop_stalled_still_fails_the_test(pytester: pytest.Pytester
     result = run_inner(pytester, "--loopbridge-strict", "-k", "swallows", test_inner=swallowing)
     result.assert_outcomes(failed=1, deselected=2)
     result.stdout.fnmatch_lines([
-        "*the loopbridge event loop stalled during this test (strict mode):*",
+        "*the event loop stalled during this test's call (loopbridge strict mode):*",
         f"*test_inner.py:{BLOCKING_LINE}*",
         "*loopbridge_nostrict*",
     ])
@@ -111,14 +111,16 @@ import asyncio
 seen = {}
 
 
-def test_first(loop_thread, bridge_run):
+def test_first(loopbridge_loop_thread, loopbridge_bridge_run):
+    loop_thread = loopbridge_loop_thread
     seen["loop"] = loop_thread.loop
     seen["watchdog"] = loop_thread.watchdog
-    assert bridge_run(asyncio.sleep(0, "x")) == "x"
+    assert loopbridge_bridge_run(asyncio.sleep(0, "x")) == "x"
     assert asyncio.get_event_loop_policy() is not None
 
 
-def test_second_gets_a_fresh_loop(loop_thread, bridge_run):
+def test_second_gets_a_fresh_loop(loopbridge_loop_thread, loopbridge_bridge_run):
+    loop_thread = loopbridge_loop_thread
     assert loop_thread.loop is not seen["loop"]
     assert seen["loop"].is_closed()
     assert not seen["watchdog"].running
@@ -127,14 +129,42 @@ def test_second_gets_a_fresh_loop(loop_thread, bridge_run):
     loop_thread.configure(loop_thread.config.replace(max_inflight=3))
 
 
-def test_third_sees_no_config_leak(loop_thread):
-    assert loop_thread.config.max_inflight != 3
+def test_third_sees_no_config_leak(loopbridge_loop_thread):
+    assert loopbridge_loop_thread.config.max_inflight != 3
 """
 
 
 def test_fixtures_give_each_test_a_fresh_default_loop(pytester: pytest.Pytester) -> None:
-    result = run_inner(pytester, "--loopbridge-strict", test_fixtures=FIXTURE_TESTS)
+    result = run_inner(pytester, "--loopbridge-strict", "-W", "error", test_fixtures=FIXTURE_TESTS)
     result.assert_outcomes(passed=3)
+
+
+OLD_FIXTURE_NAMES = """
+import asyncio
+
+
+def test_old_names(loop_thread, bridge_run):
+    assert bridge_run(asyncio.sleep(0, "x")) == "x"
+    assert loop_thread.watchdog is not None
+"""
+
+
+def test_old_fixture_names_still_work_with_a_deprecation_warning(pytester: pytest.Pytester) -> None:
+    result = run_inner(pytester, test_old=OLD_FIXTURE_NAMES)
+    result.assert_outcomes(passed=1, warnings=2)
+    result.stdout.fnmatch_lines([
+        "*LoopbridgeDeprecationWarning: the fixture 'loop_thread' is renamed 'loopbridge_loop_thread'*",
+    ])
+    result.stdout.fnmatch_lines(["*the fixture 'bridge_run' is renamed 'loopbridge_bridge_run'*"])
+    failing = run_inner(pytester, "-W", "error::DeprecationWarning", test_old=OLD_FIXTURE_NAMES)
+    failing.assert_outcomes(errors=1)
+
+
+def test_in_pytest_the_stall_message_names_the_ini_option_and_marker(pytester: pytest.Pytester) -> None:
+    result = run_inner(pytester, "--loopbridge-strict", "-k", "test_blocking", test_inner=BLOCKING_TESTS)
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(["*LoopStalled*raise the threshold (the ini option loopbridge_watchdog_ms*"])
+    assert "LOOPBRIDGE_WATCHDOG_MS" not in result.stdout.str()
 
 
 @pytest.mark.parametrize(
