@@ -8,13 +8,16 @@ environment variables (:meth:`LoopConfig.from_env`), and explicit arguments (Fla
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from ._validate import FALSE_WORDS, TRUE_WORDS, check_int, check_seconds, parse_bool
 
-__all__ = ["LoopConfig"]
+__all__ = ["KNOWN_ENV", "LoopConfig", "warn_unknown_env"]
+
+logger = logging.getLogger(__name__)
 
 
 #: environment variable -> (field, parser)
@@ -26,6 +29,29 @@ _ENV_FIELDS: dict[str, str] = {
     "LOOPBRIDGE_WATCHDOG_MS": "watchdog_ms",
     "LOOPBRIDGE_STRICT": "strict",
 }
+
+
+#: every LOOPBRIDGE_* environment variable some part of loopbridge reads; any other one is
+#: warned about once (a typo such as LOOPBRIDGE_WATCHDOG would otherwise be silently ignored)
+KNOWN_ENV = frozenset({
+    *_ENV_FIELDS,
+    "LOOPBRIDGE_TIMEOUT", "LOOPBRIDGE_HTTP", "LOOPBRIDGE_STATS_URL", "LOOPBRIDGE_STATS_ALLOW",
+    "LOOPBRIDGE_STATS_SOURCE", "LOOPBRIDGE_ERROR_HANDLERS",  # the Flask extension's, per app
+    "LOOPBRIDGE_BENCH_UPSTREAM", "LOOPBRIDGE_BENCH_DELAY_MS", "LOOPBRIDGE_SIMULATOR_UVLOOP",  # the tools'
+})
+_warned_unknown: set[str] = set()
+
+
+def warn_unknown_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Log a warning for each ``LOOPBRIDGE_*`` variable no part of loopbridge reads; return them."""
+    env = os.environ if environ is None else environ
+    unknown = sorted(k for k in env if k.startswith("LOOPBRIDGE_") and k not in KNOWN_ENV)
+    for key in unknown:
+        if key not in _warned_unknown:
+            _warned_unknown.add(key)
+            logger.warning("loopbridge: the environment variable %s is not a loopbridge setting and is "
+                           "ignored; known: %s.", key, ", ".join(sorted(KNOWN_ENV)))
+    return unknown
 
 
 def _parse_bool_or_auto(name: str, raw: str) -> bool | None:
@@ -92,6 +118,7 @@ class LoopConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LoopConfig:
         """Build a config from ``LOOPBRIDGE_*`` environment variables over the defaults."""
         env = os.environ if environ is None else environ
+        warn_unknown_env(env)
         changes: dict[str, Any] = {}
         for var, field in _ENV_FIELDS.items():
             raw = env.get(var)

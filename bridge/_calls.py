@@ -265,12 +265,12 @@ def run(awaitable: Awaitable[_R], *, timeout: float | None = None) -> _R:
     __tracebackhide__ = True  # pytest shows the user's frames, not the bridge's
     try:
         deadline = _deadline(timeout)
-    except (TypeError, ValueError):
+        lt = default_loop()  # a bad LOOPBRIDGE_* environment value raises here, before any work
+    except BaseException:
         if inspect.iscoroutine(awaitable):
             awaitable.close()  # it will never run: spare the caller a "never awaited" warning
         raise
     coro = _as_coroutine(awaitable)
-    lt = default_loop()
     if lt.in_loop_thread():
         coro.close()
         raise DeadlockRisk(

@@ -52,6 +52,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context, jsonify, request
 
 from async_core import BridgeTimeout, LoopNotRunning, Overloaded, configure_default, default_loop
+from async_core._config import KNOWN_ENV, warn_unknown_env
 from async_core._validate import check_bool, check_int, check_seconds, parse_bool
 from async_core.http import HttpConfig, reset_http_config, use_http_config
 
@@ -71,9 +72,7 @@ _APP_KEYS = (
     "LOOPBRIDGE_TIMEOUT", "LOOPBRIDGE_MAX_INFLIGHT", "LOOPBRIDGE_QUEUE_TIMEOUT", "LOOPBRIDGE_HTTP",
     "LOOPBRIDGE_STATS_URL", "LOOPBRIDGE_STATS_ALLOW", "LOOPBRIDGE_STATS_SOURCE", "LOOPBRIDGE_ERROR_HANDLERS",
 )
-#: keys read by the loop itself from the environment (LoopConfig.from_env), known here too
-_LOOP_ENV_KEYS = ("LOOPBRIDGE_MAX_INFLIGHT", "LOOPBRIDGE_QUEUE_TIMEOUT", "LOOPBRIDGE_STOP_GRACE")
-_KNOWN_KEYS = frozenset((*_PROCESS_KEYS, *_APP_KEYS, *_LOOP_ENV_KEYS))
+_KNOWN_KEYS = frozenset((*_PROCESS_KEYS, *_APP_KEYS, *KNOWN_ENV))
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 _PATH = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\s\"'<>:|]+[\\/])+([^\s\"'<>:|\\/]+\.py)")
 _MISSING = object()
@@ -248,12 +247,11 @@ def _read_settings(app: Flask) -> _AppSettings:
 
 
 def _warn_unknown_keys(app: Flask) -> None:
-    for key in sorted({*app.config, *os.environ}):
+    warn_unknown_env()
+    for key in sorted(app.config):
         if key.startswith("LOOPBRIDGE_") and key not in _KNOWN_KEYS:
-            logger.warning(
-                "loopbridge: unknown setting %s (in %s) is ignored; known keys: %s.", key,
-                "app.config" if key in app.config else "the environment", ", ".join(sorted(_KNOWN_KEYS)),
-            )
+            logger.warning("loopbridge: app.config[%r] is not a loopbridge setting and is ignored; known keys: %s.",
+                           key, ", ".join(sorted(_KNOWN_KEYS)))
 
 
 def _apply_process_config(app: Flask) -> None:
