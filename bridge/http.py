@@ -21,6 +21,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+import requests
+
 from async_core import InvalidURL
 from async_core.http import (
     DEFAULT_CONCURRENCY,
@@ -42,17 +44,27 @@ from async_core.http import (
 )
 from async_core.http._api import Item, Progress
 
+from ._adapter import LoopBridgeAdapter
 from ._calls import run, to_async
+
+#: requests' exceptions module (``except bridge.http.exceptions.RequestException:`` works)
+exceptions = requests.exceptions
+#: requests' status codes (``bridge.http.codes.ok == 200``)
+codes = requests.codes
 
 __all__ = [
     "HttpConfig",
+    "LoopBridgeAdapter",
     "Request",
     "Response",
+    "Session",
     "async_get",
     "async_map",
     "async_request",
+    "codes",
     "configure",
     "delete",
+    "exceptions",
     "get",
     "head",
     "map",
@@ -119,6 +131,29 @@ def patch(url: str, data: Any = None, **kwargs: Any) -> Response:
 def delete(url: str, **kwargs: Any) -> Response:
     """Send a DELETE request; see :func:`request`."""
     return request("DELETE", url, **kwargs)
+
+
+# -- requests.Session on the loop ----------------------------------------------------------------
+class Session(requests.Session):
+    """A ``requests.Session`` whose http:// and https:// traffic runs on the shared loop.
+
+    The same as mounting :class:`LoopBridgeAdapter` on a stock Session (docs/http.md, "Mount on
+    your Session"); ``adapter`` is mounted for both schemes (a default one when ``None``).
+
+    Example::
+
+        with bridge.http.Session() as session:
+            session.auth = ("user", "secret")
+            session.get("https://example.org/api").raise_for_status()
+    """
+
+    def __init__(self, adapter: LoopBridgeAdapter | None = None) -> None:
+        super().__init__()
+        if adapter is not None and not isinstance(adapter, LoopBridgeAdapter):
+            raise TypeError(f"adapter must be a LoopBridgeAdapter or None, not {type(adapter).__name__}.")
+        adapter = adapter or LoopBridgeAdapter()
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
 
 
 # -- fan-out --------------------------------------------------------------------------------------

@@ -1,0 +1,470 @@
+"""Sends whose body crosses threads in chunks: the loop side of the ``requests`` adapter.
+
+::
+
+    caller thread                              loop thread
+    ─────────────                              ───────────
+    Transport.open(spec)  ── bridge.run ─────▶ lease a session of the HttpClient
+                                                 retry loop (replayable bodies only)
+                                                 one aiohttp request, body NOT decompressed
+    ◀── Opened(head, body bytes | OpenBody) ◀──  stream=False: body read whole (size cap)
+    BodyPipe.read(n)  ── one chunk per hop ────▶ OpenBody.next_chunk()  (size cap, read timeout)
+                      ◀── prefetch: one ahead ─  EOF: connection back to the pool
+    BodyPipe.close() / garbage collected ──────▶ OpenBody.abandon(): connection closed
+
+Backpressure is by pull: the loop reads a chunk only when the caller asked for the one before,
+so a slow reader holds at most one chunk here plus aiohttp's own paused buffer.
+
+The adapter keeps the body compressed (``auto_decompress=False``) so that, as with urllib3,
+``raw.read()`` gives the bytes on the wire and decoding happens where requests expects it.
+A :class:`Transport` uses the loop's shared :class:`HttpClient` (and its pool) unless it was
+given its own :class:`HttpConfig`, in which case it opens a pool of its own on each loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import datetime
+import logging
+import weakref
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import aiohttp
+import requests
+from yarl import URL
+
+from .._errors import (
+    BodyTooLarge,
+    LoopNotRunning,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamPayloadError,
+    UpstreamReadTimeout,
+    UpstreamTimeout,
+)
+from .._loop import LoopThread
+from . import _client as _client_module
+from ._client import HttpClient, loop_http_client
+from ._config import HttpConfig
+from ._translate import BOUNDARY, translate_error
+
+__all__ = ["BodyPipe", "Head", "OpenBody", "Opened", "StreamSpec", "Transport", "UpstreamInvalidHeader", "UpstreamProxyError"]
+
+logger = logging.getLogger(__name__)
+
+#: seconds a reader waits past the read timeout for the loop to hand a chunk over
+_HANDOVER_GRACE = 30.0
+
+
+class UpstreamProxyError(UpstreamConnectionError, requests.exceptions.ProxyError):
+    """The proxy could not be reached or refused the tunnel (also ``requests.exceptions.ProxyError``)."""
+
+
+class UpstreamInvalidHeader(UpstreamError, requests.exceptions.InvalidHeader):
+    """The response's headers contradict each other (two different ``Content-Length`` values)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """One request as the adapter hands it to the loop (validated in the caller's thread)."""
+
+    method: str
+    url: URL
+    headers: tuple[tuple[str, str], ...]
+    body: Any = None  # None, bytes, a file object, or an async iterable of bytes
+    connect: float | None = None
+    read: float | None = None
+    ssl: Any = None  # None: the pool's default; False; an ssl.SSLContext
+    proxy: str | None = None
+    proxy_headers: tuple[tuple[str, str], ...] = ()
+    stream: bool = False
+    chunked: bool = False
+    skip_auto_headers: frozenset[str] = frozenset()
+
+    @property
+    def replayable(self) -> bool:
+        """Whether the body can be sent again (a retry), i.e. it is not consumed by sending."""
+        return self.body is None or isinstance(self.body, bytes)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Head:
+    """Status line and headers of a response, as plain values."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    url: str
+    version: int  # 10 or 11, as http.client counts
+    elapsed: datetime.timedelta
+    retries_exhausted: bool = False  # the last attempt's status is one the policy retries
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Opened:
+    """What :meth:`Transport.open` returns: the head, and the body whole or still open."""
+
+    head: Head
+    content: bytes | None
+    body: OpenBody | None
+
+
+# -- the loop side --------------------------------------------------------------------------------
+class _Lease:
+    """One request's use of a client's current aiohttp session (the old one closes when idle)."""
+
+    __slots__ = ("_client", "_holder", "session")
+
+    def __init__(self, client: HttpClient, cfg: HttpConfig) -> None:
+        holder = client._session(cfg)
+        holder.inflight += 1
+        client.inflight += 1
+        client.requests += 1
+        self._client: HttpClient | None = client
+        self._holder = holder
+        self.session: aiohttp.ClientSession = holder.session
+
+    def release(self, failed: bool = False) -> None:
+        client, holder = self._client, self._holder
+        if client is None:
+            return
+        self._client = None
+        holder.inflight -= 1
+        client.inflight -= 1
+        if failed:
+            client.errors += 1
+        if holder.retired and holder.inflight == 0 and holder in client._retired:
+            client._retired.discard(holder)
+            asyncio.get_running_loop().create_task(holder.close())
+
+
+def _translate(exc: BaseException, spec: StreamSpec) -> UpstreamError:
+    """translate_error, plus the two kinds the requests adapter tells apart: proxy and bad HTTP."""
+    where = f"{spec.method} {spec.url}"
+    if spec.proxy is not None and isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamProxyError(f"{where}: could not connect to the proxy {spec.proxy} ({exc.os_error}); is it up?")
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return UpstreamProxyError(f"{where}: the proxy {spec.proxy} refused the tunnel: {exc.status} {exc.message}.")
+    if isinstance(exc, aiohttp.ServerDisconnectedError) and not isinstance(exc.message, str | None):
+        # the status line came, the rest did not: the body broke off (urllib3 says so too)
+        return UpstreamPayloadError(f"{where}: the connection closed in the middle of the response.")
+    if type(exc) is aiohttp.ClientResponseError and "Content-Length" in exc.message:
+        return UpstreamInvalidHeader(f"{where}: the response's headers are invalid: {exc.message.splitlines()[0]}")
+    if type(exc) is aiohttp.ClientResponseError:  # a broken status line or headers
+        return UpstreamConnectionError(f"{where}: the server's answer is not valid HTTP: {exc.message}.")
+    return translate_error(exc, spec.method, spec.url, (spec.connect, spec.read))
+
+
+def _check_length(raw: aiohttp.ClientResponse, cap: int, where: str) -> None:
+    length = raw.content_length
+    if length is not None and length > cap:
+        raise BodyTooLarge(f"{where}: the body is {length} bytes (Content-Length), more than max_body={cap}; "
+                           "raise max_body for this adapter (LoopBridgeAdapter(max_body=...)) if it is expected.")
+
+
+class OpenBody:
+    """A response whose body is still on the connection (loop side; one reader at a time)."""
+
+    def __init__(self, raw: aiohttp.ClientResponse, lease: _Lease, cap: int, spec: StreamSpec) -> None:
+        self._raw, self._lease, self._cap, self._spec = raw, lease, cap, spec
+        self._size = 0
+        self.done = False
+
+    async def next_chunk(self) -> bytes:
+        """The next piece of the body (``b""`` at the end, when the connection goes back to the pool)."""
+        if self.done:
+            return b""
+        try:
+            chunk = await self._raw.content.readany()
+        except BOUNDARY as exc:
+            self._finish(failed=True)
+            raise _translate(exc, self._spec) from exc
+        except BaseException:
+            self._finish(failed=True)
+            raise
+        if not chunk:
+            self._finish(failed=False)
+            return b""
+        self._size += len(chunk)
+        if self._size > self._cap:
+            self._finish(failed=True)
+            raise BodyTooLarge(f"{self._spec.method} {self._spec.url}: the body passed max_body={self._cap} bytes while "
+                               "streaming and was not read further; raise max_body for this adapter if it is expected.")
+        return chunk
+
+    def abandon(self) -> None:
+        """Give up the body (loop thread): the connection is closed, not reused half-read."""
+        if not self.done:
+            self._finish(failed=False)
+
+    def _finish(self, failed: bool) -> None:
+        if self.done:
+            return
+        self.done = True
+        if failed or not self._raw.content.at_eof():
+            self._raw.close()
+        else:
+            self._raw.release()
+        self._lease.release(failed)
+
+
+class Transport:
+    """The loop-side engine of one requests adapter: which configuration, which retry policy.
+
+    Every transport sends with the loop's shared :class:`HttpClient`. With ``config=None`` it
+    uses the client's configuration (the process's, or the one set for the caller's context)
+    and so its pool; with an :class:`HttpConfig` of its own, the client keeps a session (a
+    pool, an SSRF guard) for that configuration.
+
+    Parameters:
+        config: the transport's own configuration, or ``None``.
+        retry_overrides: retry fields of :class:`HttpConfig` that replace the configuration's
+            for this transport (what ``max_retries`` maps to).
+    """
+
+    def __init__(self, config: HttpConfig | None = None, retry_overrides: dict[str, Any] | None = None) -> None:
+        if config is not None and not isinstance(config, HttpConfig):
+            raise TypeError(f"config must be an HttpConfig or None, not {type(config).__name__}.")
+        self._config = config
+        self._overrides = dict(retry_overrides or {})
+        if self._overrides:
+            (config or HttpConfig()).replace(**self._overrides)  # validate now, not on the loop
+
+    @property
+    def config(self) -> HttpConfig | None:
+        """The transport's own configuration, or ``None`` when it follows the client's."""
+        return self._config
+
+    def session_config(self, client: HttpClient) -> HttpConfig:
+        """The configuration whose session (pool, SSRF guard, TLS default) a request uses."""
+        if self._config is not None:
+            return self._config
+        context = getattr(_client_module, "_context_config", None)
+        cfg = (context.get() if context is not None else None) or client.config
+        return client.config if cfg == client.config else cfg
+
+    async def aclose(self, lt: LoopThread) -> None:
+        """Close the session kept for this transport's own configuration, if idle (loop thread)."""
+        client = lt.http
+        if self._config is None or client is None or client._closed:
+            return
+        sessions = getattr(client, "_sessions", {})
+        holder = sessions.get(self._config)
+        if holder is not None and holder.inflight == 0 and self._config != client.config:
+            del sessions[self._config]
+            await holder.close()
+
+    async def open(self, lt: LoopThread, spec: StreamSpec) -> Opened:
+        """Send ``spec`` (loop thread); retries as the policy says, then the body whole or open."""
+        client = loop_http_client(lt)
+        session_cfg = self.session_config(client)
+        cfg = session_cfg.replace(**self._overrides) if self._overrides else session_cfg
+        loop = asyncio.get_running_loop()
+        deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
+        retries = cfg.retries_for(spec.method) if spec.replayable else 0
+        attempt = 0
+        while True:
+            lease = _Lease(client, session_cfg)
+            try:
+                opened = await self._attempt(lease, spec, cfg, deadline)
+            except UpstreamError as exc:
+                lease.release(failed=True)
+                if attempt >= retries or not cfg.should_retry(exc) or not await _pause(client, cfg, attempt + 1, deadline):
+                    raise
+            except BaseException:
+                lease.release(failed=True)
+                raise
+            else:
+                status = opened.head.status
+                if status not in cfg.retry_statuses:
+                    return opened
+                if attempt >= retries or not await _pause(client, cfg, attempt + 1, deadline, opened):
+                    head = dataclasses.replace(opened.head, retries_exhausted=retries > 0)
+                    return dataclasses.replace(opened, head=head)
+            attempt += 1
+            logger.debug("loopbridge: retry %d of %s %s", attempt, spec.method, spec.url)
+
+    async def _attempt(self, lease: _Lease, spec: StreamSpec, cfg: HttpConfig, deadline: float | None) -> Opened:
+        if cfg.policy.block_private:
+            cfg.policy.check_url_host(spec.url.host)
+        loop = asyncio.get_running_loop()
+        extra: dict[str, Any] = {}
+        if spec.ssl is not None:
+            extra["ssl"] = spec.ssl
+        if spec.proxy is not None:
+            extra["proxy"] = spec.proxy
+            extra["proxy_headers"] = dict(spec.proxy_headers) or None
+        if spec.skip_auto_headers:
+            extra["skip_auto_headers"] = spec.skip_auto_headers
+        body = spec.body
+        if body is not None and not isinstance(body, bytes | bytearray):
+            extra["chunked"] = spec.chunked or None
+        started = loop.time()
+        where = f"{spec.method} {spec.url}"
+        raw: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout_at(deadline):
+                raw = await lease.session.request(
+                    spec.method, spec.url, headers=list(spec.headers), data=body, allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=spec.connect, sock_read=spec.read),
+                    auto_decompress=False, **extra,
+                )
+                elapsed = datetime.timedelta(seconds=loop.time() - started)
+                _check_length(raw, cfg.max_body, where)
+                # latin-1, as http.client decodes header lines (requests re-encodes Location so)
+                headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers)
+                version = raw.version
+                head = Head(raw.status, raw.reason or "", headers, str(raw.url),
+                            11 if version is None else version.major * 10 + version.minor, elapsed)
+                if spec.stream:
+                    body_handle = OpenBody(raw, lease, cfg.max_body, spec)
+                    raw = None  # handed over
+                    return Opened(head, None, body_handle)
+                content = await _read_capped(raw, cfg.max_body, where)
+        except TimeoutError as exc:
+            if raw is not None:
+                raw.close()
+            if isinstance(exc, UpstreamError):
+                raise
+            if isinstance(exc, aiohttp.ServerTimeoutError | aiohttp.ConnectionTimeoutError):
+                raise _translate(exc, spec) from exc
+            raise UpstreamTimeout(f"{where}: total_timeout={cfg.total_timeout}s passed; raise it for this adapter "
+                                  "(LoopBridgeAdapter(total_timeout=...)) or pass a shorter timeout=.") from exc
+        except BOUNDARY as exc:
+            if raw is not None:
+                raw.close()
+            if isinstance(exc, UpstreamError):  # ours, raised inside (BodyTooLarge, the SSRF guard)
+                raise
+            raise _translate(exc, spec) from exc
+        except BaseException:
+            if raw is not None:
+                raw.close()
+            raise
+        raw.release()
+        lease.release()
+        return Opened(head, content, None)
+
+
+async def _read_capped(raw: aiohttp.ClientResponse, cap: int, where: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await raw.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge(f"{where}: the body passed max_body={cap} bytes and was not read further; "
+                               "raise max_body for this adapter (LoopBridgeAdapter(max_body=...)) if it is expected.")
+        chunks.append(chunk)
+
+
+async def _pause(client: HttpClient, cfg: HttpConfig, attempt: int, deadline: float | None, opened: Opened | None = None) -> bool:
+    """Sleep before retry ``attempt``; False (no retry) if that would pass the deadline."""
+    delay = cfg.backoff_delay(attempt)
+    if deadline is not None and asyncio.get_running_loop().time() + delay >= deadline:
+        return False
+    if opened is not None and opened.body is not None:
+        opened.body.abandon()
+    client.retries += 1
+    await asyncio.sleep(delay)
+    return True
+
+
+async def iterate_in_thread(items: Iterable[Any]) -> AsyncIterator[bytes]:
+    """An upload body from a sync iterable (a generator), pulled in an executor thread chunk by chunk."""
+    loop = asyncio.get_running_loop()
+    iterator = iter(items)
+    end = object()
+    while True:
+        item: Any = await loop.run_in_executor(None, next, iterator, end)
+        if item is end:
+            return
+        if isinstance(item, str):
+            item = item.encode("utf-8")
+        if item:
+            yield bytes(item)
+
+
+# -- the caller side ------------------------------------------------------------------------------
+def _abandon(lt: LoopThread, body: OpenBody) -> None:
+    try:
+        lt.call_soon(body.abandon)
+    except LoopNotRunning:
+        pass  # the loop stopped: its sessions, and this connection, are closed already
+
+
+class BodyPipe:
+    """A streamed body read from another thread, one chunk per hop to the loop, one fetched ahead.
+
+    ``read(n)`` blocks until at least one byte (or the end) is there. ``close()``, or dropping
+    the last reference, gives the connection up on the loop; reading to the end returns it to
+    the pool.
+
+    Raises (from ``read``): :class:`UpstreamReadTimeout`, :class:`UpstreamPayloadError`,
+    :class:`BodyTooLarge` and the other :class:`UpstreamError` kinds.
+    """
+
+    def __init__(self, lt: LoopThread, body: OpenBody, read_timeout: float | None) -> None:
+        self._lt, self._body = lt, body
+        self._buffer = bytearray()
+        self._eof = False
+        self._closed = False
+        self._next: concurrent.futures.Future[bytes] | None = None
+        self._wait = None if read_timeout is None else read_timeout + _HANDOVER_GRACE
+        self._release = weakref.finalize(self, _abandon, lt, body)
+        self._release.atexit = False
+
+    def _fetch(self) -> bytes:
+        future, self._next = self._next, None
+        if future is None:
+            future = self._lt.submit(self._body.next_chunk())
+        try:
+            chunk = future.result(timeout=self._wait)
+        except concurrent.futures.TimeoutError:
+            self.close()
+            raise UpstreamReadTimeout(f"{self._body._spec.method} {self._body._spec.url}: no part of the body came "
+                                      f"from the loop within {self._wait}s; is the loop blocked?") from None
+        except BaseException:
+            self._eof = True
+            self._release()
+            raise
+        if chunk:
+            self._next = self._lt.submit(self._body.next_chunk())
+        else:
+            self._eof = True
+        return chunk
+
+    def read(self, amt: int | None = None) -> bytes:
+        """Up to ``amt`` bytes (all that is left when ``None``); ``b""`` at the end."""
+        if self._closed:
+            return b""
+        if amt is None:
+            parts = [bytes(self._buffer)]
+            self._buffer.clear()
+            while not self._eof:
+                parts.append(self._fetch())
+            return b"".join(parts)
+        if amt <= 0:
+            return b""
+        while not self._buffer and not self._eof:
+            self._buffer += self._fetch()
+        out = bytes(self._buffer[:amt])
+        del self._buffer[:amt]
+        return out
+
+    @property
+    def closed(self) -> bool:
+        """True once closed, or once every byte was read."""
+        return self._closed or (self._eof and not self._buffer)
+
+    def close(self) -> None:
+        """Stop reading; the connection is given up on the loop unless the body was read to the end."""
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer.clear()
+        self._release()

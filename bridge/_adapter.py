@@ -1,0 +1,379 @@
+"""A ``requests`` transport adapter that sends a Session's traffic on the shared loop.
+
+Mount it and keep the Session's code (auth, cookies, hooks, base headers, redirects)::
+
+    session = requests.Session()
+    session.mount("http://", bridge.http.LoopBridgeAdapter())
+    session.mount("https://", bridge.http.LoopBridgeAdapter())
+
+requests does everything around ``send()`` as usual: it prepares the request, applies auth and
+cookies, follows redirects and runs hooks. ``send()`` hands the prepared request to the loop's
+aiohttp pool (``bridge.run``) and returns a real ``requests.Response`` whose ``raw`` is a
+urllib3 ``HTTPResponse`` reading the body as it arrives (``stream=True``) or from memory.
+docs/http.md ("Mount on your Session") lists what differs from ``HTTPAdapter``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import logging
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+import requests.adapters
+from requests.cookies import extract_cookies_to_jar
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers, prepend_scheme_if_needed, select_proxy
+from urllib3 import HTTPResponse
+from urllib3._collections import HTTPHeaderDict
+from urllib3.util import parse_url
+from urllib3.util.retry import Retry
+from yarl import URL
+
+from async_core import LoopNotRunning, UpstreamError, UpstreamReadTimeout, default_loop
+from async_core.http import HttpConfig, default_http_config
+from async_core.http._stream import BodyPipe, Opened, StreamSpec, Transport, iterate_in_thread
+
+from ._calls import run
+
+__all__ = ["LoopBridgeAdapter", "retry_overrides"]
+
+logger = logging.getLogger(__name__)
+
+_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+
+
+def retry_overrides(max_retries: Any) -> tuple[dict[str, Any], bool]:
+    """The :class:`HttpConfig` retry fields an ``HTTPAdapter``-style ``max_retries`` maps to.
+
+    Returns ``(fields, raise_on_status)``. An int is the number of retries (as ``HTTPAdapter``:
+    connection failures only, never a read after the request was sent, no status retries). A
+    urllib3 ``Retry`` maps ``total`` (capped by the largest of ``connect``/``read``/``status``),
+    ``connect=0``, ``read=0``/``False``, ``backoff_factor``, ``backoff_max``,
+    ``status_forcelist``, ``allowed_methods`` and ``raise_on_status``; its other fields
+    (``redirect``, ``respect_retry_after_header``, ``backoff_jitter``, ``other``,
+    ``remove_headers_on_redirect``) have no effect here.
+    """
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int | Retry):
+        raise TypeError(f"max_retries must be an int or a urllib3 Retry, as for HTTPAdapter, not {max_retries!r}.")
+    if isinstance(max_retries, int):
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, not {max_retries}.")
+        return {"retries": max_retries, "retry_on_timeouts": False, "retry_statuses": frozenset()}, False
+    r = max_retries
+    counts = [c for c in (r.connect, r.read, r.status) if isinstance(c, int) and not isinstance(c, bool)]
+    total = r.total if isinstance(r.total, int) and not isinstance(r.total, bool) else None
+    if counts:  # one count for every kind here: the largest specific one, within the total
+        total = max(counts) if total is None else min(total, max(counts))
+    total = total or 0
+    methods = r.allowed_methods
+    fields: dict[str, Any] = {
+        "retries": max(0, total),
+        "retry_on_connection_errors": r.connect != 0,
+        "retry_on_timeouts": r.read not in (0, False),
+        "retry_statuses": frozenset(r.status_forcelist or ()),
+        "backoff": float(r.backoff_factor),
+        "backoff_max": float(getattr(r, "backoff_max", 120)),
+        "retry_methods": frozenset(methods) if methods else frozenset(
+            {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH", "TRACE", "CONNECT"}),
+    }
+    return fields, bool(r.raise_on_status)
+
+
+class _Source:
+    """What urllib3's ``HTTPResponse`` reads from: the part ``http.client.HTTPResponse`` plays.
+
+    ``msg`` carries every header line (requests' cookie extraction reads ``Set-Cookie`` there).
+    """
+
+    def __init__(self, msg: http.client.HTTPMessage, content: bytes | None, pipe: BodyPipe | None) -> None:
+        self.msg = msg
+        self._memory = io.BytesIO(content) if content is not None else None
+        self._pipe = pipe
+        self._closed = False
+
+    def read(self, amt: int | None = None) -> bytes:
+        if self._closed:
+            return b""
+        if self._memory is not None:
+            return self._memory.read(amt)
+        assert self._pipe is not None
+        try:
+            return self._pipe.read(amt)
+        except UpstreamReadTimeout as exc:  # urllib3 turns this into its ReadTimeoutError, as for a socket
+            raise socket.timeout(str(exc)) from exc
+
+    read1 = read
+
+    def readable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        if self._closed:
+            return True
+        if self._pipe is not None:
+            return self._pipe.closed
+        return False
+
+    def isclosed(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self._closed = True
+        if self._pipe is not None:
+            self._pipe.close()
+        self._memory = None
+
+
+def _message(headers: tuple[tuple[str, str], ...]) -> http.client.HTTPMessage:
+    msg = http.client.HTTPMessage()
+    for name, value in headers:
+        msg[name] = value  # email.message.Message appends: repeated headers are kept
+    return msg
+
+
+class LoopBridgeAdapter(requests.adapters.BaseAdapter):
+    """A requests transport adapter whose requests run on the shared loop's aiohttp pool.
+
+    Parameters:
+        config: an :class:`HttpConfig` for this adapter (its own pool, SSRF guard, size cap,
+            timeouts, retries); ``None`` (default) uses the loop's shared pool and the
+            process's configuration (``bridge.http.configure``).
+        max_retries: as for ``HTTPAdapter``: an int, or a urllib3 ``Retry`` (see
+            :func:`retry_overrides` for what is mapped). Not given: the retry policy of
+            ``config`` / ``**changes`` when either is given, else none (``HTTPAdapter``'s 0).
+        pool_maxsize: as for ``HTTPAdapter``: connections per host (gives the adapter its own pool).
+        pool_connections, pool_block: accepted for ``HTTPAdapter`` compatibility; aiohttp has
+            no per-host pool count and always waits for a free connection.
+        **changes: fields of :class:`HttpConfig` (``block_private=True``, ``max_body=...``),
+            applied to ``config`` (or the process's) for an adapter-own configuration.
+
+    Example::
+
+        session = requests.Session()
+        adapter = LoopBridgeAdapter(block_private=True, allow=["10.1.0.0/16"], max_retries=2)
+        session.mount("https://", adapter)
+        session.get("https://example.org/", timeout=(3, 10)).raise_for_status()
+    """
+
+    def __init__(self, config: HttpConfig | None = None, *, max_retries: int | Retry | None = None,
+                 pool_connections: int = 10, pool_maxsize: int | None = None, pool_block: bool = False,
+                 **changes: Any) -> None:
+        super().__init__()
+        if config is not None and not isinstance(config, HttpConfig):
+            raise TypeError(f"config must be an HttpConfig or None, not {type(config).__name__}.")
+        if pool_maxsize is not None:
+            changes["limit_per_host"] = pool_maxsize
+        if changes:
+            config = (config or default_http_config()).replace(**changes)
+        if max_retries is None and config is None and not changes:
+            max_retries = requests.adapters.DEFAULT_RETRIES  # as HTTPAdapter: no retry unless asked
+        self._max_retries_given = max_retries
+        overrides, self._raise_on_status = ({}, False) if max_retries is None else retry_overrides(max_retries)
+        self.max_retries = max_retries if isinstance(max_retries, Retry) else Retry(max_retries or 0, read=False)
+        self._transport = Transport(config, overrides)
+        self._ssl_cache: dict[tuple[Any, Any], ssl.SSLContext] = {}
+        self._ssl_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self._transport.config, "max_retries": self._max_retries_given}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["config"], max_retries=state["max_retries"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        config = self._transport.config
+        return f"<LoopBridgeAdapter {'shared pool' if config is None else repr(config)}>"
+
+    # -- requests' adapter interface --------------------------------------------------------
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: bool | str = True, cert: Any = None, proxies: Mapping[str, str] | None = None) -> requests.Response:
+        """Send a prepared request on the shared loop; see ``requests.adapters.HTTPAdapter.send``."""
+        spec = self._spec(request, stream, timeout, verify, cert, proxies)
+        lt = default_loop()
+        try:
+            opened: Opened = run(self._transport.open(lt, spec))
+        except UpstreamError as exc:
+            exc.request = request
+            raise
+        head = opened.head
+        if head.retries_exhausted and self._raise_on_status:
+            if opened.body is not None:
+                lt.call_soon(opened.body.abandon)
+            raise requests.exceptions.RetryError(
+                f"{request.method} {request.url}: still {head.status} after the retries max_retries allows "
+                "(the status is in its status_forcelist; pass Retry(raise_on_status=False) to get the response).",
+                request=request)
+        pipe = None if opened.body is None else BodyPipe(lt, opened.body, spec.read)
+        source = _Source(_message(head.headers), opened.content, pipe)
+        raw = HTTPResponse(
+            body=source,  # type: ignore[arg-type]
+            headers=HTTPHeaderDict(list(head.headers)), status=head.status, version=head.version,
+            version_string=f"HTTP/{head.version // 10}.{head.version % 10}", reason=head.reason,
+            preload_content=False, decode_content=False, original_response=source,  # type: ignore[arg-type]
+            request_method=request.method, request_url=request.url,
+        )
+        return self.build_response(request, raw)
+
+    def build_response(self, req: requests.PreparedRequest, resp: HTTPResponse) -> requests.Response:
+        """A ``requests.Response`` from the urllib3 response, as ``HTTPAdapter.build_response`` makes it."""
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason  # type: ignore[assignment]
+        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url  # type: ignore[assignment]
+        extract_cookies_to_jar(response.cookies, req, resp)
+        response.request = req
+        response.connection = self  # type: ignore[assignment]
+        return response
+
+    def close(self) -> None:
+        """Close the pool kept for this adapter's own configuration (the shared pool is the loop's).
+
+        Idempotent; the adapter stays usable (a later request opens a new pool), as
+        ``HTTPAdapter`` after ``close()``.
+        """
+        if self._transport.config is None:
+            return
+        lt = default_loop()
+        if lt.running_loop is None or lt.in_loop_thread():
+            return  # a stopped loop closed its sessions already
+        try:
+            lt.submit(self._transport.aclose(lt)).result(timeout=10)
+        except LoopNotRunning:
+            pass
+
+    # -- preparing the spec (caller's thread: misuse fails here) ----------------------------
+    def _spec(self, request: requests.PreparedRequest, stream: bool, timeout: Any, verify: bool | str,
+              cert: Any, proxies: Mapping[str, str] | None) -> StreamSpec:
+        url = request.url
+        if not isinstance(url, str) or not url:
+            raise requests.exceptions.InvalidURL(f"invalid URL {url!r}: the adapter needs a prepared http(s) URL.", request=request)
+        try:
+            parsed = URL(url, encoded=True)
+        except (ValueError, TypeError) as exc:
+            raise requests.exceptions.InvalidURL(f"invalid URL {url!r}: {exc}", request=request) from exc
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise requests.exceptions.InvalidURL(f"invalid URL {url!r}: LoopBridgeAdapter sends http:// and https:// URLs only.", request=request)
+        if parsed.user is not None or parsed.password is not None:
+            parsed = parsed.with_user(None)  # requests already made it the Authorization header
+        connect, read = _timeouts(timeout)
+        proxy, proxy_headers = self._proxy(request, proxies)
+        headers = [(str(k), str(v)) for k, v in request.headers.items()]
+        body, chunked = _body(request.body)
+        if chunked:
+            headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
+        present = {k.lower() for k, _ in headers}
+        skip = frozenset(h for h in _AUTO_HEADERS if h.lower() not in present)
+        return StreamSpec(
+            method=str(request.method), url=parsed, headers=tuple(headers), body=body, connect=connect, read=read,
+            ssl=self._ssl(verify, cert) if parsed.scheme == "https" else None, proxy=proxy, proxy_headers=proxy_headers, stream=bool(stream),
+            chunked=chunked, skip_auto_headers=skip,
+        )
+
+    def _proxy(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+        proxy = select_proxy(str(request.url), dict(proxies or {}))
+        if not proxy:
+            return None, ()
+        proxy = prepend_scheme_if_needed(proxy, "http")
+        if not parse_url(proxy).host:
+            raise requests.exceptions.InvalidProxyURL(
+                "Please check proxy URL. It is malformed and could be missing the host.", request=request)
+        parsed = URL(proxy)
+        if parsed.scheme != "http":
+            raise requests.exceptions.InvalidProxyURL(
+                f"proxy {parsed.with_password(None)} uses {parsed.scheme}://, which LoopBridgeAdapter does not support: "
+                "aiohttp speaks to http:// proxies only (they tunnel https:// too). Use an http:// proxy, or mount "
+                "requests.adapters.HTTPAdapter() for this URL prefix (docs/http.md, 'Mount on your Session').",
+                request=request)
+        return proxy, ()
+
+    def _ssl(self, verify: bool | str, cert: Any) -> Any:
+        if verify is True and not cert:
+            return None  # the pool's default context (system CAs, as HttpConfig.verify says)
+        if verify is False and not cert:
+            return False
+        key = (verify, cert)
+        with self._ssl_lock:
+            context = self._ssl_cache.get(key)
+            if context is None:
+                context = self._ssl_cache[key] = _ssl_context(verify, cert)
+        return context
+
+
+def _ssl_context(verify: bool | str, cert: Any) -> ssl.SSLContext:
+    """An SSL context for a CA path and/or a client certificate, with HTTPAdapter's messages."""
+    if isinstance(verify, str):
+        if not os.path.exists(verify):
+            raise OSError(f"Could not find a suitable TLS CA certificate bundle, invalid path: {verify}")
+        if os.path.isdir(verify):
+            context = ssl.create_default_context(capath=verify)
+        else:
+            context = ssl.create_default_context(cafile=verify)
+    else:
+        context = ssl.create_default_context()
+        if verify is False:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+    if cert:
+        cert_file, key_file = (cert, None) if isinstance(cert, str) else (cert[0], cert[1])
+        if cert_file and not os.path.exists(cert_file):
+            raise OSError(f"Could not find the TLS certificate file, invalid path: {cert_file}")
+        if key_file and not os.path.exists(key_file):
+            raise OSError(f"Could not find the TLS key file, invalid path: {key_file}")
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def _timeouts(timeout: Any) -> tuple[float | None, float | None]:
+    """requests' ``timeout`` (None, a number, ``(connect, read)``, urllib3 ``Timeout``) as two values."""
+    if isinstance(timeout, tuple):
+        try:
+            connect, read = timeout
+        except ValueError:
+            raise ValueError(f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, or a single float to set both timeouts to the same value.") from None
+        return _seconds(connect), _seconds(read)
+    if timeout is None:
+        return None, None
+    if hasattr(timeout, "connect_timeout") and hasattr(timeout, "read_timeout"):  # urllib3 Timeout
+        return _seconds(timeout.connect_timeout), _seconds(timeout.read_timeout)
+    value = _seconds(timeout)
+    return value, value
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"Timeout value must be an int, float or None, got {value!r}.")
+    if value <= 0:
+        raise ValueError(f"Attempted to set timeout to {value}, but the timeout cannot be set to a value less than or equal to 0.")
+    return float(value)
+
+
+def _body(body: Any) -> tuple[Any, bool]:
+    """The request body for aiohttp, and whether it is sent chunked (an iterable of unknown size)."""
+    if body is None or isinstance(body, bytes):
+        return body, False
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body), False
+    if isinstance(body, str):
+        return body.encode("utf-8"), False  # as urllib3 2 sends a str body
+    if hasattr(body, "read"):
+        return _read_file(body), False
+    return iterate_in_thread(body), True
+
+
+def _read_file(file: Any) -> bytes:
+    """A file body read here, in the caller's thread (file reads would block the loop)."""
+    data = file.read()
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
