@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 import os
 import sys
@@ -95,6 +96,11 @@ _SUSPECT = 0.8
 StallCallback = Callable[["StallReport"], Any]
 
 _all_watchdogs: weakref.WeakSet[Watchdog] = weakref.WeakSet()
+
+#: the ticks run in an empty context: scheduled from a caller's thread (the loop starts lazily,
+#: often inside a Flask request) they would otherwise keep that caller's context, and every
+#: object in it, alive for the life of the loop
+_EMPTY_CONTEXT = contextvars.Context()
 
 
 def resolution_s(threshold_s: float) -> float:
@@ -242,7 +248,7 @@ class Watchdog:
         if not self._thread.is_alive():
             self._thread.start()
             if not self._paused:
-                self._loop.call_soon_threadsafe(self._start_ticking)
+                self._loop.call_soon_threadsafe(self._start_ticking, context=_EMPTY_CONTEXT)
 
     def stop(self, timeout: float = 1.0) -> None:
         """Stop the monitor thread (idempotent; safe from any thread, the loop's included)."""
@@ -305,7 +311,7 @@ class Watchdog:
         if not self._ticking and not self._stopping.is_set():
             self._ticking = True
             self._last_ran = time.monotonic()
-            self._loop.call_soon(self._tick)
+            self._loop.call_soon(self._tick, context=_EMPTY_CONTEXT)
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -317,7 +323,7 @@ class Watchdog:
         if not self._paused:
             self._check_gap(now)
         self._last_ran = now
-        self._loop.call_later(step, self._tick)
+        self._loop.call_later(step, self._tick, context=_EMPTY_CONTEXT)
 
     def _check_gap(self, now: float) -> None:
         """Loop thread: count how late this look came, and record a proven stall."""
