@@ -46,7 +46,6 @@ _ASYNC_IO = (("aiohttp.", "http"), ("httpx.AsyncClient.", "http"), ("asyncio.sle
              ("asyncio.StreamReader.", "network"), ("asyncio.StreamWriter.drain", "network"),
              ("aiofiles.", "file"), ("asyncpg.", "db"), ("aiosqlite.", "db"),
              ("redis.asyncio.", "db"), ("psycopg.Async", "db"))
-_BRIDGE_HTTP = "bridge.http."
 _HTTP_LIBRARY = ("bridge.http.", "async_core.http.")
 _HTTP_CALLS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request",
                          "map"})
@@ -106,7 +105,7 @@ class _Analysis:
         for module in modules:
             for fn in module.functions.values():
                 for site in fn.calls:
-                    if site.name != "mount" and not site.name.endswith("Adapter"):
+                    if not site.name.endswith("Adapter"):
                         continue
                     found = lint.meaning(self.project, site.target)
                     if found and found[1].startswith("bridge.") \
@@ -128,69 +127,77 @@ class _Analysis:
 
     def _build(self, fn: lint.FunctionInfo) -> _Edges:
         out = _Edges()
-        project = self.project
         runs: list[tuple[int, lint.CallSite]] = []
         parents_with_io: set[int] = set()
         for index, site in enumerate(fn.calls):
-            if site.target is None or not lint.on_loop(site, fn, project):
+            if site.target is None or not lint.on_loop(site, fn, self.project):
                 continue
-            callee = lint.called(project, site)
-            if callee is None:
-                found = lint.meaning(project, site.target)
-                if found is not None and found[0] == "outside" \
-                        and found[1].startswith(_HTTP_LIBRARY) and _is_http_call(found[1]):
-                    how = "async" if found[1].rpartition(".")[2].startswith("async_") else "bridge"
-                    key = f"{fn.module.path}:{site.line}:{site.col + 1}"
-                    self._add(out, fn, site, key, "http", how, found[1], None)
-                    parents_with_io.add(site.parent)
-                else:
-                    self._dispatch(out, site.target)
-                continue
-            name = callee.name
-            key = f"{fn.module.path}:{site.line}:{site.col + 1}"
-            if name.startswith(_LIBRARY):
-                if name in _BRIDGE_RUNNERS or callee.kind == "wrapper":
-                    runs.append((index, site))
-                elif name.startswith(_HTTP_LIBRARY) and _is_http_call(name) \
-                        and callee.kind in ("block", "coro", "async", "sync"):
-                    how = "async" if callee.kind in ("coro", "async") else "bridge"
-                    self._add(out, fn, site, key, "http", how, name, None)
-                    parents_with_io.add(site.parent)
-                continue
-            kind = callee.kind
-            if kind == "block":
-                entry = project.blocking_entry_for(site)
-                if entry is None or not entry.transitive:
-                    continue
-                io_kind = _CODE_KIND.get(entry.code, "configured")
-                how = "io"
-                if io_kind == "http" and entry.name.startswith("requests.Session.") \
-                        and (self.mounts_adapter(fn) or self._bridge_session(site.target)):
-                    how = "bridge"
-                self._add(out, fn, site, key, io_kind, how, entry.name, entry)
+            found = self._classify(out, fn, site)
+            if found == "run":
+                runs.append((index, site))
+            elif found == "io":
                 parents_with_io.add(site.parent)
-            elif kind == "async":
-                async_kind = _async_io_kind(name)
-                if async_kind is not None:
-                    self._add(out, fn, site, key, async_kind, "async", name, None)
-                    parents_with_io.add(site.parent)
-            elif callee.fn is not None and not callee.fn.module.modname.startswith(_LIBRARY):
-                if kind == "sync":
-                    out.calls.append((callee.fn.qualname, "same"))
-                elif kind in ("coro", "wrapper"):
-                    out.calls.append((callee.fn.qualname, "loop"))
-                    parents_with_io.add(site.parent)
-                elif kind == "offloaded":
-                    out.calls.append((callee.fn.qualname, "offload"))
+        # bridge.run(coro) counts as one call on the loop unless the IO inside it is seen
         for index, site in runs:
             if index not in parents_with_io:
-                key = f"{fn.module.path}:{site.line}:{site.col + 1}"
-                self._add(out, fn, site, key, "loop", "bridge", "bridge.run", None)
+                self._add(out, fn, site, "loop", "bridge", "bridge.run", None)
         for target in self.offloads.get(fn.qualname, ()):
             out.calls.append((target, "offload"))
         for table in self.table_calls.get(fn.qualname, ()):
             self.table_edges(out, table)
         return out
+
+    def _classify(self, out: _Edges, fn: lint.FunctionInfo, site: lint.CallSite) -> str | None:
+        """Record what one call does: ``io`` (an IO site or a coroutine), ``run``, or None."""
+        project = self.project
+        callee = lint.called(project, site)
+        if callee is None:
+            found = lint.meaning(project, site.target)
+            if found is not None and found[0] == "outside" \
+                    and found[1].startswith(_HTTP_LIBRARY) and _is_http_call(found[1]):
+                how = "async" if found[1].rpartition(".")[2].startswith("async_") else "bridge"
+                self._add(out, fn, site, "http", how, found[1], None)
+                return "io"
+            self._dispatch(out, site.target)
+            return None
+        name, kind = callee.name, callee.kind
+        if name.startswith(_LIBRARY):
+            if name in _BRIDGE_RUNNERS or kind == "wrapper":
+                return "run"
+            if name.startswith(_HTTP_LIBRARY) and _is_http_call(name) \
+                    and kind in ("block", "coro", "async", "sync"):
+                how = "async" if kind in ("coro", "async") else "bridge"
+                self._add(out, fn, site, "http", how, name, None)
+                return "io"
+            return None
+        if kind == "block":
+            entry = project.blocking_entry_for(site)
+            if entry is None or not entry.transitive:
+                return None
+            io_kind = _CODE_KIND.get(entry.code, "configured")
+            how = "io"
+            if io_kind == "http" and entry.name.startswith("requests.Session.") \
+                    and (self.mounts_adapter(fn) or self._bridge_session(site.target)):
+                how = "bridge"
+            self._add(out, fn, site, io_kind, how, entry.name, entry)
+            return "io"
+        if kind == "async":
+            async_kind = _async_io_kind(name)
+            if async_kind is None:
+                return None
+            self._add(out, fn, site, async_kind, "async", name, None)
+            return "io"
+        target = callee.fn
+        if target is None or target.module.modname.startswith(_LIBRARY):
+            return None
+        if kind == "sync":
+            out.calls.append((target.qualname, "same"))
+        elif kind in ("coro", "wrapper"):
+            out.calls.append((target.qualname, "loop"))
+            return "io"
+        elif kind == "offloaded":
+            out.calls.append((target.qualname, "offload"))
+        return None
 
     def _dispatch(self, out: _Edges, target: object) -> None:
         """A call of what ``get_x(key)`` returns, where it returns ``TABLE[key]``."""
@@ -211,8 +218,9 @@ class _Analysis:
                 kind = self.project.function_kind(fn)
                 out.calls.append((qualname, "loop" if kind in ("coro", "wrapper") else "same"))
 
-    def _add(self, out: _Edges, fn: lint.FunctionInfo, site: lint.CallSite, key: str,
-             kind: str, how: str, name: str, entry: object) -> None:
+    def _add(self, out: _Edges, fn: lint.FunctionInfo, site: lint.CallSite, kind: str,
+             how: str, name: str, entry: object) -> None:
+        key = f"{fn.module.path}:{site.line}:{site.col + 1}"
         out.sites.append((key, kind, how, name, entry))
         if key not in self.site_info:
             self.site_info[key] = (fn.module.path, fn.qualname, kind, name, entry)

@@ -169,3 +169,25 @@ def test_calls_in_a_for_loop_rank_first_and_retry_loops_do_not_count(tmp_path: P
     first = report.steps[0]
     assert (first.function, first.call) == ("check_all", "requests.get")
     assert "bridge.http.map" in first.change and "in a for loop" in first.basis
+
+
+def test_static_half_stays_within_twice_the_lint_time(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from loopbridge.lint import LintConfig, lint_paths
+
+    from .synth import write_app
+
+    lines = write_app(tmp_path, 40)
+    monkeypatch.chdir(tmp_path)
+    config = LintConfig(root=str(tmp_path))
+    lint_times, report_times = [], []
+    for _ in range(3):   # interleaved, best of three: machine load hits both alike
+        started = time.perf_counter()
+        lint_paths(["synthapp"], config)
+        lint_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        report = build_report(["synthapp"], config)
+        report_times.append(time.perf_counter() - started)
+    assert report.lines == lines > 10_000
+    assert min(report_times) <= 2 * min(lint_times) + 0.1, (report_times, lint_times)
