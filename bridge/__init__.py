@@ -3,7 +3,7 @@
 Unchanged synchronous code hands IO-heavy work to the process's one event-loop thread and gets
 results back: :func:`run`, :func:`to_sync`, :func:`to_async`, the Flask extension
 :class:`LoopBridge`, the requests-shaped :mod:`bridge.http`, and the ``loopbridge`` command
-(``lint``, ``demo``, ``bench``).
+(``lint``, ``demo``, ``bench``), which lives in the tools package :mod:`loopbridge`.
 """
 
 import logging as _logging
@@ -23,7 +23,10 @@ from async_core import (
     UpstreamConnectTimeout,
     UpstreamError,
     UpstreamHTTPError,
+    UpstreamJSONError,
+    UpstreamPayloadError,
     UpstreamReadTimeout,
+    UpstreamSSLError,
     UpstreamTimeout,
 )
 
@@ -49,7 +52,10 @@ __all__ = [
     "UpstreamConnectionError",
     "UpstreamError",
     "UpstreamHTTPError",
+    "UpstreamJSONError",
+    "UpstreamPayloadError",
     "UpstreamReadTimeout",
+    "UpstreamSSLError",
     "UpstreamTimeout",
     "http",
     "run",

@@ -50,6 +50,12 @@ def test_errors_are_also_what_legacy_code_already_catches() -> None:
     assert issubclass(bridge.UpstreamHTTPError, requests.HTTPError)
 
 
+def test_bridge_reexports_every_error_of_the_hierarchy() -> None:
+    errors = {n for n in async_core.__all__ if isinstance(getattr(async_core, n), type)
+              and issubclass(getattr(async_core, n), async_core.LoopBridgeError)}
+    assert errors <= set(bridge.__all__), sorted(errors - set(bridge.__all__))
+
+
 def test_async_core_never_imports_bridge_or_flask() -> None:
     import subprocess
     import sys
