@@ -38,15 +38,15 @@ from ._static import scan
 
 __all__ = [
     "FORMATS",
-    "REQUIRED_FIELDS",
-    "SCHEMA",
     "IOSite",
     "LiveEndpoint",
     "LiveError",
     "LiveInfo",
     "ModuleCounts",
+    "REQUIRED_FIELDS",
     "Report",
     "RouteReport",
+    "SCHEMA",
     "Step",
     "build_report",
     "load_stats",

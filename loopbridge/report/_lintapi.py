@@ -23,19 +23,15 @@ from loopbridge.lint._index import (
     ModuleIndex,
     index_module,
 )
-from loopbridge.lint._model import Ctx
 from loopbridge.lint._resolve import Project
 from loopbridge.lint._rule_base import on_loop
 from loopbridge.lint._rule_files import FileProblem, decode, parse, read
 
-__all__ = ["AWAIT", "CallSite", "Called", "ClassInfo", "Entry", "FileProblem", "FunctionInfo",
+__all__ = ["CallSite", "Called", "ClassInfo", "Entry", "FileProblem", "FunctionInfo",
            "LintConfig", "ModuleIndex", "Project", "called", "discover", "index_file",
-           "meaning", "new_project", "on_loop", "shown"]
+           "meaning", "naming", "new_project", "on_loop", "shown"]
 
 logger = logging.getLogger(__name__)
-
-#: The index's context value for an awaited call.
-AWAIT = Ctx.AWAIT
 
 #: Old one- and two-letter meaning kinds of the lint, mapped to its current words.
 _KINDS = {"q": "outside", "i": "instance", "pf": "function", "pc": "class", "pm": "module",
