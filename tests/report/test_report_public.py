@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import loopbridge.report as report
+from loopbridge import report
 from loopbridge.report import _lintapi
 
 
