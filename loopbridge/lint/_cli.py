@@ -57,6 +57,9 @@ class _Options:
     output_file: str | None
     exit_zero: bool
     quiet: bool
+    fix: bool
+    unsafe_fixes: bool
+    diff: bool
 
 
 def _fail(message: str) -> NoReturn:
@@ -107,6 +110,11 @@ def _list_rules() -> str:
               help="Record the current findings in this file and exit 0.")
 @click.option("--prune-baseline", is_flag=True, help="With --baseline: rewrite the baseline "
               "without its stale entries (those that match no finding any more).")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes in place (see docs/lint.md).")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply the unsafe fixes (with --fix or "
+              "--diff); their behaviour can differ, read the diff.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and change "
+              "nothing (exit 1 if there is anything to fix).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="pyproject.toml to read [tool.loopbridge.lint] from (default: nearest).")
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
@@ -138,6 +146,12 @@ def lint_command(list_rules: bool, **kwargs: Any) -> None:
 def _check_combination(options: _Options) -> None:
     if options.prune_baseline and not options.baseline:
         raise _Failure("--prune-baseline needs --baseline FILE (the baseline to prune)")
+    if options.unsafe_fixes and not (options.fix or options.diff):
+        raise _Failure("--unsafe-fixes needs --fix or --diff")
+    if options.fix and options.diff:
+        raise _Failure("--fix and --diff exclude each other (--diff changes nothing)")
+    if (options.fix or options.diff) and options.write_baseline:
+        raise _Failure("--write-baseline cannot be combined with --fix or --diff")
 
 
 def _run(options: _Options) -> int:
@@ -149,6 +163,23 @@ def _run(options: _Options) -> int:
     except (ConfigError, FileNotFoundError) as exc:
         raise _Failure(str(exc)) from exc
     fixed = 0
+    if options.fix or options.diff:
+        try:
+            from ._fix_apply import apply_fixes  # libcst is loaded only on this path
+        except ImportError as exc:
+            raise _Failure(f"--fix and --diff need libcst ({exc}); install it with "
+                           "pip install 'libcst>=1.0.0'") from exc
+        outcome = apply_fixes(result, config, unsafe=options.unsafe_fixes,
+                              write=options.fix)
+        if options.diff:
+            _emit(outcome.diff, None)
+            if not options.quiet:
+                click.echo(f"loopbridge lint: {outcome.fixed} fix(es) available in "
+                           f"{outcome.files} file(s); nothing was changed.", err=True)
+            return 1 if outcome.fixed and not options.exit_zero else 0
+        fixed = outcome.fixed
+        if fixed:
+            result = lint_paths(paths, config)
     if options.write_baseline:
         try:
             count = write_baseline(options.write_baseline, result.findings, config.root)

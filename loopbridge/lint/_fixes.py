@@ -1,0 +1,83 @@
+"""Which findings ``--fix`` can repair, how, and whether the repair is safe (pure, no libcst).
+
+A *safe* fix keeps the meaning of the code except for the bug it removes: ``time.sleep(x)``
+in a coroutine becomes ``await asyncio.sleep(x)``, and a coroutine call left bare or assigned
+and never awaited is awaited. An *unsafe* fix is applied only with ``--unsafe-fixes`` because
+the behaviour can change in ways a person should review (a different HTTP client, a call moved
+to another thread, a timeout dropped); docs/lint.md says how for each. Transitive findings
+(LB2xx) are never fixed: the blocking call lives in a helper, and the message names it.
+
+The edits themselves are made by :mod:`loopbridge.lint._fix_apply` (libcst); this module only
+decides, so that the docs, the JSON output and the tests can ask without loading libcst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ._model import Finding
+
+__all__ = ["FIXABILITY", "Fix", "FixKind", "REQUESTS_VERBS", "plan_fix"]
+
+#: ``sleep`` time.sleep -> await asyncio.sleep; ``await`` await the coroutine;
+#: ``await_arg`` bridge.run(c) / asyncio.run(c) -> await c; ``bridge_http`` requests.<verb> ->
+#: await bridge.http.async_get / async_request; ``to_thread`` -> await asyncio.to_thread(...).
+FixKind = Literal["sleep", "await", "await_arg", "bridge_http", "to_thread"]
+
+#: Module-level functions of requests that have a bridge.http async twin.
+REQUESTS_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options",
+                            "request"})
+
+#: For each code: ``safe``, ``unsafe``, ``some`` (some findings, unsafe) or ``no``.
+FIXABILITY: dict[str, str] = {
+    "LB101": "unsafe", "LB102": "safe", "LB103": "unsafe", "LB104": "unsafe",
+    "LB105": "some", "LB106": "unsafe", "LB107": "unsafe", "LB108": "some", "LB109": "unsafe",
+    "LB201": "no", "LB202": "no",
+    "LB301": "safe", "LB302": "safe", "LB303": "unsafe", "LB304": "unsafe", "LB305": "no",
+    "LB401": "unsafe", "LB402": "no",
+    "LB801": "no",
+    "LB901": "no", "LB902": "no", "LB903": "no", "LB904": "no", "LB905": "no", "LB906": "no",
+}
+
+#: Thread waits that may move to a worker thread; the others (a lock's acquire, a
+#: condition's wait) must stay in the thread that owns the lock.
+_THREAD_WAITS = (".join", ".result", ".get", ".put", "Event.wait", "concurrent.futures.wait")
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """How one finding can be fixed."""
+
+    kind: FixKind
+    safe: bool
+    #: One line for the JSON output and the docs: what the edit does.
+    title: str
+
+
+def plan_fix(finding: Finding) -> Fix | None:
+    """The fix for ``finding``, or ``None`` when it is never fixed automatically.
+
+    Where the call sits still matters (see :mod:`~loopbridge.lint._fix_apply`): only a call
+    that is a plain statement, the value of an assignment or of a ``return`` directly inside
+    the ``async def`` is rewritten.
+    """
+    code, key = finding.code, finding.key
+    if code == "LB102" and key == "time.sleep":
+        return Fix("sleep", True, "await asyncio.sleep(...) instead of time.sleep(...)")
+    if code in ("LB301", "LB302"):
+        return Fix("await", True, "await the coroutine")
+    if code in ("LB303", "LB304"):
+        return Fix("await", False, "await the coroutine where it is tested or formatted")
+    if code == "LB401":
+        return Fix("await_arg", False, "await the awaitable instead of running it to completion")
+    if not code.startswith("LB1") or key.endswith(".__enter__"):
+        return None
+    module, _, verb = key.rpartition(".")
+    if code == "LB101" and module == "requests" and verb in REQUESTS_VERBS:
+        return Fix("bridge_http", False, f"await bridge.http.async_* instead of requests.{verb}")
+    if key.startswith("sqlite3."):
+        return None  # sqlite3 objects refuse use from another thread (check_same_thread)
+    if code == "LB108" and not key.endswith(_THREAD_WAITS):
+        return None
+    return Fix("to_thread", False, "run the call in a worker thread: await asyncio.to_thread(...)")

@@ -1,0 +1,255 @@
+"""``--fix`` / ``--diff`` / ``--unsafe-fixes``: what is rewritten, how, and what is left alone."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from loopbridge.lint import LintConfig, lint_paths, lint_source
+from loopbridge.lint._cli import lint_command
+from loopbridge.lint._fix_apply import fix_source
+from loopbridge.lint._fixes import FIXABILITY, plan_fix
+from loopbridge.lint._model import Finding
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+
+#: Planned fixes the corpus holds where the call is not a plain statement, assignment or
+#: return, so it is left as it is (and stays reported): (file, code, key).
+NOT_REWRITTEN = {("objects.py", "LB104", "builtins.open")}  # `with open(path) as fh:`
+
+
+def fix(source: str, *, unsafe: bool = False) -> str:
+    text = textwrap.dedent(source)
+    found = lint_source(text, "m.py")
+    planned = [(f, p) for f in found if (p := plan_fix(f)) is not None and (p.safe or unsafe)]
+    return fix_source(text, planned)[0]
+
+
+def test_time_sleep_becomes_await_asyncio_sleep_and_the_import_is_added() -> None:
+    assert fix('''\
+        """Doc."""
+        from __future__ import annotations
+
+        import time
+
+
+        async def retry(n):
+            # wait a little
+            time.sleep(n * 2)  # keep this comment
+        ''') == textwrap.dedent('''\
+        """Doc."""
+        from __future__ import annotations
+
+        import asyncio
+        import time
+
+
+        async def retry(n):
+            # wait a little
+            await asyncio.sleep(n * 2)  # keep this comment
+        ''')
+
+
+def test_sleep_imported_by_name_and_an_existing_asyncio_import() -> None:
+    fixed = fix("import asyncio\nfrom time import sleep as nap\n\n\nasync def f():\n"
+                "    x = nap(1)\n    return x\n")
+    assert fixed.count("import asyncio") == 1 and "x = await asyncio.sleep(1)" in fixed
+
+
+def test_dropped_and_assigned_coroutines_are_awaited() -> None:
+    fixed = fix("""\
+        async def ping():
+            return 1
+
+
+        async def main():
+            ping()
+            pending = ping()
+        """)
+    assert "    await ping()\n    pending = await ping()\n" in fixed
+
+
+def test_unsafe_fixes_need_the_flag() -> None:
+    source = "import requests\n\n\nasync def f(u):\n    return requests.get(u, timeout=5)\n"
+    assert fix(source) == source
+    fixed = fix(source, unsafe=True)
+    assert "return await bridge.http.async_get(u, timeout=5)" in fixed
+    assert "import bridge.http\nimport requests\n" in fixed
+
+
+def test_requests_verbs_map_positional_arguments_to_keywords() -> None:
+    fixed = fix("import requests\n\n\nasync def f(u, d):\n    r = requests.post(u, d)\n"
+                "    requests.delete(u)\n    return r\n", unsafe=True)
+    assert 'r = await bridge.http.async_request("POST", u, data=d)' in fixed
+    assert 'await bridge.http.async_request("DELETE", u)' in fixed
+
+
+def test_other_blocking_calls_move_to_a_thread_and_chains_run_whole_there() -> None:
+    fixed = fix("""\
+        import subprocess
+
+
+        async def f(path):
+            out = subprocess.run(["ls"], check=True)
+            data = open(path).read()
+            return out, data
+        """, unsafe=True)
+    assert 'out = await asyncio.to_thread(subprocess.run, ["ls"], check=True)' in fixed
+    assert "data = await asyncio.to_thread(lambda: open(path).read())" in fixed
+
+
+@pytest.mark.parametrize("source", [
+    "import time\n\n\nasync def f():\n    g = lambda: time.sleep(1)\n    return g\n",
+    "import time\n\n\nasync def f():\n    def g():\n        time.sleep(1)\n    return g\n",
+    "import time\n\n\nasync def f(xs):\n    return [time.sleep(x) for x in xs]\n",
+    "import time\n\n\nasync def f():\n    return time.sleep(1) or 2\n",
+])
+def test_calls_that_are_not_plain_statements_in_the_coroutine_are_left_alone(source: str) -> None:
+    assert fix(source, unsafe=True) == source
+
+
+def test_locks_sqlite_and_transitive_findings_are_never_fixed() -> None:
+    source = textwrap.dedent("""\
+        import sqlite3
+        import threading
+        import time
+
+        LOCK = threading.Lock()
+
+
+        def helper():
+            time.sleep(1)
+
+
+        async def f(db: sqlite3.Connection):
+            LOCK.acquire()
+            db.execute("select 1")
+            helper()
+        """)
+    assert {f.code for f in lint_source(source)} == {"LB108", "LB105", "LB201"}
+    assert fix(source, unsafe=True) == source
+
+
+def test_columns_after_non_ascii_text_still_match() -> None:
+    fixed = fix("import time\n\n\nasync def f():\n    x = 'é'; time.sleep(1)\n")
+    assert "x = 'é'; await asyncio.sleep(1)" in fixed
+
+
+def test_every_code_says_whether_it_is_fixable() -> None:
+    from loopbridge.lint import RULES
+
+    assert set(FIXABILITY) == set(RULES)
+    assert set(FIXABILITY.values()) <= {"safe", "unsafe", "some", "no"}
+
+
+# -- the command --------------------------------------------------------------------------
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(lint_command, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "app.py").write_bytes(
+        b"\xef\xbb\xbfimport time\r\nimport requests\r\n\r\n\r\nasync def f(u):\r\n"
+        b"    time.sleep(1)\r\n    return requests.get(u)\r\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_diff_prints_the_edit_and_changes_nothing(project: Path) -> None:
+    before = (project / "app.py").read_bytes()
+    code, out, err = invoke("--isolated", "--diff", "app.py")
+    assert code == 1 and "1 fix(es) available in 1 file(s)" in err
+    assert "-    time.sleep(1)\n+    await asyncio.sleep(1)\n" in out  # CliRunner shows \r\n as \n
+    assert (project / "app.py").read_bytes() == before
+
+
+def test_fix_applies_safe_fixes_keeps_bom_and_crlf_and_reports_what_remains(
+        project: Path) -> None:
+    code, out, err = invoke("--isolated", "--fix", "app.py")
+    assert code == 1 and "fixed 1, 1 remaining finding(s)" in err
+    assert out.split()[1] == "LB101"
+    data = (project / "app.py").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfimport asyncio\r\nimport time\r\n")
+    assert b"    await asyncio.sleep(1)\r\n" in data
+    code, _, err = invoke("--isolated", "--fix", "--unsafe-fixes", "app.py")
+    assert code == 0 and "fixed 1, 0 remaining finding(s)" in err
+    assert b"return await bridge.http.async_get(u)\r\n" in (project / "app.py").read_bytes()
+
+
+@pytest.mark.parametrize("args", [["--unsafe-fixes"], ["--fix", "--diff"],
+                                  ["--fix", "--write-baseline", "b.json"]])
+def test_impossible_fix_combinations_are_usage_errors(project: Path, args: list[str]) -> None:
+    code, _, err = invoke("--isolated", *args)
+    assert code == 2 and err.startswith("loopbridge lint: error: ")
+
+
+def test_plain_lint_never_loads_libcst(project: Path) -> None:
+    code = ("import sys\nfrom loopbridge.lint._cli import main\ntry:\n    main(['--isolated', "
+            "'-q', 'app.py'])\nexcept SystemExit:\n    pass\nprint('libcst' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=project).stdout
+    assert out.strip().splitlines()[-1] == "False"
+
+
+# -- the whole corpus ---------------------------------------------------------------------
+
+def _identity(finding: Finding, root: Path) -> tuple[str, str, str, str]:
+    return (Path(finding.path).resolve().relative_to(root).as_posix(), finding.code,
+            finding.scope, finding.key)
+
+
+def _simple_statements(tree: ast.AST) -> list[ast.stmt]:
+    compound = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For,
+                ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+    return [node for node in ast.walk(tree)
+            if isinstance(node, ast.stmt) and not isinstance(node, compound)
+            and not (isinstance(node, ast.Import) and node.names[0].name in
+                     ("asyncio", "bridge.http") and node.col_offset == 0)]
+
+
+def test_fix_unsafe_over_the_whole_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "corpus"
+    shutil.copytree(CORPUS, root)
+    monkeypatch.chdir(root)
+    config = LintConfig(root=str(root))
+    before = lint_paths(["."], config).findings
+    sources = {p: p.read_text(encoding="utf-8", errors="surrogateescape")
+               for p in root.rglob("*.py")}
+    planned = Counter(_identity(f, root) for f in before if plan_fix(f) is not None)
+    expected_fixed = planned - Counter({key: 1 for key in planned
+                                        if (key[0], key[1], key[3]) in NOT_REWRITTEN})
+
+    code, _, err = invoke("--isolated", "--fix", "--unsafe-fixes", ".")
+    assert code == 1 and f"fixed {sum(expected_fixed.values())}," in err
+
+    after = lint_paths(["."], config).findings
+    remaining = Counter(_identity(f, root) for f in after)
+    # each fixable case fixed, and nothing new reported
+    assert remaining == Counter(_identity(f, root) for f in before) - expected_fixed
+    fixed_lines: dict[str, set[int]] = {}
+    for f in before:
+        if _identity(f, root) in expected_fixed:
+            fixed_lines.setdefault(Path(f.path).name, set()).add(f.line)
+    for path, old in sources.items():
+        new = path.read_text(encoding="utf-8", errors="surrogateescape")
+        if new == old:
+            continue
+        old_tree, new_tree = ast.parse(old), ast.parse(new)  # still compiles
+        pairs = list(zip(_simple_statements(old_tree), _simple_statements(new_tree),
+                         strict=True))
+        changed = {a.lineno for a, b in pairs if ast.dump(a) != ast.dump(b)}
+        assert changed and changed <= fixed_lines[path.name], (path.name, changed)
+    # idempotent: a second run finds nothing more to fix
+    code, out, err = invoke("--isolated", "--diff", "--unsafe-fixes", ".")
+    assert code == 0 and out == "" and "0 fix(es) available" in err
