@@ -106,3 +106,15 @@ def test_page_renders_the_chart_and_the_ranked_steps(browser: Browser, page_file
         context.close()
     assert fetched == []
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_a_large_app_charts_its_worst_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .synth import write_app
+
+    write_app(tmp_path, 40)   # 200 routes
+    monkeypatch.chdir(tmp_path)
+    result = run_report("synthapp", "--format", "html")
+    assert result.exit_code == 0
+    page = result.stdout
+    assert "The 150 routes with the most IO not on the loop, of 200" in page
+    assert page.count('<text x="0"') == 150
