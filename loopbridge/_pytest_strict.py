@@ -106,6 +106,8 @@ class StrictWindow:
         try:
             if current_loop_thread() is not None:  # a LoopThread's loop has its own watchdog
                 return
+            if _in_child_greenlet():  # Playwright's sync API: the loop is suspended, not stalled,
+                return  # while the test's own code runs
             watchdog = self.loop_watchdogs.get(loop)
             if watchdog is None:
                 watchdog = Watchdog.for_loop(
@@ -160,6 +162,12 @@ class StrictWindow:
             current = self.lt.config
             self.lt.configure(current.replace(strict=self.old.strict, watchdog_ms=self.old.watchdog_ms))
         return reports
+
+
+def _in_child_greenlet() -> bool:
+    greenlet = sys.modules.get("greenlet")
+    getcurrent = getattr(greenlet, "getcurrent", None)
+    return getcurrent is not None and getcurrent().parent is not None
 
 
 async def _noop() -> None:
