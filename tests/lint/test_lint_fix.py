@@ -253,3 +253,14 @@ def test_fix_unsafe_over_the_whole_corpus(tmp_path: Path, monkeypatch: pytest.Mo
     # idempotent: a second run finds nothing more to fix
     code, out, err = invoke("--isolated", "--diff", "--unsafe-fixes", ".")
     assert code == 0 and out == "" and "0 fix(es) available" in err
+
+
+def test_docs_say_for_every_code_whether_and_how_it_is_fixed() -> None:
+    docs = (CORPUS.parents[2] / "docs" / "lint.md").read_text(encoding="utf-8")
+    for code, fixability in FIXABILITY.items():
+        section = docs.split(f"### {code}", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+        assert "**Autofix**: " in section, code
+        said = section.split("**Autofix**: ", 1)[1].split()[0].strip(":,.")
+        assert said == fixability, (code, said, fixability)
+        if fixability != "no":
+            assert "```diff\n-" in section and "\n+" in section, f"{code}: no before/after"
