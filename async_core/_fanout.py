@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ._errors import UpstreamTimeout
+from ._validate import check_int, check_seconds
 
 __all__ = ["Progress", "fan_out"]
 
@@ -82,15 +82,8 @@ async def _worker(state: _State) -> None:
 
 
 def _check_args(concurrency: int, deadline: float | None, progress: Progress | None, return_exceptions: bool) -> None:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        raise TypeError(f"concurrency must be an int, not {type(concurrency).__name__}.")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}; use 1 for one item at a time.")
-    if deadline is not None:
-        if isinstance(deadline, bool) or not isinstance(deadline, int | float) or math.isnan(deadline):
-            raise TypeError(f"deadline must be a number of seconds or None, not {deadline!r}.")
-        if deadline <= 0:
-            raise ValueError(f"deadline must be > 0 seconds, got {deadline!r}.")
+    check_int("concurrency", concurrency, minimum=1)
+    check_seconds("deadline", deadline, allow_none=True)
     if progress is not None and not callable(progress):
         raise TypeError("progress must be a callable taking (done, total), or None.")
     if not isinstance(return_exceptions, bool):

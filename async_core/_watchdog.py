@@ -69,6 +69,7 @@ from ._stall import (
     stalled_message,
     walk_stack,
 )
+from ._validate import check_seconds
 
 if TYPE_CHECKING:
     from ._loop import LoopThread
@@ -490,8 +491,7 @@ class Watchdog:
 
 def _check_options(threshold_ms: float | None, strict: bool | None, report_after_ms: float | None) -> None:
     for name, value in (("threshold_ms", threshold_ms), ("report_after_ms", report_after_ms)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value > 0):
-            raise ValueError(f"{name} must be a number of milliseconds > 0 (or None for the default), got {value!r}.")
+        check_seconds(name, value, allow_none=True, unit="milliseconds")
     if strict is not None and not isinstance(strict, bool):
         raise TypeError(f"strict must be True, False or None (follow the loop's config), not {strict!r}.")
 

@@ -28,7 +28,6 @@ import contextvars
 import functools
 import inspect
 import logging
-import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -46,11 +45,21 @@ from async_core import (
     current_loop_thread,
     default_loop,
 )
+from async_core._validate import check_seconds
+
 from ._asgiref_compat import (
     ASGIREF_INTERNALS,
+)
+from ._asgiref_compat import (
     EXECUTORS as _EXECUTORS,
+)
+from ._asgiref_compat import (
     EXECUTORS_VAR as _EXECUTORS_VAR,
+)
+from ._asgiref_compat import (
     Storage as _Storage,
+)
+from ._asgiref_compat import (
     rehome as _rehome,
 )
 
@@ -356,13 +365,8 @@ def _copy_back(ctx: contextvars.Context) -> None:
 
 
 def _deadline(timeout: float | None) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or math.isnan(timeout):
-        raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}.")
-    if timeout <= 0:
-        raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}.")
-    return time.monotonic() + timeout
+    seconds = check_seconds("timeout", timeout, allow_none=True)
+    return None if seconds is None else time.monotonic() + seconds
 
 
 def _as_coroutine(awaitable: Awaitable[_R]) -> Coroutine[Any, Any, _R]:
