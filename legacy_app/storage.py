@@ -190,3 +190,34 @@ def last_runs(conn: sqlite3.Connection) -> dict[str, dict[str, Any] | None]:
                            "ORDER BY id DESC LIMIT 1", (name,)).fetchone()
         out[name] = dict(row) if row else None
     return out
+
+
+def running_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The newest run still marked ``running`` (a check-all in progress), or None."""
+    row = conn.execute("SELECT * FROM runs WHERE status = 'running' ORDER BY id DESC LIMIT 1").fetchone()
+    return dict(row) if row else None
+
+
+def run_latencies(conn: sqlite3.Connection, run_id: int) -> dict[str, float | None]:
+    """The per-call latency of a run's answered checks: median and 95th percentile, in ms."""
+    values = sorted(r[0] for r in conn.execute(
+        "SELECT latency_ms FROM checks WHERE run_id = ? AND latency_ms IS NOT NULL", (run_id,)))
+    if not values:
+        return {"median_ms": None, "p95_ms": None}
+    def pick(q: float) -> float:
+        return float(values[min(len(values) - 1, int(q * len(values)))])
+    return {"median_ms": pick(0.5), "p95_ms": pick(0.95)}
+
+
+def compare_runs(conn: sqlite3.Connection, first: int, second: int) -> dict[str, int]:
+    """How two runs' results line up, site by site.
+
+    Returns ``common`` (sites checked in both), ``same`` (same up/down in both), and
+    ``up_first`` / ``up_second`` (up only in that run).
+    """
+    rows = conn.execute(
+        "SELECT a.ok AS a_ok, b.ok AS b_ok FROM checks AS a JOIN checks AS b "
+        "ON a.site_id = b.site_id AND a.run_id = ? AND b.run_id = ?", (first, second)).fetchall()
+    return {"common": len(rows), "same": sum(r["a_ok"] == r["b_ok"] for r in rows),
+            "up_first": sum(r["a_ok"] > r["b_ok"] for r in rows),
+            "up_second": sum(r["b_ok"] > r["a_ok"] for r in rows)}

@@ -21,6 +21,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from legacy_app import dashboard as board
 from legacy_app import storage
 from legacy_app.checkers import CHECKERS, run_check_all
 from legacy_app.db import get_db
@@ -42,16 +43,37 @@ def requested_checker() -> str:
 
 @bp.get("/")
 def dashboard() -> str:
-    """Every site with its state, the runs of both checkers side by side, and the forms."""
+    """Every site with its state (down first; ``?status=`` filters, ``?sort=&order=`` sorts),
+    the last run of each checker side by side, a check-all in progress, and the forms."""
     conn = get_db()
-    sites = storage.site_statuses(conn)
+    all_sites = storage.site_statuses(conn)
+    status = request.args.get("status", "all")
+    sort = request.args.get("sort", "status")
+    order = "desc" if request.args.get("order") == "desc" else "asc"
+    sites = board.select_sites(all_sites, status, sort, order)
     last = storage.last_runs(conn)
-    speedup = None
+    for run in last.values():
+        if run is not None:
+            run.update(storage.run_latencies(conn, run["id"]))
+    if last["bridge"] is not None:
+        last["bridge"]["concurrency"] = current_app.config["CHECK_CONCURRENCY"]
+    speedup = compared = None
     if last["legacy"] and last["bridge"] and last["bridge"]["duration_ms"]:
         speedup = last["legacy"]["duration_ms"] / last["bridge"]["duration_ms"]
-    counts = {state: sum(1 for s in sites if s["state"] == state) for state in ("up", "down", "unknown")}
-    return render_template("dashboard.html", sites=sites, last=last, speedup=speedup, counts=counts,
+        compared = board.comparison(last["legacy"], last["bridge"],
+                                    storage.compare_runs(conn, last["legacy"]["id"], last["bridge"]["id"]))
+    return render_template("dashboard.html", sites=sites, last=last, speedup=speedup, compared=compared,
+                           latency_note=board.latency_note(last["legacy"], last["bridge"]),
+                           counts=board.count_states(all_sites), status=status if status in board.FILTERS else "all",
+                           sort=sort if sort in board.SORTS else "status", order=order,
+                           running=storage.running_run(conn),
                            checker=current_app.config["CHECKER"], checkers=list(CHECKERS))
+
+
+@bp.app_template_filter("ago")
+def ago_filter(value: str | None) -> str:
+    """``{{ site.checked_at|ago }}``: "3 min ago" (the ISO time goes in a title)."""
+    return board.ago(value)
 
 
 @bp.post("/sites")

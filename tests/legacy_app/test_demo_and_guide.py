@@ -51,3 +51,52 @@ def test_demo_check_once_runs_both_checkers_and_exits_cleanly(tmp_path: Path) ->
     assert "faster" in out and out.rstrip().endswith("stopped")
     for bad in ("Traceback", "Unclosed", "Task was destroyed", "Warning"):
         assert bad not in result.stderr, result.stderr
+
+
+def test_demo_serves_at_once_and_shows_the_first_checks_progress(tmp_path: Path) -> None:
+    """The page answers while the first check-all still runs, and the run's progress is visible."""
+    import selectors
+    import signal
+    import time
+
+    import requests
+
+    cmd = [sys.executable, "-m", "legacy_app.demo", "--port", "0", "--sites", "40", "--latency-ms", "50",
+           "--db", str(tmp_path / "demo.sqlite3")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert proc.stdout is not None
+    try:
+        url = ""
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            deadline = time.monotonic() + 60
+            while not url and time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                if line.startswith("Uptime monitor: "):
+                    url = line.split()[2].rstrip("/")
+        assert url, "the demo never printed its URL"
+        assert requests.get(url + "/", timeout=10).status_code == 200
+        seen: list[tuple[int, int]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = requests.get(url + "/api/runs", params={"limit": 1}, timeout=10).json()["runs"]
+            if runs and runs[0]["status"] == "running":
+                seen.append((runs[0]["recorded"], runs[0]["planned"]))
+                if "Check in progress" in requests.get(url + "/", timeout=10).text and seen[-1][0] > 0:
+                    break
+            time.sleep(0.05)
+        assert seen and 0 < seen[-1][0] < seen[-1][1] == 40, seen
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "the first checks run in the background" in out and out.rstrip().endswith("stopped")
+    for bad in ("Traceback", "Unclosed", "Task was destroyed"):
+        assert bad not in err, err
