@@ -286,7 +286,30 @@ def run(awaitable: Awaitable[_R], *, timeout: float | None = None) -> _R:
             "bridge.run() was called on the loopbridge loop thread, where waiting for the result "
             "would block the loop the coroutine needs; inside a coroutine, `await` it instead."
         )
-    return _run_on(lt, coro, deadline, timeout)
+    clock = _CALL_CLOCK.get()
+    if clock is None or getattr(_tls, "call", None) is not None:  # not timed, or nested in a call
+        return _run_on(lt, coro, deadline, timeout)
+    started = time.perf_counter()
+    try:
+        return _run_on(lt, coro, deadline, timeout)
+    finally:
+        clock[0] += time.perf_counter() - started
+        clock[1] += 1
+
+
+#: when set (a Flask request with per-endpoint figures on), [seconds, calls] spent in bridged calls
+_CALL_CLOCK: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("loopbridge_call_clock", default=None)
+
+
+def start_call_clock() -> tuple[contextvars.Token[list[float] | None], list[float]]:
+    """Time the bridged calls made from this context from now on: ``(token, [seconds, calls])``."""
+    clock = [0.0, 0.0]
+    return _CALL_CLOCK.set(clock), clock
+
+
+def stop_call_clock(token: contextvars.Token[list[float] | None]) -> None:
+    """Stop the timing :func:`start_call_clock` started (its token)."""
+    _CALL_CLOCK.reset(token)
 
 
 def _run_on(lt: LoopThread, coro: Coroutine[Any, Any, _R], deadline: float | None, timeout: float | None) -> _R:

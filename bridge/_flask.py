@@ -38,6 +38,7 @@ warning).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import inspect
@@ -46,6 +47,8 @@ import logging
 import os
 import re
 import threading
+import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -56,7 +59,7 @@ from async_core._config import KNOWN_ENV, warn_unknown_env
 from async_core._validate import check_bool, check_int, check_seconds, parse_bool
 from async_core.http import HttpConfig, reset_http_config, use_http_config
 
-from ._calls import run
+from ._calls import run, start_call_clock, stop_call_clock
 
 __all__ = ["LoopBridge"]
 
@@ -76,6 +79,8 @@ _KNOWN_KEYS = frozenset((*_PROCESS_KEYS, *_APP_KEYS, *KNOWN_ENV))
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 _PATH = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\s\"'<>:|]+[\\/])+([^\s\"'<>:|\\/]+\.py)")
 _MISSING = object()
+#: finished requests kept to attribute a stall reported after them (per app)
+_RECENT_REQUESTS = 2048
 #: the process-wide values set by each app, to warn when a second app changes them
 _process_owner: dict[str, tuple[str, Any]] = {}
 _process_lock = threading.Lock()
@@ -103,6 +108,71 @@ class _AppLimit:
         self._slots.release()
 
 
+class _EndpointFigures:
+    """Per-endpoint figures of one app, kept only while its stats endpoint is on.
+
+    For each Flask endpoint: requests served, their summed wall time, the part of it spent
+    waiting in bridged calls (``bridge.run``, ``bridge.http.*``, async views), the number of
+    those calls, and the watchdog stalls that overlapped one of its requests (a stall is
+    reported when it ends, often after the request that suffered it: the last few seconds of
+    requests are kept to attribute it).
+    """
+
+    __slots__ = ("__weakref__", "_active", "_lock", "_next", "_recent", "_rows", "_watched")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, list[float]] = {}
+        self._active: dict[int, tuple[str, float]] = {}
+        self._recent: collections.deque[tuple[str, float, float]] = collections.deque(maxlen=_RECENT_REQUESTS)
+        self._next = 0
+        self._watched: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def begin(self, endpoint: str, watchdog: Any) -> int:
+        """A request to ``endpoint`` starts; returns its ticket for :meth:`end`."""
+        if watchdog is not None and watchdog not in self._watched:
+            with self._lock:
+                if watchdog not in self._watched:
+                    self._watched.add(watchdog)
+                    watchdog.add_callback(self.on_stall)
+        with self._lock:
+            self._next += 1
+            self._active[self._next] = (endpoint, time.time())
+            return self._next
+
+    def end(self, ticket: int, total_s: float, bridged_s: float, calls: float) -> None:
+        with self._lock:
+            endpoint, started = self._active.pop(ticket)
+            self._recent.append((endpoint, started, time.time()))
+            row = self._rows.get(endpoint)
+            if row is None:
+                row = self._rows[endpoint] = [0, 0.0, 0.0, 0, 0]
+            row[0] += 1
+            row[1] += total_s
+            row[2] += bridged_s
+            row[3] += calls
+
+    def on_stall(self, report: Any) -> None:
+        """Watchdog callback (monitor thread): count the stall for each endpoint it overlapped."""
+        start = report.started_at
+        end = start + report.duration_ms / 1000.0 if not report.ongoing else time.time()
+        with self._lock:
+            hit = {ep for ep, s in self._active.values() if s <= end}
+            hit |= {ep for ep, s, e in self._recent if s <= end and e >= start}
+            for endpoint in hit:
+                row = self._rows.setdefault(endpoint, [0, 0.0, 0.0, 0, 0])
+                row[4] += 1
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            rows = {k: list(v) for k, v in self._rows.items()}
+        return {
+            endpoint: {"requests": int(n), "total_ms": round(total * 1000, 3), "bridged_ms": round(bridged * 1000, 3),
+                       "bridged_calls": int(calls), "stalls": int(stalls)}
+            for endpoint, (n, total, bridged, calls, stalls) in sorted(rows.items())
+        }
+
+
 @dataclasses.dataclass(frozen=True)
 class _AppSettings:
     """What the extension needs per app at request time (no reference to the app itself)."""
@@ -114,6 +184,7 @@ class _AppSettings:
     stats_allow: Callable[[Any], bool] | tuple[Any, ...] = _LOOPBACK
     stats_allow_set: bool = False
     stats_source: bool = False
+    endpoints: _EndpointFigures | None = None
 
 
 class LoopBridge:
@@ -243,6 +314,7 @@ def _read_settings(app: Flask) -> _AppSettings:
         stats_allow=_setting(app, "LOOPBRIDGE_STATS_ALLOW", _LOOPBACK, _check_allow),
         stats_allow_set=allow_set,
         stats_source=_setting(app, "LOOPBRIDGE_STATS_SOURCE", False, check_bool),
+        endpoints=_EndpointFigures() if "LOOPBRIDGE_STATS_URL" in app.config or "LOOPBRIDGE_STATS_URL" in os.environ else None,
     )
 
 
@@ -296,19 +368,34 @@ _DEFAULT_SETTINGS = _AppSettings()
 
 # -- per request --------------------------------------------------------------------------------
 def _enter_request() -> None:
-    """Make this request's ``bridge.http`` calls use the app's ``LOOPBRIDGE_HTTP``."""
-    http = _settings().http
-    if http is not None:
-        g._loopbridge_http_token = use_http_config(http)
+    """Use the app's ``LOOPBRIDGE_HTTP`` for this request; start its figures when they are on."""
+    settings = _settings()
+    if settings.http is not None:
+        g._loopbridge_http_token = use_http_config(settings.http)
+    rule = request.url_rule
+    if settings.endpoints is not None and rule is not None and rule.endpoint is not None:
+        ticket = settings.endpoints.begin(rule.endpoint, default_loop().watchdog)
+        token, clock = start_call_clock()
+        g._loopbridge_figures = (settings.endpoints, ticket, token, clock, time.perf_counter())
 
 
 def _leave_request(_error: BaseException | None) -> None:
-    token = g.pop("_loopbridge_http_token", None)
-    if token is not None:
+    for name in ("_loopbridge_http_token", "_loopbridge_figures"):
+        value = g.pop(name, None)
+        if value is None:
+            continue
         try:
-            reset_http_config(token)
+            if name == "_loopbridge_http_token":
+                reset_http_config(value)
+            else:
+                _record(*value)
         except ValueError:  # set in another context (a copied one); it dies with that context
             pass
+
+
+def _record(figures: _EndpointFigures, ticket: int, token: Any, clock: list[float], started: float) -> None:
+    stop_call_clock(token)
+    figures.end(ticket, time.perf_counter() - started, clock[0], clock[1])
 
 
 def _ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -389,6 +476,8 @@ def _stats_view() -> Any:
                        "set LOOPBRIDGE_STATS_ALLOW to widen it.")
         return body, 403
     data = collect_stats(default_loop())
+    if settings.endpoints is not None:
+        data["endpoints"] = settings.endpoints.as_dict()
     if not settings.stats_source:
         data = _strip_sources(data)
     return jsonify(data)

@@ -171,3 +171,60 @@ def test_stats_show_no_source_paths_unless_asked() -> None:
     assert paths_in(shown), "the opt-in keeps full paths"
     assert not paths_in(hidden) and not paths_in(hidden_after)
     assert hidden_after["lag"]["stalls"] >= 1
+
+
+# -- per-endpoint figures (for `loopbridge report --stats`) ------------------------------------------
+def figures_app(**config: Any) -> Flask:
+    app = Flask("figures")
+    app.config.update(config)
+
+    @app.get("/sync")
+    def sync_view() -> str:
+        bridge.run(asyncio.sleep(0.05))  # a legacy view that bridges one call
+        return "s"
+
+    @app.get("/async")
+    async def async_view() -> str:
+        await asyncio.sleep(0.02)
+        return "a"
+
+    @app.get("/block")
+    async def block_view() -> str:
+        import time
+
+        time.sleep(0.7)  # a stall of the loop while this request is in flight
+        return "b"
+
+    @app.get("/plain")
+    def plain_view() -> str:
+        return "p"
+
+    LoopBridge(app)
+    return app
+
+
+def test_per_endpoint_figures_are_served_with_the_stats() -> None:
+    client = figures_app(LOOPBRIDGE_STATS_URL="/_lb", LOOPBRIDGE_WATCHDOG_MS=200).test_client()
+    for _ in range(3):
+        assert client.get("/sync").status_code == 200
+    assert client.get("/async").status_code == 200
+    assert client.get("/plain").status_code == 200
+    assert client.get("/block").status_code == 200
+    assert client.get("/nowhere").status_code == 404
+    import time
+
+    time.sleep(0.3)  # the watchdog's report of the stall
+    endpoints = client.get("/_lb").get_json()["endpoints"]
+    sync, plain = endpoints["sync_view"], endpoints["plain_view"]
+    assert sync["requests"] == 3 and sync["bridged_calls"] == 3
+    assert 150 <= sync["bridged_ms"] <= sync["total_ms"]
+    assert plain["requests"] == 1 and plain["bridged_ms"] == 0 and plain["bridged_calls"] == 0
+    assert endpoints["async_view"]["bridged_calls"] == 1 and endpoints["async_view"]["bridged_ms"] >= 20
+    assert endpoints["block_view"]["stalls"] >= 1 and sync["stalls"] == 0
+    assert set(sync) == {"requests", "total_ms", "bridged_ms", "bridged_calls", "stalls"}
+
+
+def test_no_per_endpoint_figures_without_the_stats_endpoint() -> None:
+    app = figures_app()
+    assert app.test_client().get("/sync").status_code == 200
+    assert LoopBridge.settings(app).endpoints is None
