@@ -3,19 +3,20 @@
 Configuration keys (pass them to :func:`create_app`, or set ``LEGACY_APP_<KEY>`` in the
 environment; values given to the factory win):
 
-=====================  ===================================  =====================================
-``DATABASE``           ``<instance>/legacy_app.sqlite3``    SQLite file (created and upgraded)
-``SECRET_KEY``         generated, kept in the instance dir  signs sessions and CSRF tokens
-``CHECKER``            ``"legacy"``                         ``"legacy"`` or ``"bridge"``
-``CHECK_TIMEOUT``      ``5.0``                              seconds per site check
-``CHECK_CONCURRENCY``  ``100``                              checks in flight (bridge checker)
-``SSRF_ALLOW``         ``[]``                               hosts/networks allowed although private
-``HTTP_RETRIES``       ``0``                                retries of a failed bridged check
-``INSTANCE_PATH``      Flask's default                      where the file defaults live
-``MAX_CONTENT_LENGTH``   ``65536`` (64 KiB)                 largest request body (413 beyond)
-``MAX_FORM_MEMORY_SIZE`` ``16384`` (16 KiB)                 largest form field (413 beyond)
-``MAX_FORM_PARTS``     ``50``                               most fields in one form (413 beyond)
-=====================  ===================================  =====================================
+=========================  ===================================  =========================================================
+``DATABASE``               ``<instance>/legacy_app.sqlite3``    SQLite file (created and upgraded)
+``SECRET_KEY``             generated, kept in the instance dir  signs sessions and CSRF tokens
+``CHECKER``                ``"legacy"``                         ``"legacy"`` or ``"bridge"``
+``CHECK_TIMEOUT``          ``5.0``                              seconds per site check
+``CHECK_CONCURRENCY``      ``100``                              checks in flight (bridge checker)
+``CHECK_SESSION_ON_LOOP``  ``False``                            the legacy checker's Session mounts ``LoopBridgeAdapter``
+``SSRF_ALLOW``             ``[]``                               hosts/networks allowed although private
+``HTTP_RETRIES``           ``0``                                retries of a failed bridged check
+``INSTANCE_PATH``          Flask's default                      where the file defaults live
+``MAX_CONTENT_LENGTH``     ``65536`` (64 KiB)                   largest request body (413 beyond)
+``MAX_FORM_MEMORY_SIZE``   ``16384`` (16 KiB)                   largest multipart form field (413 beyond)
+``MAX_FORM_PARTS``         ``50``                               most fields in one multipart form (413 beyond)
+=========================  ===================================  =========================================================
 
 The size limits hold under any server (Flask refuses before reading); under waitress
 (:mod:`legacy_app.server`, the demo) the server itself also refuses a larger body before
@@ -57,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "CHECK_CONCURRENCY": 100,
     "SSRF_ALLOW": [],
     "HTTP_RETRIES": 0,
+    "CHECK_SESSION_ON_LOOP": False,
     **errors.LIMITS,
 }
 _SECRET_FILE = "secret_key"
@@ -118,6 +120,8 @@ def validate_config(config: Any) -> None:
         raise ValueError(f"HTTP_RETRIES must be an int in 0..10, got {retries!r}")
     if not isinstance(config["SSRF_ALLOW"], (list, tuple, str)):
         raise ValueError("SSRF_ALLOW must be a list of hosts or networks, e.g. ['127.0.0.1']")
+    if not isinstance(config["CHECK_SESSION_ON_LOOP"], bool):
+        raise ValueError(f"CHECK_SESSION_ON_LOOP must be True or False, got {config['CHECK_SESSION_ON_LOOP']!r}")
     errors.validate_limits(config)
     if not isinstance(config["DATABASE"], (str, os.PathLike)) or not str(config["DATABASE"]):
         raise ValueError("DATABASE must be the path of the SQLite file")

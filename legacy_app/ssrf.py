@@ -34,6 +34,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
+import bridge.http as http  # noqa: PLR0402 - the import a requests user expects
 from async_core import BlockedAddress
 from async_core.http import AddressPolicy, default_http_config
 
@@ -227,17 +228,33 @@ class GuardedAdapter(HTTPAdapter):
             raise
 
 
-def monitor_session(policy: AddressPolicy | None = None,
-                    headers: Mapping[str, str] | None = None) -> requests.Session:
+def monitor_session(policy: AddressPolicy | None = None, headers: Mapping[str, str] | None = None, *,
+                    on_loop: bool | None = None) -> requests.Session:
     """The legacy checker's ``requests.Session``: guarded adapters, no proxies from the environment.
 
-    ``policy`` defaults to :func:`current_policy` (the app's ``SSRF_ALLOW``).
+    ``policy`` defaults to :func:`current_policy` (the app's ``SSRF_ALLOW``). ``on_loop``
+    (default: the app's ``CHECK_SESSION_ON_LOOP``) mounts ``bridge.http.LoopBridgeAdapter``
+    instead: the same Session code, its traffic on the shared loop's aiohttp pool, guarded by
+    the same allow-list (judged by the loop's resolver). That is the whole migration of a
+    Session, the two ``mount`` lines below.
     """
     guard = current_policy() if policy is None else policy
     session = requests.Session()
     session.trust_env = False  # HTTP(S)_PROXY would route around the guard
     session.headers["User-Agent"] = "legacy_app-monitor " + session.headers["User-Agent"]  # type: ignore[operator]
     session.headers.update(headers or {})
+    if _session_on_loop() if on_loop is None else on_loop:
+        allow = sorted(guard.allow_hosts) + [str(net) for net in guard.allow_networks]
+        adapter = http.LoopBridgeAdapter(block_private=guard.block_private, allow=allow)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
     for prefix in ("http://", "https://"):
         session.mount(prefix, GuardedAdapter(guard))
     return session
+
+
+def _session_on_loop() -> bool:
+    from flask import current_app, has_app_context
+
+    return bool(has_app_context() and current_app.config.get("CHECK_SESSION_ON_LOOP"))

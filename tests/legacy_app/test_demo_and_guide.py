@@ -31,6 +31,16 @@ def test_guide_shows_the_real_diff_between_the_two_checkers() -> None:
     assert len(changed) <= 18, "the migration of the check loop should stay a few lines"
 
 
+def test_guide_shows_the_session_mount_as_the_code_has_it() -> None:
+    from legacy_app import ssrf
+
+    source = inspect.getsource(ssrf.monitor_session)
+    text = GUIDE.read_text(encoding="utf-8")
+    for line in ('adapter = http.LoopBridgeAdapter(block_private=guard.block_private, allow=allow)',
+                 'session.mount("http://", adapter)', 'session.mount("https://", adapter)'):
+        assert line in source and line in text, line
+
+
 def test_guide_covers_the_four_steps() -> None:
     text = GUIDE.read_text(encoding="utf-8")
     for heading in ("## Step 1: add `LoopBridge(app)`", "## Step 2: move one hot loop to `bridge.http.map`",
@@ -63,20 +73,23 @@ def test_demo_serves_at_once_and_shows_the_first_checks_progress(tmp_path: Path)
 
     cmd = [sys.executable, "-m", "legacy_app.demo", "--port", "0", "--sites", "40", "--latency-ms", "50",
            "--db", str(tmp_path / "demo.sqlite3")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    errors = open(tmp_path / "demo.stderr", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
+    # stderr to a file: a full pipe would block the demo's threads on their first log line
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     assert proc.stdout is not None
     try:
-        url = ""
+        url, head = "", []
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
             deadline = time.monotonic() + 60
-            while not url and time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
+            while time.monotonic() < deadline and sel.select(deadline - time.monotonic()):
                 line = proc.stdout.readline()
-                if not line:
-                    break
+                head.append(line)
                 if line.startswith("Uptime monitor: "):
                     url = line.split()[2].rstrip("/")
+                if not line or line.startswith("Open "):
+                    break
         assert url, "the demo never printed its URL"
         assert requests.get(url + "/", timeout=10).status_code == 200
         seen: list[tuple[int, int]] = []
@@ -92,11 +105,14 @@ def test_demo_serves_at_once_and_shows_the_first_checks_progress(tmp_path: Path)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            out, err = proc.communicate(timeout=30)
+            out, _ = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, err = proc.communicate(timeout=10)
+            out, _ = proc.communicate(timeout=10)
+        errors.seek(0)
+        err = errors.read()
+        errors.close()
     assert proc.returncode == 0, err
-    assert "the first checks run in the background" in out and out.rstrip().endswith("stopped")
+    assert "the first checks run in the background" in "".join(head) and out.rstrip().endswith("stopped")
     for bad in ("Traceback", "Unclosed", "Task was destroyed"):
         assert bad not in err, err
