@@ -20,7 +20,7 @@ def _pct(value: float | None) -> str:
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
-    numeric = [all(r[i].replace(".", "").replace("-", "").isdigit() or r[i] in ("", "-")
+    numeric = [all(r[i].replace(".", "").replace(" %", "").isdigit() or r[i] in ("", "-", "n/a")
                    for r in rows) and i > 0 for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:
@@ -48,6 +48,8 @@ def render_text(report: Report) -> str:
     live = report.live
     if live is not None:
         out.append(f"Live stats: {live.source}: {live.note}")
+        if live.unmatched:
+            out.append("Seen live but not found in the source: " + ", ".join(live.unmatched))
     out += ["", "Routes"]
     rows = []
     for r in report.routes:
@@ -58,14 +60,15 @@ def render_text(report: Report) -> str:
         row = [" ".join(r.methods), r.rule, r.endpoint, r.view_kind, str(c["migrated"]),
                str(c["blocking"]), str(c["offloaded"]), str(c["stalls_loop"]), kinds or "-"]
         if live is not None and live.per_endpoint:
-            row += [str(r.live.requests) if r.live else "-",
-                    f"{r.live.blocking_ms:.0f}" if r.live else "-",
-                    str(r.live.stalls) if r.live else "-"]
+            seen = r.live
+            row += ([str(seen.requests), f"{seen.total_ms:.0f}",
+                     _pct(seen.bridged_ms / seen.total_ms if seen.total_ms else None),
+                     str(seen.stalls)] if seen else ["-", "-", "-", "-"])
         rows.append(row)
     headers = ["methods", "rule", "endpoint", "view", "loop", "block", "offl", "stall",
                "blocking by kind"]
     if live is not None and live.per_endpoint:
-        headers += ["reqs", "ms off loop", "stalls"]
+        headers += ["reqs", "total ms", "bridged", "stalls"]
     out += _table(headers, rows) if rows else ["(no Flask routes found)"]
     out += ["", "Modules"]
     mrows = [[m.path, str(m.total), str(m.counts["migrated"]), str(m.counts["blocking"]),

@@ -103,6 +103,11 @@ def test_live_figures_join_routes_and_drive_the_ranking(tmp_path: Path) -> None:
         "requests": 100, "total_ms": 30000.0, "bridged_ms": 0.0, "stalls": 0, "bridged_share": 0.0}
     assert routes["orders.show"]["live"]["bridged_share"] == 0.9
     assert routes["health"]["live"] is None
+    text = run_report(SHOP, "--stats", str(stats)).stdout
+    assert "Seen live but not found in the source: gone.endpoint" in text
+    assert re.search(r"GET\s+/orders/\s+orders\.list_orders\s+sync .*\s100\s+30000\s+0\.0 %\s+0$",
+                     text, re.MULTILINE), text
+    assert re.search(r"orders\.show\s+async .*\s5\s+100\s+90\.0 %\s+1$", text, re.MULTILINE)
     first = data["steps"][0]   # 30 s of worker time in fetch_rates beats the rest
     assert first["function"] == "fetch_rates" and first["basis"].startswith("live: 30.000 s")
 
