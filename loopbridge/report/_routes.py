@@ -142,6 +142,7 @@ class _Scanner:
         self.prefix = module.modname
         self.env: dict[str, Value] = {}
         self.in_function = False
+        self.as_views: dict[str, tuple[Value, str | None]] = {}
 
     def run(self, tree: ast.Module) -> None:
         self.body(tree.body)
@@ -320,6 +321,11 @@ class _Scanner:
         if type(call) is not ast.Call:
             return
         name = node.targets[0].id
+        if type(call.func) is ast.Attribute and call.func.attr == "as_view":
+            # view = SomeView.as_view("name"), registered later with add_url_rule
+            self.as_views[name] = (self.value(call.func.value),
+                                   _const_str(call.args[0]) if call.args else None)
+            return
         made = self.value(call.func)
         kind = _flask_kind(made)
         if kind is None:
@@ -422,6 +428,10 @@ class _Scanner:
             if endpoint is None and view_node.args:
                 endpoint = _const_str(view_node.args[0])
             view = self.value(view_node.func.value)
+        elif type(view_node) is ast.Name and view_node.id in self.as_views:
+            is_class = True
+            view, named = self.as_views[view_node.id]
+            endpoint = endpoint or named
         else:
             view = self.value(view_node)
         explicit = _methods(_keyword(call, "methods"))

@@ -191,3 +191,36 @@ def test_static_half_stays_within_twice_the_lint_time(tmp_path: Path, monkeypatc
         report_times.append(time.perf_counter() - started)
     assert report.lines == lines > 10_000
     assert min(report_times) <= 2 * min(lint_times) + 0.1, (report_times, lint_times)
+
+
+def test_class_views_and_routes_on_a_passed_app(tmp_path: Path) -> None:
+    app = tmp_path / "cbv"
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    (app / "views.py").write_text(textwrap.dedent("""
+        import time
+        from flask.views import MethodView, View
+
+        class Report(View):
+            def dispatch_request(self):
+                time.sleep(1)
+                return ""
+
+        class Things(MethodView):
+            def post(self):
+                return ""
+
+        def register(app):
+            report_view = Report.as_view("report")
+            app.add_url_rule("/report", view_func=report_view)
+            app.add_url_rule("/things", view_func=Things.as_view("things"))
+
+            @app.get("/ping")
+            def ping():
+                return "pong"
+    """))
+    routes = {r.endpoint: r for r in build_report([str(app)]).routes}
+    assert sorted(routes) == ["ping", "report", "things"]
+    assert routes["report"].view.endswith("Report.dispatch_request")
+    assert list(routes["report"].sites.values()) == ["blocking"]
+    assert routes["things"].methods == ["POST"] and routes["ping"].rule == "/ping"
