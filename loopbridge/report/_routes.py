@@ -39,6 +39,8 @@ _FLASK_TYPES = frozenset({"flask.Flask", "flask.app.Flask", "flask.sansio.app.Ap
                           "quart.Quart"})
 _BLUEPRINT_TYPES = frozenset({"flask.Blueprint", "flask.blueprints.Blueprint",
                               "flask.sansio.blueprints.Blueprint", "quart.Blueprint"})
+#: Web frameworks whose routers look like Flask's but are not Flask.
+_FOREIGN = ("fastapi.", "starlette.", "aiohttp.", "sanic.", "litestar.", "django.")
 #: Callables that run their function argument in a thread: name -> index of that argument.
 _OFFLOADERS = {"to_async": 0, "sync_to_async": 0, "to_thread": 0, "run_in_executor": 1,
                "submit": 0, "run_sync": 0, "run_in_threadpool": 0}
@@ -393,10 +395,8 @@ class _Scanner:
         if attr != "route" and attr not in _VERB_DECORATORS:
             return
         rule = _const_str(deco.args[0]) if deco.args else _const_str(_keyword(deco, "rule"))
-        if rule is None or (attr != "route" and not rule.startswith("/")):
-            return
-        if attr != "route" and not self.flask_receiver(func.value) and not rule.startswith("/"):
-            return
+        if rule is None or not rule.startswith("/") or self.foreign_receiver(func.value):
+            return  # Flask refuses a rule without its leading slash
         explicit = _methods(_keyword(deco, "methods"))
         if attr in _VERB_DECORATORS:
             methods: tuple[str, ...] = (_VERB_DECORATORS[attr],)
@@ -407,9 +407,14 @@ class _Scanner:
             self.mod.path, deco.lineno, rule, methods, endpoint, self.ident(func.value),
             ("n", qualname), qualname, False, explicit is not None or attr != "route"))
 
-    def flask_receiver(self, node: Any) -> bool:
-        ident = self.ident(node)
-        return ident in self.facts.apps or ident in self.facts.blueprints
+    def foreign_receiver(self, node: Any) -> bool:
+        """Whether the decorated object is made by another web framework (FastAPI, aiohttp...)."""
+        value = self.value(node)
+        if value is not None and value[0] == "local":
+            return False
+        if value is not None and value[0] == "r" and value[1] and value[1][0] == "n":
+            return str(value[1][1]).startswith(_FOREIGN)
+        return False
 
     def add_url_rule(self, call: ast.Call, func: ast.Attribute) -> None:
         args = call.args

@@ -224,3 +224,22 @@ def test_class_views_and_routes_on_a_passed_app(tmp_path: Path) -> None:
     assert routes["report"].view.endswith("Report.dispatch_request")
     assert list(routes["report"].sites.values()) == ["blocking"]
     assert routes["things"].methods == ["POST"] and routes["ping"].rule == "/ping"
+
+
+def test_another_frameworks_router_is_not_taken_for_flask(tmp_path: Path) -> None:
+    (tmp_path / "api.py").write_text(textwrap.dedent("""
+        from fastapi import APIRouter
+        from flask import Flask
+
+        router = APIRouter()
+        app = Flask(__name__)
+
+        @router.get("/fast")
+        def fast():
+            return {}
+
+        @app.get("/flask")
+        def flask_view():
+            return ""
+    """))
+    assert [r.rule for r in build_report([str(tmp_path)]).routes] == ["/flask"]
