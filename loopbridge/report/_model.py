@@ -96,6 +96,7 @@ class RouteReport:
     chains: dict[str, list[str]] = field(default_factory=dict)
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     live: LiveEndpoint | None = None
+    hooks: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -112,7 +113,8 @@ class RouteReport:
     def as_dict(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "rule": self.rule, "methods": list(self.methods),
                 "view": self.view, "path": self.path, "line": self.line,
-                "view_kind": self.view_kind, "clean": self.clean, "counts": self.counts,
+                "view_kind": self.view_kind, "hooks": list(self.hooks), "clean": self.clean,
+                "counts": self.counts,
                 "by_kind": {k: dict(v) for k, v in sorted(self.by_kind.items())},
                 "sites": [{"id": site, "status": status, "via": self.chains.get(site, [])}
                           for site, status in sorted(self.sites.items())],

@@ -24,7 +24,7 @@ from typing import Any
 
 from ._lintapi import ModuleIndex
 
-__all__ = ["HTTP_METHODS", "BlueprintDecl", "Registration", "RouteDecl", "SourceFacts",
+__all__ = ["HOOKS", "HTTP_METHODS", "BlueprintDecl", "Registration", "RouteDecl", "SourceFacts",
            "scan_module"]
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ _FLASK_TYPES = frozenset({"flask.Flask", "flask.app.Flask", "flask.sansio.app.Ap
                           "quart.Quart"})
 _BLUEPRINT_TYPES = frozenset({"flask.Blueprint", "flask.blueprints.Blueprint",
                               "flask.sansio.blueprints.Blueprint", "quart.Blueprint"})
+#: Request hooks: they run around every request of their app or blueprint.
+HOOKS = frozenset({"before_request", "after_request", "teardown_request", "teardown_appcontext",
+                   "before_app_request", "after_app_request", "teardown_app_request"})
 #: Web frameworks whose routers look like Flask's but are not Flask.
 _FOREIGN = ("fastapi.", "starlette.", "aiohttp.", "sanic.", "litestar.", "django.")
 #: Callables that run their function argument in a thread: name -> index of that argument.
@@ -98,6 +101,7 @@ class SourceFacts:
     offloads: list[tuple[str, Value]] = field(default_factory=list)
     tables: dict[str, list[Value]] = field(default_factory=dict)
     returns_table: dict[str, Value] = field(default_factory=dict)
+    hooks: list[tuple[str, str, Value]] = field(default_factory=list)
     loops: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     handlers: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     table_calls: list[tuple[str, Value]] = field(default_factory=list)
@@ -294,6 +298,8 @@ class _Scanner:
         for deco in node.decorator_list:
             if type(deco) is ast.Call:
                 self.route_decorator(deco, node, qualname)
+            elif type(deco) is ast.Attribute and deco.attr in HOOKS:
+                self.facts.hooks.append((self.ident(deco.value), deco.attr, ("n", qualname)))
         if self.offloads:
             for deco in node.decorator_list:
                 self.scan_expr(deco)
@@ -373,6 +379,8 @@ class _Scanner:
             return
         if func.attr == "add_url_rule":
             self.add_url_rule(call, func)
+        elif func.attr in HOOKS and len(call.args) == 1:
+            self.facts.hooks.append((self.ident(func.value), func.attr, self.value(call.args[0])))
         elif func.attr == "register_blueprint" and call.args:
             child_node = call.args[0]
             child: Value

@@ -379,29 +379,71 @@ def _build_routes(project: lint.Project, facts: list[SourceFacts],
                   analysis: _Analysis) -> list[RouteReport]:
     blueprints = {ident: decl for item in facts for ident, decl in item.blueprints.items()}
     apps = {ident for item in facts for ident in item.apps}
-    mounts = _mount_points(project, facts, blueprints)
-    out: list[RouteReport] = []
-    for item in facts:
-        for decl in item.routes:
-            views = _views(project, decl)
-            if not views:
-                continue
-            for endpoint, prefix in mounts.get(decl.owner, [(None, "")]) \
-                    if decl.owner not in apps else [(None, "")]:
-                out.append(_route(project, analysis, decl, views, endpoint, prefix))
-    out.sort(key=lambda r: (r.rule, r.endpoint))
-    return out
-
-
-def _mount_points(project: lint.Project, facts: list[SourceFacts],
-                  blueprints: Mapping[str, object]) -> dict[str, list[tuple[str | None, str]]]:
-    """Blueprint ident -> [(endpoint prefix, URL prefix)] for each place it is registered."""
     edges: dict[str, list[tuple[str, str | None, str | None]]] = {}
     for item in facts:
         for reg in item.registrations:
             child = _bp_ident(project, reg.child, blueprints)
             if child is not None:
                 edges.setdefault(child, []).append((reg.parent, reg.url_prefix, reg.name))
+    mounts = _mount_points(edges, blueprints)
+    hooks = _Hooks(project, facts, edges)
+    out: list[RouteReport] = []
+    for item in facts:
+        for decl in item.routes:
+            views = _views(project, decl)
+            if not views:
+                continue
+            around = hooks.around(decl.owner)
+            for endpoint, prefix in mounts.get(decl.owner, [(None, "")]) \
+                    if decl.owner not in apps else [(None, "")]:
+                out.append(_route(project, analysis, decl, views, around, endpoint, prefix))
+    out.sort(key=lambda r: (r.rule, r.endpoint))
+    return out
+
+
+class _Hooks:
+    """The request hooks that run around a route: its own blueprint's, its parents', its app's."""
+
+    def __init__(self, project: lint.Project, facts: list[SourceFacts],
+                 edges: dict[str, list[tuple[str, str | None, str | None]]]) -> None:
+        self.parents = {child: {parent for parent, _, _ in regs} for child, regs in edges.items()}
+        self.own: dict[str, list[lint.FunctionInfo]] = {}
+        self.app_wide: list[tuple[str, lint.FunctionInfo]] = []
+        for item in facts:
+            for owner, kind, value in item.hooks:
+                meant = lint.meaning(project, value)
+                fn = project.functions.get(meant[1]) if meant and meant[0] == "function" else None
+                if fn is None:
+                    continue
+                if kind.endswith("_app_request"):
+                    self.app_wide.append((owner, fn))
+                else:
+                    self.own.setdefault(owner, []).append(fn)
+
+    def _lineage(self, ident: str) -> set[str]:
+        seen = {ident}
+        todo = [ident]
+        while todo and len(seen) < 64:
+            for parent in self.parents.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    def _roots(self, ident: str) -> set[str]:
+        return {i for i in self._lineage(ident) if not self.parents.get(i)}
+
+    def around(self, owner: str) -> list[lint.FunctionInfo]:
+        lineage = self._lineage(owner)
+        found = [fn for ident in sorted(lineage) for fn in self.own.get(ident, ())]
+        roots = self._roots(owner)
+        found += [fn for bp, fn in self.app_wide if self._roots(bp) & roots]
+        return found
+
+
+def _mount_points(edges: dict[str, list[tuple[str, str | None, str | None]]],
+                  blueprints: Mapping[str, object]) -> dict[str, list[tuple[str | None, str]]]:
+    """Blueprint ident -> [(endpoint prefix, URL prefix)] for each place it is registered."""
 
     def points(ident: str, depth: int) -> list[tuple[str | None, str]]:
         decl = blueprints[ident]
@@ -480,20 +522,21 @@ def _views(project: lint.Project, decl: RouteDecl) -> list[lint.FunctionInfo]:
 
 
 def _route(project: lint.Project, analysis: _Analysis, decl: RouteDecl,
-           views: list[lint.FunctionInfo], bp_endpoint: str | None,
-           prefix: str) -> RouteReport:
+           views: list[lint.FunctionInfo], hooks: list[lint.FunctionInfo],
+           bp_endpoint: str | None, prefix: str) -> RouteReport:
     first = views[0]
     local = decl.endpoint or (decl.view_qualname.rpartition(".")[2] if decl.view_qualname
                               else first.name if not decl.view_is_class else first.cls or "")
     endpoint = f"{bp_endpoint}.{local}" if bp_endpoint else local
     kinds = {"async" if project.function_kind(v) == "coro" else "sync" for v in views}
     starts = [(v.qualname, "loop" if project.function_kind(v) == "coro" else "thread")
-              for v in views]
-    statuses, chains = analysis.walk(starts)
+              for v in views + hooks]
+    statuses, chains = analysis.walk(list(dict.fromkeys(starts)))
     route = RouteReport(endpoint=endpoint, rule=_join(prefix, decl.rule),
                         methods=sorted(decl.methods), view=first.qualname, path=first.module.path,
                         line=first.line, view_kind=kinds.pop() if len(kinds) == 1 else "mixed",
-                        sites=statuses, chains=chains)
+                        sites=statuses, chains=chains,
+                        hooks=list(dict.fromkeys(h.qualname for h in hooks)))
     for key, status in statuses.items():
         kind = analysis.site_info[key][2]
         per = route.by_kind.setdefault(kind, {})

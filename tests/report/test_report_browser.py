@@ -84,7 +84,7 @@ def test_page_renders_the_chart_and_the_ranked_steps(browser: Browser, page_file
     try:
         page.goto(page_file.as_uri())
         expect(page).to_have_title("loopbridge report")
-        expect(page.locator("#share-on-loop .big")).to_have_text("38.5 %")
+        expect(page.locator("#share-on-loop .big")).to_have_text("33.3 %")
         expect(page.locator("#share-routes-clean .big")).to_have_text("40.0 %")
         expect(page.locator("#live-note")).to_contain_text("per-endpoint figures for 3 of 10 routes")
         chart = page.locator("#route-chart")

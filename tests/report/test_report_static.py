@@ -243,3 +243,14 @@ def test_another_frameworks_router_is_not_taken_for_flask(tmp_path: Path) -> Non
             return ""
     """))
     assert [r.rule for r in build_report([str(tmp_path)]).routes] == ["/flask"]
+
+
+def test_request_hooks_run_around_their_routes() -> None:
+    routes = {r.endpoint: r for r in build_report([SHOP]).routes}
+    admin = routes["orders.admin.reindex"]
+    assert admin.hooks == ["shop.admin.only_admins", "shop.app.stamp"]
+    hooked = [site for site, chain in admin.chains.items() if chain == ["only_admins"]]
+    assert len(hooked) == 2 and all(admin.sites[s] == "blocking" for s in hooked)
+    # the blueprint's before_request runs only around its own routes; the app's around all
+    assert routes["orders.list_orders"].hooks == ["shop.app.stamp"]
+    assert all("shop.app.stamp" in r.hooks for r in routes.values())
