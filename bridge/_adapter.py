@@ -42,7 +42,7 @@ from async_core.http._stream import BodyPipe, Opened, StreamSpec, Transport, ite
 
 from ._calls import run
 
-__all__ = ["LoopBridgeAdapter", "retry_overrides"]
+__all__ = ["LoopBridgeAdapter", "SessionBatch", "retry_overrides"]
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +203,9 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         except UpstreamError as exc:
             exc.request = request
             raise
+        return self._response(lt, request, spec, opened)
+
+    def _response(self, lt: Any, request: requests.PreparedRequest, spec: StreamSpec, opened: Opened) -> requests.Response:
         head = opened.head
         if head.retries_exhausted and self._raise_on_status:
             if opened.body is not None:
@@ -377,3 +380,111 @@ def _read_file(file: Any) -> bytes:
     """A file body read here, in the caller's thread (file reads would block the loop)."""
     data = file.read()
     return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+# -- many requests of one Session at once (bridge.http.map(..., session=)) -------------------------
+def _default_adapter() -> LoopBridgeAdapter:
+    global _shared_adapter
+    if _shared_adapter is None:
+        _shared_adapter = LoopBridgeAdapter()
+    return _shared_adapter
+
+
+_shared_adapter: LoopBridgeAdapter | None = None
+
+
+class SessionBatch:
+    """A batch of a Session's requests, prepared here, sent together on the loop, finished here.
+
+    Each item is prepared by the Session (its auth, headers, cookies, params), sent through the
+    Session's :class:`LoopBridgeAdapter` (a default one if the Session has a stock adapter
+    mounted for that URL), and its response built, cookies stored in the Session's jar,
+    redirects followed and hooks run in this thread, as ``Session.send`` does.
+    """
+
+    def __init__(self, session: requests.Session, items: list[Any], timeout: Any, return_exceptions: bool) -> None:
+        if not isinstance(session, requests.Session):
+            raise TypeError(f"session must be a requests.Session, not {type(session).__name__}.")
+        self.session = session
+        self.timeout = timeout
+        self.jobs: list[tuple[requests.PreparedRequest, LoopBridgeAdapter, StreamSpec, dict[str, Any]] | Exception] = []
+        for index, item in enumerate(items):
+            try:
+                self.jobs.append(self._prepare(index, item))
+            except (requests.RequestException, ValueError) as exc:
+                if not return_exceptions:
+                    raise
+                self.jobs.append(exc)
+
+    def _prepare(self, index: int, item: Any) -> tuple[requests.PreparedRequest, LoopBridgeAdapter, StreamSpec, dict[str, Any]]:
+        session = self.session
+        if isinstance(item, str):
+            item = requests.Request("GET", item)
+        elif isinstance(item, Mapping):
+            try:
+                item = requests.Request(**{"method": "GET", **item})
+            except TypeError as exc:
+                raise TypeError(f"map() item {index}: {exc}; with session=, a dict item takes the arguments of requests.Request.") from None
+        if isinstance(item, requests.Request):
+            prep = session.prepare_request(item)
+        elif isinstance(item, requests.PreparedRequest):
+            prep = item
+        else:
+            raise TypeError(f"map() item {index} is a {type(item).__name__}; with session=, pass URL strings, "
+                            "requests.Request / PreparedRequest objects, or dicts of requests.Request arguments.")
+        settings = session.merge_environment_settings(str(prep.url), {}, None, None, None)
+        adapter = session.get_adapter(str(prep.url))
+        if not isinstance(adapter, LoopBridgeAdapter):
+            adapter = _default_adapter()
+        kwargs = {"timeout": self.timeout, "verify": settings["verify"], "cert": settings["cert"], "proxies": settings["proxies"]}
+        spec = adapter._spec(prep, False, **kwargs)
+        return prep, adapter, spec, kwargs
+
+    def factories(self, lt: Any) -> list[Any]:
+        """One coroutine factory per item, for ``fan_out`` on the loop."""
+        out: list[Any] = []
+        for job in self.jobs:
+            if isinstance(job, Exception):
+                out.append(lambda e=job: _raise(e))
+            else:
+                prep, adapter, spec, _ = job
+                out.append(lambda a=adapter, s=spec: a._transport.open(lt, s))
+        return out
+
+    def finish(self, lt: Any, results: list[Any]) -> list[requests.Response | Exception]:
+        """Turn what the loop sent back into the Session's responses (this thread)."""
+        finished: list[requests.Response | Exception] = []
+        for job, result in zip(self.jobs, results, strict=True):
+            if isinstance(job, Exception) or isinstance(result, BaseException):
+                if isinstance(result, requests.RequestException) and not isinstance(job, Exception):
+                    result.request = job[0]
+                finished.append(result if isinstance(result, Exception) else job)  # type: ignore[arg-type]
+                continue
+            prep, adapter, spec, kwargs = job
+            try:
+                finished.append(self._response(lt, prep, adapter, spec, kwargs, result))
+            except requests.RequestException as exc:
+                finished.append(exc)
+        return finished
+
+    def _response(self, lt: Any, prep: requests.PreparedRequest, adapter: LoopBridgeAdapter, spec: StreamSpec,
+                  kwargs: dict[str, Any], opened: Opened) -> requests.Response:
+        session = self.session
+        r = adapter._response(lt, prep, spec, opened)
+        r.elapsed = opened.head.elapsed
+        r = requests.hooks.dispatch_hook("response", prep.hooks, r, **kwargs)
+        if r.history:  # a hook may have resent the request itself
+            for resp in r.history:
+                extract_cookies_to_jar(session.cookies, resp.request, resp.raw)
+        extract_cookies_to_jar(session.cookies, prep, r.raw)
+        history = list(session.resolve_redirects(r, prep, **kwargs)) if r.is_redirect else []
+        if history:
+            history.insert(0, r)
+            r = history.pop()
+            r.history = history
+        r.content  # noqa: B018  (read the body, as Session.send does when not streaming)
+        return r
+
+
+async def _raise(exc: Exception) -> Any:
+    raise exc

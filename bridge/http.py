@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, overload
 
 import requests
 
-from async_core import InvalidURL
+from async_core import InvalidURL, default_loop, fan_out
 from async_core.http import (
     DEFAULT_CONCURRENCY,
     USE_CONFIG,
@@ -44,7 +44,7 @@ from async_core.http import (
 )
 from async_core.http._api import Item, Progress
 
-from ._adapter import LoopBridgeAdapter
+from ._adapter import LoopBridgeAdapter, SessionBatch
 from ._calls import run, to_async
 
 #: requests' exceptions module (``except bridge.http.exceptions.RequestException:`` works)
@@ -206,13 +206,30 @@ async def _map_with_pump(preps: list[PreparedRequest | InvalidURL], concurrency:
     return results
 
 
-def map(items: Iterable[Item], *, concurrency: int = DEFAULT_CONCURRENCY, timeout: Any = USE_CONFIG,
+@overload
+def map(items: Iterable[Item], *, concurrency: int = ..., timeout: Any = ..., deadline: float | None = ...,
+        return_exceptions: bool = ..., progress: Progress | None = ..., session: None = ...) -> list[Response | Exception]: ...
+
+
+@overload
+def map(items: Iterable[Any], *, concurrency: int = ..., timeout: Any = ..., deadline: float | None = ...,
+        return_exceptions: bool = ..., progress: Progress | None = ...,
+        session: requests.Session) -> list[requests.Response | Exception]: ...
+
+
+def map(items: Iterable[Any], *, concurrency: int = DEFAULT_CONCURRENCY, timeout: Any = USE_CONFIG,
         deadline: float | None = None, return_exceptions: bool = True,
-        progress: Progress | None = None) -> list[Response | Exception]:
+        progress: Progress | None = None, session: requests.Session | None = None) -> list[Any]:
     """Send many requests, ``concurrency`` at a time, and return the results in input order.
 
     Parameters:
-        items: URL strings (each a GET), :class:`Request` objects, or dicts of Request fields.
+        items: URL strings (each a GET), :class:`Request` objects, or dicts of Request fields;
+            or ``requests.Request`` / ``requests.PreparedRequest`` objects (see ``session``).
+        session: a ``requests.Session`` whose auth, headers, cookies and params every item
+            gets (``session.prepare_request``), sent through its :class:`LoopBridgeAdapter`;
+            its jar receives the cookies, requests follows redirects and runs hooks. The
+            results are then ``requests.Response`` objects. Items that are
+            ``requests.Request`` objects without a ``session`` use a new ``requests.Session``.
         concurrency: requests in flight at once (1..10000; the pool limit applies too).
         timeout: per-request timeout (a number or ``(connect, read)``) for items that set none.
         deadline: seconds for the whole batch; unfinished items get an ``UpstreamTimeout``.
@@ -233,12 +250,58 @@ def map(items: Iterable[Item], *, concurrency: int = DEFAULT_CONCURRENCY, timeou
             print(url, resp if isinstance(resp, Exception) else resp.status_code)
     """
     check_map_args(concurrency, deadline, progress, return_exceptions)
+    if session is not None or _has_requests_objects(items):
+        return _map_session(session, items, concurrency, timeout, deadline, return_exceptions, progress)
     preps = prepare_items(items, timeout, return_exceptions)
     if not preps:
         return []
     if progress is None:
         return run(fan_out_requests(preps, concurrency, deadline, return_exceptions, None))
     return run(_map_with_pump(preps, concurrency, deadline, return_exceptions, progress))
+
+
+def _has_requests_objects(items: Any) -> bool:
+    if not isinstance(items, list | tuple):
+        return False
+    return any(isinstance(item, requests.Request | requests.PreparedRequest) for item in items)
+
+
+def _map_session(session: requests.Session | None, items: Iterable[Any], concurrency: int, timeout: Any,
+                 deadline: float | None, return_exceptions: bool, progress: Progress | None) -> list[Any]:
+    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
+        raise TypeError(f"map() needs a list of URLs or requests.Request objects, got {type(items).__name__}.")
+    if timeout is USE_CONFIG:
+        cfg = default_http_config()
+        timeout = (cfg.connect_timeout, cfg.read_timeout)
+    own = session is None
+    batch = SessionBatch(session if session is not None else requests.Session(), list(items), timeout, return_exceptions)
+    try:
+        if not batch.jobs:
+            return []
+        lt = default_loop()
+        results = run(_fan_out_batch(batch.factories(lt), concurrency, deadline, return_exceptions, progress))
+        return batch.finish(lt, results)
+    finally:
+        if own:
+            batch.session.close()
+
+
+async def _fan_out_batch(factories: list[Any], concurrency: int, deadline: float | None, return_exceptions: bool,
+                         progress: Progress | None) -> list[Any]:
+    if progress is None:
+        return await fan_out(factories, concurrency=concurrency, deadline=deadline, return_exceptions=return_exceptions)
+    pump = _ProgressPump(progress)
+    task = asyncio.ensure_future(pump.pump())
+    try:
+        results = await fan_out(factories, concurrency=concurrency, deadline=deadline,
+                                return_exceptions=return_exceptions, progress=pump.update)
+    except BaseException:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    pump.finish()
+    await task
+    return results
 
 
 # -- configuration --------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class Upstream:
         self.hits: dict[str, int] = {}
         self.release = threading.Event()
         self.seen: list[str] = []
+        self.active = self.most_active = 0
         self.loop = asyncio.new_event_loop()
         self.base = ""
         self._runner: web.AppRunner | None = None
@@ -45,6 +46,7 @@ class Upstream:
             ("GET", "/bad-gzip", self.bad_gzip), ("GET", "/slow-body", self.slow_body), ("GET", "/big", self.big),
             ("GET", "/truncated", self.truncated), ("GET", "/sleep", self.sleep), ("POST", "/echo", self.echo),
             ("GET", "/status/{code}", self.status), ("GET", "/headers", self.headers),
+            ("GET", "/concurrent", self.concurrent),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
@@ -111,6 +113,17 @@ class Upstream:
     async def headers(self, request: web.Request) -> web.StreamResponse:
         self.seen.append(str(request.url))
         return web.json_response(dict(request.headers))
+
+    async def concurrent(self, request: web.Request) -> web.StreamResponse:
+        """Counts requests in progress at once (``most_active``)."""
+        self.active += 1
+        self.most_active = max(self.most_active, self.active)
+        try:
+            await asyncio.sleep(0.05)
+        finally:
+            self.active -= 1
+        return web.json_response({"cookie": request.headers.get("Cookie"), "auth": request.headers.get("Authorization"),
+                                  "x_base": request.headers.get("X-Base")})
 
     def __enter__(self) -> Upstream:
         self._runner = web.AppRunner(self.app())
