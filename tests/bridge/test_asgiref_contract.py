@@ -197,7 +197,7 @@ def _import_bridge_with(tmp_path: Path, files: dict[str, str]) -> subprocess.Com
         target.write_text(textwrap.dedent(text))
     code = "import bridge"
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
         env={"PYTHONPATH": f"{tmp_path / 'fake'}:{ROOT}", "PATH": "/usr/bin:/bin"},
     )
 

@@ -41,7 +41,7 @@ def _floor(requirement: Requirement) -> Version:
 
 
 def _generate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(GENERATOR), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, str(GENERATOR), *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 # -- the constraints CI installs for its lowest-versions run ----------------------------------
@@ -91,7 +91,7 @@ def test_ci_runs_the_suite_on_the_lowest_declared_versions() -> None:
     assert generate is not None, "CI no longer generates the lowest constraints"
     assert sorted(generate[1].split()[1::2]) == sorted(RUNTIME_EXTRAS)
     assert f'-c "{generate[2]}/constraints.txt"' in script
-    assert re.search(rf'"{re.escape(generate[2])}/venv/bin/python" -m pytest -p no:cacheprovider\s*$', script, re.M)
+    assert re.search(rf'"{re.escape(generate[2])}/venv/bin/python" -m pytest -p no:cacheprovider\s*$', script, re.MULTILINE)
 
 
 # -- the floors agree with what the code needs -------------------------------------------------
@@ -143,7 +143,7 @@ def broken_runtime(tmp_path: Path) -> dict[str, str]:
         (fake / name / "__init__.py").write_text(f"raise ImportError({_BROKEN!r} + ' ({name})')\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "FLASK", "LOOPBRIDGE"))}
     env["PYTHONPATH"] = str(fake)
-    proof = subprocess.run([sys.executable, "-c", "import asgiref"], env=env, capture_output=True, text=True, timeout=60)
+    proof = subprocess.run([sys.executable, "-c", "import asgiref"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert _BROKEN in proof.stderr, "the stand-in packages do not shadow the real ones"
     return env
 
@@ -161,12 +161,12 @@ def test_plain_pytest_runs_with_the_plugin_loaded_and_no_runtime_imported(tmp_pa
         """))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--loopbridge-strict", "--co"],
-        cwd=project, env=broken_runtime, capture_output=True, text=True, timeout=120,
+        cwd=project, env=broken_runtime, capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project, env=broken_runtime, capture_output=True, text=True, timeout=120,
+        cwd=project, env=broken_runtime, capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
 
@@ -175,7 +175,7 @@ def test_the_flask_cli_lists_and_helps_the_loopbridge_group(tmp_path: Path, brok
     for args, expected in ((["--help"], "loopbridge"), (["loopbridge", "--help"], "stats")):
         proc = subprocess.run(
             [sys.executable, "-m", "flask", *args], cwd=tmp_path, env=broken_runtime,
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert expected in proc.stdout and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
