@@ -36,6 +36,7 @@ __all__ = [
     "frame_kind",
     "histogram_bucket",
     "histogram_dict",
+    "is_waiting",
     "select_frames",
     "stalled_message",
     "walk_stack",
@@ -218,6 +219,20 @@ def walk_stack(frame: FrameType | None) -> tuple[list[RawFrame], FrameType | Non
     return raw, outer_coro, shown_coro
 
 
+def is_waiting(raw: list[RawFrame]) -> bool:
+    """Whether a sampled stack (innermost first) shows the loop waiting for IO, running nothing.
+
+    A stdlib loop waits in ``selectors``; uvloop waits in C, under nothing but loop internals. A
+    loop caught there past the threshold was not blocked by code: its thread got no CPU (another
+    thread held the GIL, or the machine was overloaded), or the stall ended as it was sampled.
+    """
+    if not raw:
+        return False
+    if os.path.basename(raw[0][0]) == "selectors.py":
+        return True
+    return all(frame_kind(filename) == "internal" for filename, _, _ in raw)
+
+
 def blame_index(raw: list[RawFrame]) -> int | None:
     """Index (innermost-first) of the blamed frame: innermost user, else library, else any."""
     for wanted in ("user", "library"):
@@ -264,10 +279,16 @@ class StallSampler:
         self.samples = 0
         self.counts: collections.Counter[RawFrame] = collections.Counter()
         self.latest: dict[RawFrame, tuple[list[RawFrame], int, str | None, str | None]] = {}
-        #: samples showing loop internals only: the loop idle, caught as the stall ended
+        #: samples of the loop waiting for IO (see :func:`is_waiting`)
         self.idle = 0
+        self.waiting_keys: set[RawFrame] = set()
         self.confirmed = False
         self.reported = False
+
+    @property
+    def all_waiting(self) -> bool:
+        """Every sample shows the loop waiting for IO: its thread got no CPU, no code blocked it."""
+        return self.samples > 0 and self.idle == self.samples
 
     def add(self, raw: list[RawFrame], task: str | None, coroutine: str | None) -> None:
         """Count one sampled stack under its blamed frame."""
@@ -276,8 +297,9 @@ class StallSampler:
         if index is None:
             return
         key = raw[index]
-        if frame_kind(key[0]) == "internal":
+        if is_waiting(raw):
             self.idle += 1
+            self.waiting_keys.add(key)
         self.counts[key] += 1
         self.latest[key] = (raw, index, task, coroutine)
 
@@ -288,12 +310,12 @@ class StallSampler:
         frames: tuple[StallFrame, ...] = ()
         elided, task, coroutine, hits, samples = 0, None, None, 0, self.samples
         if self.counts:
-            # the frame seen most often; among equals, the one seen first. A stack of loop
-            # internals only (the loop waiting for IO, sampled as the stall ended) loses to
-            # any stack that shows code the loop was running
+            # the frame seen most often; among equals, the one seen first. A stack of the loop
+            # waiting for IO (sampled as the stall ended) loses to any that shows code running
             ranked = self.counts.most_common()
-            key, hits = next(((k, n) for k, n in ranked if frame_kind(k[0]) != "internal"), ranked[0])
-            if frame_kind(key[0]) != "internal":
+            busy = [(k, n) for k, n in ranked if k not in self.waiting_keys]
+            key, hits = busy[0] if busy else ranked[0]
+            if busy:
                 samples -= self.idle
             raw, index, task, coroutine = self.latest[key]
             frames, position, elided = select_frames(raw, index)

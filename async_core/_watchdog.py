@@ -5,7 +5,7 @@ How it works::
     loop thread                                      monitor thread ("<loop thread>-watchdog")
     ───────────                                      ─────────────────────────────────────────
     _tick, every `resolution` (threshold / 20,       wakes when the loop has been quiet for
-    1–20 ms), via call_later:                          0.8 × threshold: samples the loop thread's
+    1–20 ms), via call_later:                          0.5 × threshold: samples the loop thread's
       last_ran = now           ─── read ──────────▶  stack (sys._current_frames) every
       lag = how late this tick ran (histogram)        threshold / 5 (5–100 ms) while it stays quiet
       quiet since last_ran > threshold + resolution?  quiet > threshold + resolution → a stall:
@@ -92,7 +92,7 @@ _MAX_SAMPLES = 50
 _PAUSED_POLL_S = 0.5
 #: the monitor starts sampling once the loop has been quiet this share of the threshold, so a
 #: stall just over the threshold has a stack too (samples of a shorter one are dropped)
-_SUSPECT = 0.8
+_SUSPECT = 0.5
 
 StallCallback = Callable[["StallReport"], Any]
 
@@ -390,6 +390,8 @@ class Watchdog:
         if quiet - step <= threshold:  # not proven yet: look again when it would be
             return min(max(last + threshold + step - now, 0.001), sample_every)
         ongoing_ms = (quiet - step / 2.0) * 1000.0
+        if stall.all_waiting:  # the loop waits for IO: its thread is starved, no code to blame
+            return sample_every
         if not stall.confirmed:
             stall.confirmed = True
             if self.strict:
@@ -408,7 +410,13 @@ class Watchdog:
             if stall is None or stall.start != start:  # ended before the monitor saw it
                 stall = StallSampler(start, threshold * 1000.0, self._thread_name)
             duration_ms = (end - start - step / 2.0) * 1000.0
-            if stall.reported:
+            if stall.all_waiting:
+                logger.info(
+                    "loopbridge: the loop thread ran nothing for %.0f ms while it waited for IO (another "
+                    "thread held the GIL, or the machine was busy); not a stall of code on the loop",
+                    duration_ms,
+                )
+            elif stall.reported:
                 logger.info("loopbridge: the stall reported earlier ended after %.0f ms", duration_ms)
             else:
                 self._publish(stall.report(duration_ms, ongoing=False))
