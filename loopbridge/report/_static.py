@@ -94,23 +94,37 @@ class _Analysis:
                 self.table_calls.setdefault(scope, []).append(table)
         self.edges: dict[str, _Edges] = {}
         self.site_info: dict[str, tuple[str, str, str, str, object]] = {}
-        self.mounted: set[str] = set()
+        self.mounted: set[object] = set()
 
-    def mounts_adapter(self, fn: lint.FunctionInfo) -> bool:
-        scope = fn.cls or fn.module.modname
-        return scope in self.mounted
+    def mounts_adapter(self, fn: lint.FunctionInfo, target: object, owner: str) -> bool:
+        """Whether a Session method is called on a Session that mounts bridge.http's adapter.
+
+        The Session is the same object when the receiver's symbolic value is the one the
+        adapter was mounted on (``self.session``, a module global, a local); a class that
+        mounts it in one method counts for all its methods.
+        """
+        if _session_key(fn, target, owner) in self.mounted:
+            return True
+        return fn.cls is not None and fn.cls in self.mounted
 
     def find_adapters(self, modules: Sequence[lint.ModuleIndex]) -> None:
-        """Classes and modules that mount bridge.http's transport adapter on a Session."""
+        """The Sessions (and classes) that mount bridge.http's transport adapter."""
         for module in modules:
             for fn in module.functions.values():
                 for site in fn.calls:
                     if not site.name.endswith("Adapter"):
                         continue
                     found = lint.meaning(self.project, site.target)
-                    if found and found[1].startswith("bridge.") \
-                            and "Adapter" in found[1].rpartition(".")[2]:
-                        self.mounted.add(fn.cls or module.modname)
+                    if not (found and found[1].startswith("bridge.")
+                            and "Adapter" in found[1].rpartition(".")[2]):
+                        continue
+                    parents = [site.parent] + [use[1] for use in fn.uses.get(site.assigned, ())]
+                    for index in parents:
+                        if 0 <= index < len(fn.calls) and fn.calls[index].name == "mount":
+                            mount = fn.calls[index]
+                            self.mounted.add(_session_key(fn, mount.target, mount.owner))
+                            if fn.cls is not None and mount.owner != fn.name:
+                                self.mounted.add(fn.cls)
 
     def _bridge_session(self, target: object) -> bool:
         """Whether a Session method is called on bridge.http's own Session (adapter mounted)."""
@@ -177,7 +191,8 @@ class _Analysis:
             io_kind = _CODE_KIND.get(entry.code, "configured")
             how = "io"
             if io_kind == "http" and entry.name.startswith("requests.Session.") \
-                    and (self.mounts_adapter(fn) or self._bridge_session(site.target)):
+                    and (self.mounts_adapter(fn, site.target, site.owner)
+                         or self._bridge_session(site.target)):
                 how = "bridge"
             self._add(out, fn, site, io_kind, how, entry.name, entry)
             return "io"
@@ -269,6 +284,18 @@ class _Analysis:
         if fn.qualname in offloaded or kind == "offloaded":
             return "offload"
         return "thread"
+
+
+def _session_key(fn: lint.FunctionInfo, target: object, owner: str) -> object:
+    """Which Session object a method call is made on, as far as the source tells.
+
+    The receiver's symbolic value alone cannot tell two Sessions apart (both are "the result
+    of requests.Session()"), so the name it is called through is part of the key, and a local
+    name (assigned in this function) is kept apart from every other function's.
+    """
+    base = target[1] if isinstance(target, tuple) and target[0] == "a" else None
+    scope = fn.qualname if owner in fn.uses and not fn.name.startswith("<") else ""
+    return (scope, base, owner)
 
 
 def _status(how: str, ctx: str) -> str:

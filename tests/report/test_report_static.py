@@ -254,3 +254,33 @@ def test_request_hooks_run_around_their_routes() -> None:
     # the blueprint's before_request runs only around its own routes; the app's around all
     assert routes["orders.list_orders"].hooks == ["shop.app.stamp"]
     assert all("shop.app.stamp" in r.hooks for r in routes.values())
+
+
+def test_only_the_session_that_mounts_the_adapter_counts_as_migrated(tmp_path: Path) -> None:
+    (tmp_path / "clients.py").write_text(textwrap.dedent("""
+        import requests
+        from flask import Flask
+        from bridge.http import LoopBridgeAdapter
+
+        app = Flask(__name__)
+        LEGACY = requests.Session()
+        BRIDGED = requests.Session()
+        adapter = LoopBridgeAdapter()
+        BRIDGED.mount("https://", adapter)
+
+        @app.get("/legacy")
+        def legacy():
+            return LEGACY.get("https://a.example/").text
+
+        @app.get("/bridged")
+        def bridged():
+            return BRIDGED.get("https://a.example/").text
+
+        @app.get("/local")
+        def local():
+            session = requests.Session()
+            session.mount("http://", LoopBridgeAdapter())
+            return session.get("http://a.example/").text
+    """))
+    statuses = {r.endpoint: sorted(r.sites.values()) for r in build_report([str(tmp_path)]).routes}
+    assert statuses == {"legacy": ["blocking"], "bridged": ["migrated"], "local": ["migrated"]}
