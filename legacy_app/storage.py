@@ -198,6 +198,12 @@ def running_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def newest_run_id(conn: sqlite3.Connection) -> int | None:
+    """The id of the newest run, whatever its state (None before the first)."""
+    row = conn.execute("SELECT MAX(id) FROM runs").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def run_latencies(conn: sqlite3.Connection, run_id: int) -> dict[str, float | None]:
     """The per-call latency of a run's answered checks: median and 95th percentile, in ms."""
     values = sorted(r[0] for r in conn.execute(

@@ -66,7 +66,7 @@ def dashboard() -> str:
                            latency_note=board.latency_note(last["legacy"], last["bridge"]),
                            counts=board.count_states(all_sites), status=status if status in board.FILTERS else "all",
                            sort=sort if sort in board.SORTS else "status", order=order,
-                           running=storage.running_run(conn),
+                           running=storage.running_run(conn), newest_run_id=storage.newest_run_id(conn),
                            checker=current_app.config["CHECKER"], checkers=list(CHECKERS))
 
 

@@ -5,8 +5,11 @@
   if (!panel) { return; }
   var bar = document.getElementById("progress-bar");
   var text = document.getElementById("progress-text");
-  var watched = panel.getAttribute("data-run-id");
-  var polls = 0;
+  var running = panel.getAttribute("data-run-id");       // the run shown as in progress, if any
+  var newest = panel.getAttribute("data-newest-run-id");  // the newest run when the page was made
+  var failures = 0;
+  var leaving = false;  // a form was sent: its answer replaces this page, so never reload over it
+  document.addEventListener("submit", function () { leaving = true; });
 
   function show(run) {
     panel.hidden = false;
@@ -17,22 +20,25 @@
   }
 
   function poll() {
-    polls += 1;
     fetch(panel.getAttribute("data-poll"), { headers: { "Accept": "application/json" } })
       .then(function (resp) { return resp.json(); })
       .then(function (body) {
+        if (leaving) { return; }
+        failures = 0;
         var run = body.runs && body.runs[0];
         if (run && run.status === "running") {
-          watched = String(run.id);
+          running = String(run.id);
           show(run);
-        } else if (watched) {
-          window.location.reload();  // the run ended: show its results
+        } else if (running || (run && String(run.id) !== newest)) {
+          window.location.reload();  // a run ended (maybe one started elsewhere): show its results
           return;
         }
-        // fast while a run is on, slow otherwise (a run may start from elsewhere, e.g. the demo)
-        window.setTimeout(poll, watched ? 400 : 3000);
+        window.setTimeout(poll, running ? 400 : 1000);
       })
-      .catch(function () { if (polls < 1000) { window.setTimeout(poll, 3000); } });
+      .catch(function () {
+        failures += 1;
+        if (failures < 100) { window.setTimeout(poll, 3000); }
+      });
   }
   poll();
 })();
