@@ -12,6 +12,7 @@ running server's stats endpoint instead, e.g.
 from __future__ import annotations
 
 import json
+import re
 import logging
 from typing import Any
 
@@ -101,13 +102,26 @@ def _format_watchdog(wd: Any, data: dict[str, Any]) -> list[str]:
         f"  stalls: {wd.get('stalls')}{now}",
     ]
     histogram = wd.get("lag_histogram") or {}
-    used = [f"{bucket} {count}" for bucket, count in histogram.items() if count]
+    # JSON (and Flask's jsonify) sort keys as text, "<=1000ms" before "<=100ms": put them back in
+    # numeric order of their bounds, the open-ended ">…" bucket last
+    ordered = sorted(histogram.items(), key=lambda item: _bucket_bound(item[0]))
+    used = [f"{bucket} {count}" for bucket, count in ordered if count]
     lines.append(f"  lag histogram: {', '.join(used) if used else 'empty'}")
     stack = wd.get("last_stall_stack")
     if stack:
         lines.append("  last stall:")
         lines += [f"    {line}" for line in str(stack).splitlines()]
     return lines
+
+
+def _bucket_bound(label: str) -> tuple[int, float]:
+    """Sort key of a lag-histogram label such as ``"<=250ms"`` or ``">5000ms"``."""
+    number = re.sub(r"[^0-9.]", "", label)
+    try:
+        bound = float(number)
+    except ValueError:
+        return (2, 0.0)
+    return (1 if label.startswith(">") else 0, bound)
 
 
 def _short(value: Any) -> str:

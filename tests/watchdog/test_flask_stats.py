@@ -95,3 +95,12 @@ def test_format_stats_says_when_the_watchdog_is_off() -> None:
     text = format_stats({"state": "running", "watchdog_ms": 0, "resources": {"http": {"pool_in_use": 3}}})
     assert "watchdog: off (LOOPBRIDGE_WATCHDOG_MS=0)" in text
     assert "http:\n  pool_in_use: 3" in text
+
+
+def test_the_lag_histogram_prints_in_numeric_order_even_from_sorted_json() -> None:
+    histogram = {"<=1000ms": 1, "<=100ms": 2, "<=10ms": 3, "<=1ms": 4, ">5000ms": 5, "<=5000ms": 6}
+    data = json.loads(json.dumps({"resources": {"watchdog": {"lag_histogram": histogram, "threshold_ms": 500}},
+                                  "watchdog_ms": 500}, sort_keys=True))
+    text = format_stats(data)
+    line = next(line for line in text.splitlines() if "lag histogram" in line)
+    assert line.strip() == "lag histogram: <=1ms 4, <=10ms 3, <=100ms 2, <=1000ms 1, <=5000ms 6, >5000ms 5"
