@@ -1,7 +1,8 @@
 """The ``loopbridge report`` command.
 
-Exit status: 0 the report was written (and ``--fail-under`` was met), 1 the share of IO call
-sites on the loop is below ``--fail-under``, 2 usage error or unreadable stats.
+Exit status: 0 the report was written (and ``--fail-under`` / ``--fail-on-drop`` were met),
+1 the share of IO call sites on the loop is below ``--fail-under`` or lower than in the
+``--compare`` report with ``--fail-on-drop``, 2 usage error, unreadable stats or earlier report.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 from loopbridge.lint import ConfigError, LintConfig, load_config
 
 from . import FORMATS, LiveError, build_report, load_stats, render
+from ._compare import CompareError, compare, load_previous
 
 __all__ = ["report_command"]
 
@@ -31,23 +33,32 @@ logger = logging.getLogger(__name__)
               help="Write the report to this file instead of standard output.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit 1 when the share of IO call sites on the loop is below PERCENT.")
+@click.option("--compare", "previous_path", type=click.Path(dir_okay=False),
+              metavar="PREVIOUS.json", help="Show what moved since this earlier JSON report.")
+@click.option("--fail-on-drop", is_flag=True,
+              help="With --compare: exit 1 when the share on the loop is lower than before.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="pyproject.toml to read [tool.loopbridge.lint] from (default: nearest).")
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
 def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
-                   output: str | None, fail_under: float | None, config_path: str | None,
-                   isolated: bool) -> None:
+                   output: str | None, fail_under: float | None, previous_path: str | None,
+                   fail_on_drop: bool, config_path: str | None, isolated: bool) -> None:
     """Show how far the migration has come, per route and per module (default path: .).
 
     Static analysis of the source (never imported), plus live figures per endpoint when
     --stats is given. See docs/report.md for the JSON schema.
     """
+    if fail_on_drop and not previous_path:
+        raise click.UsageError("--fail-on-drop needs --compare PREVIOUS.json")
     try:
         config = LintConfig(root=os.getcwd()) if isolated else load_config(config_path)
         stats = load_stats(stats_source) if stats_source else None
+        previous = load_previous(previous_path) if previous_path else None
         report = build_report(list(paths) or ["."], config, stats, stats_source or "")
-    except (ConfigError, FileNotFoundError, LiveError) as exc:
+    except (ConfigError, FileNotFoundError, LiveError, CompareError) as exc:
         raise click.UsageError(str(exc)) from exc
+    if previous is not None and previous_path:
+        report.compare = compare(report, previous, os.path.basename(previous_path))
     text = render(report, fmt)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
@@ -55,6 +66,11 @@ def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
     else:
         click.echo(text, nl=False)
     share = report.headline["share_on_loop"]
+    if fail_on_drop and report.compare and report.compare["share_dropped"]:
+        before = report.compare["headline"]["share_on_loop"]["before"] * 100
+        click.echo(f"loopbridge report: {(share or 0.0) * 100:.1f} % of IO call sites on the "
+                   f"loop, down from {before:.1f} % in {report.compare['source']}", err=True)
+        sys.exit(1)
     if fail_under is not None:
         got = (share or 0.0) * 100
         if got < fail_under:

@@ -109,6 +109,14 @@ def render_html(report: Report) -> str:
            f'left ({head["routes_clean"]} of {head["routes"]})</div></div>'),
            (f'<div class="card"><div class="big">{head["stalls_loop_sites"]}</div>'
            '<div class="sub">blocking calls on the loop itself</div></div></div>')]
+    changes = report.compare
+    if changes is not None:
+        on = changes["headline"]["io_sites_on_loop"]
+        moved = len(changes["moved_to_loop"])
+        back = len(changes["moved_off_loop"]) + len(changes["new_blocking"])
+        out.append(f'<p class="note" id="since">Since {_e(changes["source"])}: IO call sites on '
+                   f'the loop {_e(on["before"])} → {_e(on["now"])}; {moved} moved to the loop, '
+                   f"{back} new or moved back to blocking.</p>")
     if live is not None:
         out.append(f'<p class="note" id="live-note">Live stats from {_e(live.source)}: '
                    f"{_e(live.note)}</p>")

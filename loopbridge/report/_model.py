@@ -200,6 +200,7 @@ class Report:
     lines: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    compare: dict[str, Any] | None = None
 
     @property
     def headline(self) -> dict[str, Any]:
@@ -220,5 +221,6 @@ class Report:
                 "sites": [s.as_dict() for s in self.sites],
                 "steps": [s.as_dict() for s in self.steps],
                 "live": self.live.as_dict() if self.live else None,
+                "compare": self.compare,
                 "scan": {"files": self.files, "lines": self.lines,
                          "seconds": round(self.seconds, 3), "problems": list(self.problems)}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from ._model import Report
 
@@ -30,6 +31,22 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
+def _since(changes: dict[str, Any]) -> list[str]:
+    head = changes["headline"]
+    on, clean = head["io_sites_on_loop"], head["routes_clean"]
+    out = [(f"Since {changes['source']}: IO call sites on the loop {on['before']} -> {on['now']}, "
+           f"routes with no blocking IO {clean['before']} -> {clean['now']}")]
+    for title, key in (("moved to the loop", "moved_to_loop"),
+                       ("moved off the loop", "moved_off_loop"),
+                       ("new blocking calls", "new_blocking"),
+                       ("blocking calls gone", "blocking_removed"),
+                       ("routes now clean", "routes_now_clean"),
+                       ("routes no longer clean", "routes_no_longer_clean")):
+        for item in changes[key]:
+            out.append(f"  {title}: {item}")
+    return out
+
+
 def render_text(report: Report) -> str:
     """The report as plain text for a terminal (no colour, fixed-width tables)."""
     head = report.headline
@@ -50,6 +67,8 @@ def render_text(report: Report) -> str:
         out.append(f"Live stats: {live.source}: {live.note}")
         if live.unmatched:
             out.append("Seen live but not found in the source: " + ", ".join(live.unmatched))
+    if report.compare is not None:
+        out += ["", *_since(report.compare)]
     out += ["", "Routes"]
     rows = []
     for r in report.routes:

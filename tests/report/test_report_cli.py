@@ -17,7 +17,8 @@ from .conftest import SHOP, report_json, run_report
 # The monitor app serves the stats in one test: keep its loop honest.
 pytestmark = pytest.mark.loopbridge_strict(watchdog_ms=250)
 
-_TOP_KEYS = {"schema", "paths", "headline", "routes", "modules", "sites", "steps", "live", "scan"}
+_TOP_KEYS = {"schema", "paths", "headline", "routes", "modules", "sites", "steps", "live", "compare",
+             "scan"}
 _ROUTE_KEYS = {"endpoint", "rule", "methods", "view", "path", "line", "view_kind", "hooks", "clean",
                "counts", "by_kind", "sites", "live"}
 _STEP_KEYS = {"rank", "function", "site", "sites", "call", "kind", "status", "change", "payoff",
@@ -172,3 +173,45 @@ def test_a_tree_without_routes_or_io_reports_empty_shares(tmp_path: Path) -> Non
     assert len(data["scan"]["problems"]) == 1 and "LB901" in data["scan"]["problems"][0]
     text = run_report(str(tmp_path)).stdout
     assert "(no Flask routes found)" in text and "n/a" in text
+
+
+def test_compare_shows_what_moved_and_fail_on_drop_guards_the_share(tmp_path: Path) -> None:
+    import shutil
+
+    shop = tmp_path / "shop"
+    shutil.copytree(SHOP, shop)
+    before = tmp_path / "before.json"
+    assert run_report(str(shop), "--format", "json", "-o", str(before)).exit_code == 0
+    helpers = shop / "helpers.py"
+    helpers.write_text(helpers.read_text().replace(
+        'requests.get("https://rates.example/today", timeout=5)',
+        'bridge.http.get("https://rates.example/today", timeout=5)'))
+    after = tmp_path / "after.json"
+    result = run_report(str(shop), "--compare", str(before), "--fail-on-drop", "--format", "json",
+                        "-o", str(after))
+    assert result.exit_code == 0, result.output
+    changes = json.loads(after.read_text())["compare"]
+    assert changes["source"] == "before.json"
+    assert changes["headline"]["io_sites_on_loop"] == {"before": 5, "now": 6}
+    where = f"{shop}/helpers.py".replace("\\", "/")
+    assert [m.endswith("fetch_rates() bridge.http.get") for m in changes["moved_to_loop"]] == [True]
+    assert [m.endswith("fetch_rates() requests.get") for m in changes["blocking_removed"]] == [True]
+    assert changes["routes_now_clean"] == ["orders.list_orders"] and not changes["share_dropped"]
+    assert all(m.startswith(where) or "helpers.py" in m for m in changes["moved_to_loop"])
+    text = run_report(str(shop), "--compare", str(before)).stdout
+    assert "Since before.json: IO call sites on the loop 5 -> 6" in text
+    assert "routes now clean: orders.list_orders" in text
+    # the other way round the share dropped: --fail-on-drop fails the build
+    helpers.write_text(helpers.read_text().replace("bridge.http.get(\"https://rates",
+                                                   "requests.get(\"https://rates"))
+    dropped = run_report(str(shop), "--compare", str(after), "--fail-on-drop")
+    assert dropped.exit_code == 1
+    assert "down from 40.0 % in after.json" in dropped.stderr
+
+
+def test_compare_refuses_what_is_not_an_earlier_report(tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"schema": "something/9"}))
+    result = run_report(SHOP, "--compare", str(other))
+    assert result.exit_code == 2 and "is not a loopbridge-report/1 report" in result.output
+    assert run_report(SHOP, "--fail-on-drop").exit_code == 2
