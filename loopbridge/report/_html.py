@@ -140,7 +140,7 @@ def render_html(report: Report) -> str:
             out.append(f"<li><code>{_e(step.function)}()</code>: <code>{_e(step.call)}</code> "
                        f"at <code>{_e(step.site)}</code> "
                        f"({_e(step.kind)}, {_LABELS[step.status]}) — pay-off "
-                       f"{step.payoff:.2f}, {_e(step.basis)}"
+                       f"{step.shown_payoff}, {_e(step.basis)}"
                        f'{"; routes: " + _e(routes) if routes else ""}'
                        f'<div class="change">Change: {_e(step.change)}</div></li>')
         out.append("</ol>")

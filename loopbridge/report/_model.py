@@ -160,6 +160,13 @@ class Step:
     routes: list[str]
     sites: list[str] = field(default_factory=list)
 
+    @property
+    def shown_payoff(self) -> str:
+        """The pay-off as people read it (``<0.01`` rather than a misleading ``0.00``)."""
+        if 0 < self.payoff < 0.01:
+            return "<0.01"
+        return f"{self.payoff:.2f}"
+
     def as_dict(self) -> dict[str, Any]:
         return {"rank": self.rank, "function": self.function, "site": self.site,
                 "sites": list(self.sites), "call": self.call, "kind": self.kind,

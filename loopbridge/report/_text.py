@@ -102,7 +102,7 @@ def render_text(report: Report) -> str:
     for step in report.steps[:_STEPS_SHOWN]:
         out.append(f"{step.rank:>3}. {step.function}() at {step.site}: {step.call} "
                    f"[{step.kind}, {step.status}, {len(step.sites)} call(s)] "
-                   f"pay-off {step.payoff:.2f} ({step.basis})")
+                   f"pay-off {step.shown_payoff} ({step.basis})")
         out.append(f"     change: {step.change}")
     if len(report.steps) > _STEPS_SHOWN:
         out.append(f"     ... {len(report.steps) - _STEPS_SHOWN} more in --format json / html")
