@@ -17,6 +17,7 @@ everything it does with those samples lives here:
 from __future__ import annotations
 
 import collections
+import contextvars
 import dataclasses
 import inspect
 import linecache
@@ -37,7 +38,9 @@ __all__ = [
     "histogram_bucket",
     "histogram_dict",
     "is_waiting",
+    "route_of",
     "select_frames",
+    "stall_route",
     "stalled_message",
     "walk_stack",
 ]
@@ -51,6 +54,11 @@ _CO_COROUTINE_FLAGS = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
 
 #: one frame as sampled: (filename, lineno, qualname)
 RawFrame = tuple[str, int, str]
+
+#: what the code on the loop is working for, set by the caller's side (the Flask extension sets
+#: ``"GET /sites/<int:site_id> (endpoint show_site)"`` for each request) and carried into the
+#: bridged coroutine with the rest of the caller's context; a stall report names it
+stall_route: contextvars.ContextVar[str | None] = contextvars.ContextVar("loopbridge_stall_route", default=None)
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -96,6 +104,8 @@ class StallReport:
         samples / blamed_samples: stacks sampled, and how many of them show ``blamed``.
         started_at: wall-clock time (``time.time()``) the loop last ran before the stall.
         thread_name: the name of the thread that runs the loop.
+        route: the request the blocked code was working for (``"GET /sites/<int:site_id>
+            (endpoint show_site)"`` under the Flask extension), when one was known.
 
     Example::
 
@@ -114,6 +124,7 @@ class StallReport:
     blamed_samples: int
     started_at: float
     thread_name: str
+    route: str | None = None
 
     def headline(self) -> str:
         """One line: how long, where, in which task."""
@@ -121,6 +132,7 @@ class StallReport:
         state = "has been blocked for" if self.ongoing else "was blocked for"
         who = [f"task {self.task!r}"] if self.task else []
         who += [f"coroutine {self.coroutine}"] if self.coroutine else []
+        who += [f"request {self.route}"] if self.route else []
         running = f" ({', '.join(who)})" if who else ""
         return (
             f"the event loop {state} {self.duration_ms:.0f} ms (threshold {self.threshold_ms:g} ms) "
@@ -220,17 +232,33 @@ def walk_stack(frame: FrameType | None) -> tuple[list[RawFrame], FrameType | Non
 
 
 def is_waiting(raw: list[RawFrame]) -> bool:
-    """Whether a sampled stack (innermost first) shows the loop waiting for IO, running nothing.
+    """Whether a sampled stack (innermost first) shows a stdlib loop waiting for IO in ``selectors``.
 
-    A stdlib loop waits in ``selectors``; uvloop waits in C, under nothing but loop internals. A
-    loop caught there past the threshold was not blocked by code: its thread got no CPU (another
-    thread held the GIL, or the machine was overloaded), or the stall ended as it was sampled.
+    A loop caught there past the threshold was not blocked by code: its thread got no CPU
+    (another thread held the GIL, or the machine was overloaded). (uvloop waits in C, where a
+    C function run as a callback, ``loop.call_soon(time.sleep, 1)``, looks the same: a stack of
+    loop internals only is therefore not taken for waiting, only ranked below code.)
     """
-    if not raw:
-        return False
-    if os.path.basename(raw[0][0]) == "selectors.py":
-        return True
-    return all(frame_kind(filename) == "internal" for filename, _, _ in raw)
+    return bool(raw) and os.path.basename(raw[0][0]) == "selectors.py"
+
+
+def _shows_no_code(raw: list[RawFrame]) -> bool:
+    return is_waiting(raw) or all(frame_kind(filename) == "internal" for filename, _, _ in raw)
+
+
+def route_of(outer_coroutine: FrameType | None) -> str | None:
+    """The :data:`stall_route` of the context a bridged coroutine runs in, read from its frame.
+
+    The task's outermost coroutine is the bridge's own driver (loop internals), which holds the
+    caller's context as a local: read the value there (monitor thread, while the loop thread is
+    stopped at the sampled point; the frame is the running one, never stale).
+    """
+    if outer_coroutine is None or frame_kind(outer_coroutine.f_code.co_filename) != "internal":
+        return None
+    for value in outer_coroutine.f_locals.values():
+        if isinstance(value, contextvars.Context):
+            return value.get(stall_route)
+    return None
 
 
 def blame_index(raw: list[RawFrame]) -> int | None:
@@ -278,52 +306,54 @@ class StallSampler:
         self.thread_name = thread_name
         self.samples = 0
         self.counts: collections.Counter[RawFrame] = collections.Counter()
-        self.latest: dict[RawFrame, tuple[list[RawFrame], int, str | None, str | None]] = {}
-        #: samples of the loop waiting for IO (see :func:`is_waiting`)
-        self.idle = 0
-        self.waiting_keys: set[RawFrame] = set()
+        self.latest: dict[RawFrame, tuple[list[RawFrame], int, str | None, str | None, str | None]] = {}
+        #: samples that show no code running (the loop waiting, or loop internals only), and
+        #: those of a stdlib loop waiting for IO (see :func:`is_waiting`)
+        self.idle = self.waiting = 0
+        self.idle_keys: set[RawFrame] = set()
         self.confirmed = False
         self.reported = False
 
     @property
     def all_waiting(self) -> bool:
         """Every sample shows the loop waiting for IO: its thread got no CPU, no code blocked it."""
-        return self.samples > 0 and self.idle == self.samples
+        return self.samples > 0 and self.waiting == self.samples
 
-    def add(self, raw: list[RawFrame], task: str | None, coroutine: str | None) -> None:
+    def add(self, raw: list[RawFrame], task: str | None, coroutine: str | None, route: str | None = None) -> None:
         """Count one sampled stack under its blamed frame."""
         self.samples += 1
         index = blame_index(raw)
         if index is None:
             return
         key = raw[index]
-        if is_waiting(raw):
+        if _shows_no_code(raw):
             self.idle += 1
-            self.waiting_keys.add(key)
+            self.idle_keys.add(key)
+            self.waiting += is_waiting(raw)
         self.counts[key] += 1
-        self.latest[key] = (raw, index, task, coroutine)
+        self.latest[key] = (raw, index, task, coroutine, route)
 
     def report(self, duration_ms: float, *, ongoing: bool) -> StallReport:
         """The stall so far, blamed on the frame seen most often."""
         started = time.time() - (time.monotonic() - self.start)
         blamed: StallFrame | None = None
         frames: tuple[StallFrame, ...] = ()
-        elided, task, coroutine, hits, samples = 0, None, None, 0, self.samples
+        elided, task, coroutine, route, hits, samples = 0, None, None, None, 0, self.samples
         if self.counts:
             # the frame seen most often; among equals, the one seen first. A stack of the loop
             # waiting for IO (sampled as the stall ended) loses to any that shows code running
             ranked = self.counts.most_common()
-            busy = [(k, n) for k, n in ranked if k not in self.waiting_keys]
+            busy = [(k, n) for k, n in ranked if k not in self.idle_keys]
             key, hits = busy[0] if busy else ranked[0]
             if busy:
                 samples -= self.idle
-            raw, index, task, coroutine = self.latest[key]
+            raw, index, task, coroutine, route = self.latest[key]
             frames, position, elided = select_frames(raw, index)
             blamed = frames[position]
         return StallReport(
             duration_ms=duration_ms, threshold_ms=self.threshold_ms, ongoing=ongoing, blamed=blamed,
             frames=frames, elided=elided, task=task, coroutine=coroutine, samples=samples,
-            blamed_samples=hits, started_at=started, thread_name=self.thread_name,
+            blamed_samples=hits, started_at=started, thread_name=self.thread_name, route=route,
         )
 
 

@@ -66,6 +66,7 @@ from ._stall import (
     frame_kind,
     histogram_bucket,
     histogram_dict,
+    route_of,
     stalled_message,
     walk_stack,
 )
@@ -95,6 +96,8 @@ _PAUSED_POLL_S = 0.5
 _SUSPECT = 0.5
 
 StallCallback = Callable[["StallReport"], Any]
+#: the stats' key for stalls with no request known (a background task, a script)
+_NO_ROUTE = "(no request)"
 
 _all_watchdogs: weakref.WeakSet[Watchdog] = weakref.WeakSet()
 
@@ -196,6 +199,7 @@ class Watchdog:
         # the monitor's own
         self._stall: StallSampler | None = None
         self._stalls = 0
+        self._by_route: collections.Counter[str] = collections.Counter()
         self._last_report: StallReport | None = None
         self._thread = threading.Thread(target=self._run, name=f"{thread_name}-watchdog", daemon=True)
         _all_watchdogs.add(self)
@@ -429,7 +433,8 @@ class Watchdog:
         raw, outer_coro, coroutine = walk_stack(frame)
         del frame
         if self._last_ran == last:  # the loop ran in between: the stack is not the stall's
-            stall.add(raw, self._task_name(outer_coro), coroutine)
+            stall.add(raw, self._task_name(outer_coro), coroutine, route_of(outer_coro))
+        del outer_coro
 
     def _task_name(self, outer_coro: FrameType | None) -> str | None:
         """The running task, kept only if it matches the sampled stack (see module doc)."""
@@ -457,6 +462,7 @@ class Watchdog:
     def _publish(self, report: StallReport) -> None:
         with self._lock:
             self._stalls += 1
+            self._by_route[report.route or _NO_ROUTE] += 1
             self._last_report = report
             callbacks = list(self._callbacks)
         logger.warning("%s", report.format(), extra={"loopbridge_stall": report})
@@ -491,6 +497,7 @@ class Watchdog:
                 "worst_lag_ms": round(self._worst_lag, 3),
                 "current_lag_ms": round(current, 3),
                 "lag_histogram": histogram_dict(list(self._histogram)),
+                "stalls_by_route": dict(self._by_route.most_common()),
             }
         out["last_stall"] = last.as_dict() if last is not None else None
         out["last_stall_stack"] = last.format() if last is not None else None

@@ -48,6 +48,7 @@ from typing import Any
 from flask import Flask, g, jsonify, request
 
 from async_core import BridgeTimeout, LoopNotRunning, Overloaded, default_loop
+from async_core._stall import stall_route
 from async_core._validate import check_bool
 from async_core.http import reset_http_config, use_http_config
 
@@ -126,6 +127,8 @@ def _enter_request() -> None:
     if settings.http is not None:
         g._loopbridge_http_token = use_http_config(settings.http)
     rule = request.url_rule
+    if rule is not None:  # a stall report names the request its bridged call worked for
+        g._loopbridge_route_token = stall_route.set(f"{request.method} {rule.rule} (endpoint {rule.endpoint})")
     if settings.endpoints is not None and rule is not None and rule.endpoint is not None:
         ticket = settings.endpoints.begin(rule.endpoint, default_loop().watchdog)
         token, clock = start_call_clock()
@@ -133,13 +136,15 @@ def _enter_request() -> None:
 
 
 def _leave_request(_error: BaseException | None) -> None:
-    for name in ("_loopbridge_http_token", "_loopbridge_figures"):
+    for name in ("_loopbridge_http_token", "_loopbridge_figures", "_loopbridge_route_token"):
         value = g.pop(name, None)
         if value is None:
             continue
         try:
             if name == "_loopbridge_http_token":
                 reset_http_config(value)
+            elif name == "_loopbridge_route_token":
+                stall_route.reset(value)
             else:
                 _record(*value)
         except ValueError:  # set in another context (a copied one); it dies with that context

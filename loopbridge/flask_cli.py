@@ -107,6 +107,10 @@ def _format_watchdog(wd: Any, data: dict[str, Any]) -> list[str]:
     ordered = sorted(histogram.items(), key=lambda item: _bucket_bound(item[0]))
     used = [f"{bucket} {count}" for bucket, count in ordered if count]
     lines.append(f"  lag histogram: {', '.join(used) if used else 'empty'}")
+    by_route = wd.get("stalls_by_route") or {}
+    if by_route:
+        lines.append("  stalls by request:")
+        lines += [f"    {count:>5}  {route}" for route, count in sorted(by_route.items(), key=lambda item: -item[1])]
     stack = wd.get("last_stall_stack")
     if stack:
         lines.append("  last stall:")

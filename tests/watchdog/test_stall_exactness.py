@@ -65,7 +65,17 @@ def test_every_stall_over_the_threshold_is_reported_with_its_duration(watched: W
 
 def test_a_stall_under_the_threshold_is_never_reported(watched: Watched) -> None:
     block_s = 0.7 * THRESHOLD_MS / 1000.0
+    wrong: list[str] = []
+    under = 0
     for phase in range(PHASES):
-        bridge.run(block_at_phase(phase * PHASE_STEP_S, block_s), timeout=10)
-    assert watched.settle() == []
-    assert watched.watchdog.stats()["stalls"] == 0
+        before = len(watched.settle())
+        true_ms = bridge.run(block_at_phase(phase * PHASE_STEP_S, block_s), timeout=10) * 1000.0
+        new = watched.settle()[before:]
+        # on an overloaded machine the loop may wait past the threshold for a CPU after the
+        # block: then it did stall that long, and a report is right
+        if true_ms <= THRESHOLD_MS:
+            under += 1
+            if new:
+                wrong.append(f"phase {phase}: {[r.duration_ms for r in new]} ms reported for a {true_ms:.1f} ms stall")
+    assert not wrong, "\n".join(wrong)
+    assert under >= PHASES - 2, "the machine is too busy for this test to mean anything"
