@@ -111,6 +111,7 @@ class LoopThread:
         self._pid = os.getpid()
         self._waiters: set[Waiter] = set()
         self._queued = 0
+        self._refused = 0
         self._closers: list[Closer] = []
         self._reset_attachments()
         self._death: BaseException | None = None
@@ -154,6 +155,11 @@ class LoopThread:
     def queued(self) -> int:
         """Number of callers waiting for a free in-flight slot."""
         return self._queued
+
+    @property
+    def refused(self) -> int:
+        """Calls refused with ``Overloaded`` since the loop was created (for metrics)."""
+        return self._refused
 
     def waiters(self) -> list[Waiter]:
         """A snapshot of the callers currently blocked on this loop."""
@@ -514,6 +520,7 @@ class LoopThread:
                             "the timeout or LOOPBRIDGE_MAX_INFLIGHT, or look for calls that never finish."
                         )
                     if queue_deadline <= now:
+                        self._refused += 1
                         raise Overloaded(
                             f"{len(self._waiters)} bridged calls are already in flight (the limit, "
                             f"max_inflight={self._config.max_inflight}) and none finished within the "

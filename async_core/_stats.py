@@ -37,6 +37,8 @@ class LoopStats:
     http: dict[str, Any] | None
     watchdog: dict[str, Any] | None
     resources: dict[str, Any]
+    #: bridged calls refused with ``Overloaded`` (no in-flight slot within the queue timeout)
+    refused: int = 0
 
     @property
     def lag(self) -> dict[str, Any] | None:
@@ -93,5 +95,5 @@ def loop_stats(lt: LoopThread) -> LoopStats:
         inflight=lt.inflight, queued=lt.queued, max_inflight=cfg.max_inflight,
         queue_timeout_s=cfg.queue_timeout, watchdog_ms=cfg.watchdog_ms, strict=cfg.strict,
         http=_safe_stats("the HTTP client", lt.http), watchdog=_safe_stats("the watchdog", lt.watchdog),
-        resources=resources,
+        resources=resources, refused=lt.refused,
     )

@@ -194,7 +194,7 @@ class Watchdog:
         self._ticking = False
         self._tick_threshold_s = self.threshold_ms / 1000.0
         self._gaps: collections.deque[tuple[float, float, float]] = collections.deque()
-        self._worst_lag = self._recent_lag = 0.0
+        self._worst_lag = self._recent_lag = self._lag_sum = 0.0
         self._histogram = [0] * (len(HISTOGRAM_BOUNDS_MS) + 1)
         # the monitor's own
         self._stall: StallSampler | None = None
@@ -339,6 +339,7 @@ class Watchdog:
         lag = max(now - self._last_ran - step, 0.0)
         lag_ms = lag * 1000.0
         self._recent_lag = lag_ms
+        self._lag_sum += lag_ms
         if lag_ms > self._worst_lag:
             self._worst_lag = lag_ms
         self._histogram[histogram_bucket(lag_ms)] += 1
@@ -495,6 +496,7 @@ class Watchdog:
                 "stalled_now": self._stall is not None and self._stall.confirmed,
                 "recent_lag_ms": round(self._recent_lag, 3),
                 "worst_lag_ms": round(self._worst_lag, 3),
+                "lag_sum_ms": round(self._lag_sum, 3),
                 "current_lag_ms": round(current, 3),
                 "lag_histogram": histogram_dict(list(self._histogram)),
                 "stalls_by_route": dict(self._by_route.most_common()),
