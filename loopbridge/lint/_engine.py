@@ -47,6 +47,8 @@ class LintResult:
     lines: int = 0
     suppressed: int = 0
     followed: int = 0
+    #: For each file with findings, the line spans of its outermost functions (for --fix).
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 class _Excluder:
@@ -272,7 +274,16 @@ def _run(files: list[str], config: LintConfig) -> LintResult:
     found.extend(_check_modules(modules, project))
     result.followed = follower.count if follower else 0
     result.findings, result.suppressed = _filter(found, modules, config)
+    result.spans = _spans(modules, {finding.path for finding in result.findings})
     return result
+
+
+def _spans(modules: list[ModuleIndex], paths: set[str]) -> dict[str, list[tuple[int, int]]]:
+    """Line spans of the functions not nested in another function, in the files ``paths``."""
+    return {module.path: [(fn.line, fn.end) for fn in module.functions.values()
+                          if fn.name not in ("<module>", "<class>") and "<locals>" not in
+                          fn.qualname]
+            for module in modules if module.path in paths}
 
 
 def _check_modules(modules: list[ModuleIndex], project: Project) -> Iterator[Finding]:

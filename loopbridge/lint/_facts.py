@@ -65,6 +65,7 @@ class FunctionInfo:
         "col",
         "decorators",
         "display",
+        "end",
         "has_yield",
         "is_async",
         "line",
@@ -82,6 +83,7 @@ class FunctionInfo:
         self.name = name
         self.module = module
         self.line = line
+        self.end = line
         self.col = col
         self.is_async = is_async
         self.cls = cls

@@ -14,12 +14,14 @@ Every fix is idempotent: the rewritten call is awaited, so it is never reported 
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ._config import LintConfig
 from ._engine import LintResult
@@ -65,7 +67,7 @@ def apply_fixes(result: LintResult, config: LintConfig, *, unsafe: bool,
             text = data.removeprefix(_BOM).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue  # only UTF-8 files are rewritten; the findings stay reported
-        new_text, fixed = fix_source(text, by_path[path])
+        new_text, fixed = fix_source(text, by_path[path], result.spans.get(path))
         if not fixed:
             continue
         outcome.fixed += len(fixed)
@@ -80,15 +82,93 @@ def apply_fixes(result: LintResult, config: LintConfig, *, unsafe: bool,
     return outcome
 
 
-def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]]) -> tuple[str, list[Finding]]:
-    """Apply the planned fixes to one module's text; return the new text and what was fixed."""
+def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
+               spans: list[tuple[int, int]] | None = None) -> tuple[str, list[Finding]]:
+    """Apply the planned fixes to one module's text; return the new text and what was fixed.
+
+    Only the outermost ``def`` around each finding goes through libcst (cut out of the file,
+    dedented, fixed, indented back and spliced in): the cost follows the code that changes,
+    not the size of the file. ``spans`` are the line spans of the functions not nested in
+    another function, as the lint indexed them (found with :mod:`ast` when not given).
+    Missing imports are added as lines of text.
+    """
+    if spans is None:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return text, []
+        spans = _outer_spans(tree.body)
+    lines = text.splitlines(keepends=True)
+    regions: dict[tuple[int, int], list[tuple[Finding, Fix]]] = {}
+    for finding, fix in planned:
+        region = next((span for span in spans if span[0] <= finding.line <= span[1]), None)
+        if region is not None:
+            regions.setdefault(region, []).append((finding, fix))
+    fixed: list[Finding] = []
+    needs: set[str] = set()
+    for (first, last), items in sorted(regions.items(), reverse=True):
+        done = _fix_region(lines, first, last, items, needs)
+        fixed.extend(done)
+    if not fixed:
+        return text, []
+    return "".join(_with_imports(lines, needs)), fixed
+
+
+def _outer_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
+    """Line spans of the function definitions not nested in another function."""
+    spans: list[tuple[int, int]] = []
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            spans.append((node.lineno, node.end_lineno or node.lineno))
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(node, name, None)
+            if isinstance(inner, list):
+                spans.extend(_outer_spans(inner))
+        for handler in getattr(node, "handlers", ()):
+            spans.extend(_outer_spans(handler.body))
+    return spans
+
+
+def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Finding, Fix]],
+                needs: set[str]) -> list[Finding]:
+    """Fix one function in place in ``lines`` (1-based inclusive span); return what was fixed."""
+    segment = lines[first - 1:last]
+    head = segment[0]
+    indent = head[: len(head) - len(head.lstrip(" \t"))]
+    if any(line.strip() and not line.startswith(indent) for line in segment):
+        return []  # a string or continuation line left of the def: not cut out safely
+    dedented = [line[len(indent):] if line.startswith(indent) else line for line in segment]
+    shift = len(indent.encode("utf-8"))
+    local = [(dataclasses.replace(finding, line=finding.line - first + 1,
+                                  col=finding.col - shift), fix, finding)
+             for finding, fix in items]
+    new_text, done, used = _fix_module_text("".join(dedented), local)
+    new_lines = new_text.splitlines(keepends=True)
+    if not done or len(new_lines) != len(segment):
+        return []
+    try:  # the region is one whole statement: if it compiles, so does the file around it
+        compile(new_text, "<fixed>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    lines[first - 1:last] = [indent + new if old.startswith(indent) else new
+                             for old, new in zip(segment, new_lines, strict=True)]
+    needs.update(used)
+    return done
+
+
+def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
+                     ) -> tuple[str, list[Finding], set[str]]:
+    """Rewrite the planned calls of a (small) module text with libcst."""
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError, ValueError):
-        return text, []
+        return text, [], set()
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
-    parents = wrapper.resolve(ParentNodeProvider)
+    collector = _Parents()
+    wrapper.module.visit(collector)
+    parents = collector.parent
     starts: dict[tuple[int, int], list[cst.CSTNode]] = {}
     ends: dict[cst.CSTNode, tuple[int, int]] = {}
     for node, where in positions.items():
@@ -99,30 +179,23 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]]) -> tuple[str, 
         elif isinstance(node, cst.Name):
             starts.setdefault((where.start.line, where.start.column), []).append(node)
     lines = text.splitlines(keepends=True)
-    groups: dict[tuple[int, int], list[tuple[Finding, Fix]]] = {}
-    for finding, fix in planned:
-        groups.setdefault(_char_position(lines, finding), []).append((finding, fix))
+    groups: dict[tuple[int, int], list[tuple[Finding, Fix, Finding]]] = {}
+    for item in planned:
+        groups.setdefault(_char_position(lines, item[0]), []).append(item)
     edits: dict[cst.CSTNode, tuple[Fix, bool]] = {}
     fixed: list[Finding] = []
     for position, items in groups.items():
         nodes = sorted(starts.get(position, []), key=lambda n: ends.get(n, (0, 0)),
                        reverse=True)  # outermost call first
-        chosen = _choose(nodes, items, parents)
+        chosen = _choose(nodes, [(local, fix) for local, fix, _ in items], parents)
         if chosen is not None:
             target, chained, fix = chosen
             edits[target] = (fix, chained)
-            fixed.extend(finding for finding, _ in items)
+            fixed.extend(original for _, _, original in items)
     if not edits:
-        return text, []
+        return text, [], set()
     transformer = _Rewriter(edits)
-    new_module = wrapper.module.visit(transformer)
-    new_module = _add_imports(new_module, transformer.needs)
-    new_text = new_module.code
-    try:
-        compile(new_text, "<fixed>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError):
-        return text, []
-    return new_text, fixed
+    return wrapper.module.visit(transformer).code, fixed, transformer.needs
 
 
 def _char_position(lines: list[str], finding: Finding) -> tuple[int, int]:
@@ -133,11 +206,29 @@ def _char_position(lines: list[str], finding: Finding) -> tuple[int, int]:
     return finding.line, len(raw[: finding.col - 1].decode("utf-8", "ignore"))
 
 
-_Parents = Mapping[cst.CSTNode, cst.CSTNode]
+_ParentMap = Mapping[cst.CSTNode, cst.CSTNode]
+
+
+class _Parents(cst.CSTVisitor):
+    """Each node's parent, in one generic pass (cheaper than libcst's ParentNodeProvider)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parent: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parent[node] = self._stack[-1]
+        self._stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self._stack.pop()
 
 
 def _choose(nodes: list[cst.CSTNode], items: list[tuple[Finding, Fix]],
-            parent_of: _Parents) -> tuple[cst.CSTNode, bool, Fix] | None:
+            parent_of: _ParentMap) -> tuple[cst.CSTNode, bool, Fix] | None:
     """The node to rewrite for the findings at one position, whether the blocking call is
     inside it (``open(p).read()`` runs whole in the thread, through a lambda), and the fix.
 
@@ -184,12 +275,12 @@ def _callee_name(node: cst.CSTNode) -> str:
     return ""
 
 
-def _statement_value(node: cst.CSTNode, parents: _Parents) -> bool:
+def _statement_value(node: cst.CSTNode, parents: _ParentMap) -> bool:
     parent = parents.get(node)
     return isinstance(parent, _STATEMENT_PARENTS) and getattr(parent, "value", None) is node
 
 
-def _awaitable_here(node: cst.CSTNode, parents: _Parents) -> bool:
+def _awaitable_here(node: cst.CSTNode, parents: _ParentMap) -> bool:
     parent = parents.get(node)
     if isinstance(parent, cst.Attribute | cst.Subscript) and parent.value is node:
         return False
@@ -200,7 +291,7 @@ def _awaitable_here(node: cst.CSTNode, parents: _Parents) -> bool:
     return _in_async_body(node, parents)
 
 
-def _in_async_body(node: cst.CSTNode, parents: _Parents) -> bool:
+def _in_async_body(node: cst.CSTNode, parents: _ParentMap) -> bool:
     current = parents.get(node)
     while current is not None:
         if isinstance(current, _BARRIERS):
@@ -302,62 +393,62 @@ def _bridge_http(call: cst.Call) -> cst.Call | None:
     return call.with_changes(func=_dotted("bridge.http.async_request"), args=rebuilt)
 
 
-def _has_import(module: cst.Module, name: str) -> bool:
-    for statement in module.body:
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if isinstance(small, cst.Import):
-                for alias in small.names:
-                    if alias.asname is None and _name_of(alias.name) == name:
-                        return True
-    return False
+def _with_imports(lines: list[str], needs: Iterable[str]) -> list[str]:
+    """``lines`` with ``import NAME`` added for each needed name the module does not import.
 
-
-def _name_of(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_name_of(node.value)}.{node.attr.value}"
-    return ""
-
-
-def _add_imports(module: cst.Module, needs: Iterable[str]) -> cst.Module:
-    missing = [name for name in sorted(needs) if not _has_import(module, name)]
+    The new lines go just before the first top-level import after the docstring and
+    ``from __future__`` imports (or after those when there is no import), in the file's own
+    line ending. Only the head of the module, up to its first function or class, is parsed.
+    """
+    if not needs:
+        return lines
+    tree = _head(lines)
+    if tree is None:
+        return lines
+    present = {alias.name for node in tree.body if isinstance(node, ast.Import)
+               for alias in node.names if alias.asname is None}
+    missing = [name for name in sorted(needs) if name not in present]
     if not missing:
-        return module
-    body = list(module.body)
+        return lines
+    body = tree.body
     index = 0
-    for i, statement in enumerate(body):
-        if _is_docstring(statement, i) or _is_future_import(statement):
-            index = i + 1
-            continue
-        break
-    for i in range(index, len(body)):
-        if _is_import(body[i]):
-            index = i
+    while index < len(body) and (_is_docstring(body[index], index)
+                                 or _is_future_import(body[index])):
+        index += 1
+    line = (body[index - 1].end_lineno or 0) + 1 if index else 1
+    for node in body[index:]:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            line = node.lineno
             break
-    new = [cst.parse_statement(f"import {name}\n") for name in missing]
-    if index < len(body) and isinstance(body[index], cst.SimpleStatementLine | cst.BaseCompoundStatement):
-        # the blank lines before the statement we insert ahead of now go before the import
-        following = body[index]
-        new[0] = new[0].with_changes(leading_lines=following.leading_lines)  # type: ignore[union-attr]
-        body[index] = following.with_changes(leading_lines=())
-    return module.with_changes(body=body[:index] + new + body[index:])
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    added = [f"import {name}{newline}" for name in missing]
+    if line - 2 >= 0 and line - 2 < len(lines) and not lines[line - 2].endswith(("\n", "\r")):
+        lines[line - 2] += newline  # the file's last line had no line ending
+    return lines[:line - 1] + added + lines[line - 1:]
 
 
-def _is_docstring(statement: cst.CSTNode, index: int) -> bool:
-    return index == 0 and isinstance(statement, cst.SimpleStatementLine) and \
-        len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr) and \
-        isinstance(statement.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+def _is_docstring(node: ast.stmt, index: int) -> bool:
+    return index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+        and isinstance(node.value.value, str)
 
 
-def _is_future_import(statement: cst.CSTNode) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and any(
-        isinstance(small, cst.ImportFrom) and isinstance(small.module, cst.Name)
-        and small.module.value == "__future__" for small in statement.body)
+def _is_future_import(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
-def _is_import(statement: cst.CSTNode) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and any(
-        isinstance(small, cst.Import | cst.ImportFrom) for small in statement.body)
+_STARTS = ("def ", "async def ", "class ", "@")
+
+
+def _head(lines: list[str]) -> ast.Module | None:
+    """The module's statements before its first top-level ``def``, ``class`` or decorator
+    (the whole module when that part does not parse on its own)."""
+    for index, line in enumerate(lines):
+        if line.startswith(_STARTS):
+            try:
+                return ast.parse("".join(lines[:index]))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                break  # e.g. the line was inside a multi-line string
+    try:
+        return ast.parse("".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None

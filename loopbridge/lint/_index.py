@@ -414,6 +414,7 @@ class _Walker:
         qualname = f"{prefix}.{node.name}"
         fn = FunctionInfo(qualname, node.name, self.mod, node.lineno, node.col_offset,
                           type(node) is ast.AsyncFunctionDef, cls.qualname if cls else None)
+        fn.end = node.end_lineno or node.lineno
         fn.decorators = [self.value_only(d.func if type(d) is ast.Call else d)
                          for d in node.decorator_list]
         if cls is not None:
