@@ -29,7 +29,9 @@ from ._fileio import is_regular, read_bytes
 __all__ = ["ConfigError", "LintConfig", "find_pyproject", "load_config"]
 
 
-DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__",
+#: Excluded by name. Virtual environments are excluded by their ``pyvenv.cfg`` marker instead
+#: (see the engine), so a package that happens to be called ``venv`` is still linted.
+DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".venv", ".tox", ".nox", "__pycache__",
                    "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache",
                    ".ruff_cache", ".eggs", "*.egg-info")
 

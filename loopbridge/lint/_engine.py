@@ -101,11 +101,17 @@ def _shown(path: str) -> str:
     return (path if rel.startswith("..") else rel).replace(os.sep, "/")
 
 
+def _is_virtualenv(directory: str) -> bool:
+    """A virtual environment (venv, virtualenv, uv, poetry) has ``pyvenv.cfg`` at its top."""
+    return os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
+
+
 def discover(paths: Sequence[str], config: LintConfig) -> list[str]:
     """The Python files under ``paths`` that the configuration does not exclude, sorted.
 
     Only regular files are collected from directories (a FIFO or socket named ``*.py`` is
-    skipped); a path named explicitly is kept and, if it is not a regular file, reported as
+    skipped), and virtual environments inside them are skipped by their ``pyvenv.cfg``
+    marker, whatever their name; a path named explicitly is kept and, if it is not a regular file, reported as
     LB904 without being opened.
 
     Raises:
@@ -119,7 +125,8 @@ def discover(paths: Sequence[str], config: LintConfig) -> list[str]:
                 continue
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames
-                                     if not excluder.excluded(os.path.join(dirpath, d)))
+                                     if not excluder.excluded(os.path.join(dirpath, d))
+                                     and not _is_virtualenv(os.path.join(dirpath, d)))
                 for filename in filenames:
                     full = os.path.join(dirpath, filename)
                     if filename.endswith(".py") and not excluder.excluded(full) \

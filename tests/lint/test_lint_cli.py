@@ -216,3 +216,15 @@ def test_python_dash_m_runs_the_same_command(project: Path) -> None:
                           env={**os.environ, "PYTHONWARNINGS": "error"})
     assert done.returncode == 1, done.stderr
     assert {f["code"] for f in json.loads(done.stdout)["findings"]} == {"LB102", "LB201"}
+
+
+def test_virtualenvs_are_skipped_by_marker_and_a_package_named_venv_is_linted(
+        project: Path) -> None:
+    env = project / "my-env" / "lib" / "site-packages"
+    env.mkdir(parents=True)
+    (project / "my-env" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (env / "dep.py").write_text(BLOCKING)
+    (project / "venv").mkdir()
+    (project / "venv" / "__init__.py").write_text(BLOCKING)
+    out = invoke()[1]
+    assert "venv/__init__.py:10:5: LB102" in out and "dep.py" not in out
