@@ -213,3 +213,35 @@ def test_monitor_session_connects_to_allowed_addresses(internal: _Internal) -> N
     with monitor_session(AddressPolicy.build(True, ["127.0.0.0/8"])) as session:
         resp = session.get(f"http://127.1:{internal.server_port}/", timeout=5)
     assert resp.status_code == 200 and resp.text == "internal secrets"
+
+
+def test_legacy_checker_connects_to_the_address_it_judged(internal: _Internal, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the name answers an allowed address when judged, then a blocked one.
+
+    No DNS server can run here, so the resolver's answers are scripted (the one stand-in in
+    this file); the sockets and servers are real. The connection must go to the address that
+    was judged, never to a second answer.
+    """
+    port = internal.server_port
+    allowed = ThreadingHTTPServer(("127.0.0.2", port), _Handler)
+    thread = threading.Thread(target=allowed.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.2"] + ["127.0.0.1"] * 20)
+
+    def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "rebind.test":
+            return real(next(answers), *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    before = internal.accepted
+    try:
+        with monitor_session(AddressPolicy.build(True, ["127.0.0.2"])) as session:
+            resp = session.get(f"http://rebind.test:{port}/", timeout=5)
+    finally:
+        allowed.shutdown()
+        allowed.server_close()
+        thread.join(5)
+    assert resp.status_code == 200
+    assert internal.accepted == before, "a second DNS answer swapped the checked address"
