@@ -232,6 +232,7 @@ class Transport:
         self._overrides = dict(retry_overrides or {})
         if self._overrides:
             (config or HttpConfig()).replace(**self._overrides)  # validate now, not on the loop
+        self._policy: tuple[HttpConfig, HttpConfig] | None = None  # (session config, with overrides)
 
     @property
     def config(self) -> HttpConfig | None:
@@ -257,11 +258,22 @@ class Transport:
             del sessions[self._config]
             await holder.close()
 
+    def _with_overrides(self, session_cfg: HttpConfig) -> HttpConfig:
+        """``session_cfg`` with the retry overrides applied (kept: it is the same for most calls)."""
+        if not self._overrides:
+            return session_cfg
+        cached = self._policy
+        if cached is not None and cached[0] is session_cfg:
+            return cached[1]
+        cfg = session_cfg.replace(**self._overrides)
+        self._policy = (session_cfg, cfg)
+        return cfg
+
     async def open(self, lt: LoopThread, spec: StreamSpec) -> Opened:
         """Send ``spec`` (loop thread); retries as the policy says, then the body whole or open."""
         client = loop_http_client(lt)
         session_cfg = self.session_config(client)
-        cfg = session_cfg.replace(**self._overrides) if self._overrides else session_cfg
+        cfg = self._with_overrides(session_cfg)
         loop = asyncio.get_running_loop()
         deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
         retries = cfg.retries_for(spec.method) if spec.replayable else 0
