@@ -26,7 +26,15 @@ import re
 import socket
 from collections.abc import Callable, Iterable
 
-from aiohttp.abc import AbstractResolver, ResolveResult
+try:
+    from aiohttp.abc import AbstractResolver, ResolveResult
+except ImportError as exc:  # aiohttp < 3.10; the declared floor (pyproject.toml) is higher still
+    import aiohttp
+
+    raise ImportError(
+        f"loopbridge needs aiohttp>=3.14.2, found {aiohttp.__version__} (no aiohttp.abc.ResolveResult): "
+        "pip install -U 'aiohttp>=3.14.2'."
+    ) from exc
 
 from .._errors import BlockedAddress
 

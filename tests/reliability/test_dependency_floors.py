@@ -119,6 +119,12 @@ def _aiohttp_names_used() -> set[tuple[str, str]]:
     return used
 
 
+def test_the_too_old_aiohttp_message_names_the_declared_floor() -> None:
+    source = (ROOT / "async_core" / "http" / "_ssrf.py").read_text(encoding="utf-8")
+    floors = set(re.findall(r"aiohttp>=([\d.]+)", source))
+    assert floors == {str(_declared_floor("aiohttp"))}, floors
+
+
 def test_every_aiohttp_name_the_runtime_uses_exists_in_the_installed_aiohttp() -> None:
     """Run on the lowest declared aiohttp in CI: a name newer than the floor fails here, by name."""
     import aiohttp
