@@ -28,7 +28,8 @@ from ._config import ConfigError, LintConfig, load_config
 from ._engine import LintResult, lint_paths
 from ._fileio import write_text
 from ._model import Finding
-from ._output import FORMATS, render, statistics
+from ._fixes import Suggestion
+from ._output import FORMATS, FORMATS_WITH_FIXES, render, statistics
 
 __all__ = ["lint_command", "main"]
 
@@ -190,7 +191,7 @@ def _run(options: _Options) -> int:
                        err=True)
         return 0
     findings, known, stale = _apply_baseline(options, result, config)
-    report = render(findings, options.fmt)
+    report = render(findings, options.fmt, _suggestions(options, findings, result))
     if options.show_statistics and options.fmt == "text":
         report += statistics(findings)
     try:
@@ -200,6 +201,19 @@ def _run(options: _Options) -> int:
     if not options.quiet:
         _summary(result, len(findings), known, stale, fixed, options)
     return 1 if findings and not options.exit_zero else 0
+
+
+def _suggestions(options: _Options, findings: list[Finding],
+                 result: LintResult) -> dict[Finding, Suggestion]:
+    """The fixes the json and sarif formats carry (none when libcst is missing)."""
+    if options.fmt not in FORMATS_WITH_FIXES or not findings:
+        return {}
+    try:
+        from ._fix_apply import suggest_fixes
+    except ImportError:
+        logger.debug("libcst is not installed: no fixes in the report", exc_info=True)
+        return {}
+    return suggest_fixes(findings, result.spans)
 
 
 def _apply_baseline(options: _Options, result: LintResult,

@@ -26,10 +26,10 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from ._config import LintConfig
 from ._engine import LintResult
 from ._fileio import read_bytes, write_text
-from ._fixes import Fix, plan_fix
+from ._fixes import Edit, Fix, Suggestion, plan_fix
 from ._model import Finding
 
-__all__ = ["FixOutcome", "apply_fixes", "fix_source"]
+__all__ = ["FixOutcome", "apply_fixes", "fix_source", "suggest_fixes"]
 
 _BOM = b"\xef\xbb\xbf"
 #: requests verb -> the names its 2nd, 3rd ... positional parameters have (made keywords).
@@ -82,15 +82,39 @@ def apply_fixes(result: LintResult, config: LintConfig, *, unsafe: bool,
     return outcome
 
 
+def suggest_fixes(findings: Iterable[Finding],
+                  spans: Mapping[str, list[tuple[int, int]]]) -> dict[Finding, Suggestion]:
+    """The fix of each fixable finding (safe and unsafe) as edits, changing no file."""
+    by_path: dict[str, list[tuple[Finding, Fix]]] = {}
+    for finding in findings:
+        fix = plan_fix(finding)
+        if fix is not None:
+            by_path.setdefault(finding.path, []).append((finding, fix))
+    suggestions: dict[Finding, Suggestion] = {}
+    for path, planned in sorted(by_path.items()):
+        try:
+            text = read_bytes(path).removeprefix(_BOM).decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        edits: dict[Finding, list[Edit]] = {}
+        fix_source(text, planned, spans.get(path), edits)
+        plans = dict(planned)
+        for finding, own in edits.items():
+            suggestions[finding] = Suggestion(plans[finding], tuple(own))
+    return suggestions
+
+
 def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
-               spans: list[tuple[int, int]] | None = None) -> tuple[str, list[Finding]]:
+               spans: list[tuple[int, int]] | None = None,
+               edits: dict[Finding, list[Edit]] | None = None) -> tuple[str, list[Finding]]:
     """Apply the planned fixes to one module's text; return the new text and what was fixed.
 
     Only the outermost ``def`` around each finding goes through libcst (cut out of the file,
     dedented, fixed, indented back and spliced in): the cost follows the code that changes,
     not the size of the file. ``spans`` are the line spans of the functions not nested in
     another function, as the lint indexed them (found with :mod:`ast` when not given).
-    Missing imports are added as lines of text.
+    Missing imports are added as lines of text. ``edits``, when given, receives for each
+    fixed finding the edits that fix it, in the coordinates of ``text``.
     """
     if spans is None:
         try:
@@ -106,12 +130,21 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
             regions.setdefault(region, []).append((finding, fix))
     fixed: list[Finding] = []
     needs: set[str] = set()
+    found: dict[Finding, tuple[list[Edit], set[str]]] = {}
     for (first, last), items in sorted(regions.items(), reverse=True):
-        done = _fix_region(lines, first, last, items, needs)
+        done = _fix_region(lines, first, last, items, needs, found)
         fixed.extend(done)
     if not fixed:
         return text, []
-    return "".join(_with_imports(lines, needs)), fixed
+    new_lines, added = _with_imports(lines, needs)
+    if edits is not None:
+        for finding, (own, wanted) in found.items():
+            content = "".join(added[name][1] for name in sorted(wanted) if name in added)
+            if content:
+                line = min(added[name][0] for name in wanted if name in added)
+                own = own + [Edit(finding.path, line, 1, line, 1, content)]
+            edits[finding] = own
+    return "".join(new_lines), fixed
 
 
 def _outer_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
@@ -131,7 +164,8 @@ def _outer_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
 
 
 def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Finding, Fix]],
-                needs: set[str]) -> list[Finding]:
+                needs: set[str], edits: dict[Finding, tuple[list[Edit], set[str]]],
+                ) -> list[Finding]:
     """Fix one function in place in ``lines`` (1-based inclusive span); return what was fixed."""
     segment = lines[first - 1:last]
     head = segment[0]
@@ -143,7 +177,7 @@ def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Findi
     local = [(dataclasses.replace(finding, line=finding.line - first + 1,
                                   col=finding.col - shift), fix, finding)
              for finding, fix in items]
-    new_text, done, used = _fix_module_text("".join(dedented), local)
+    new_text, done, used, replaced = _fix_module_text("".join(dedented), local)
     new_lines = new_text.splitlines(keepends=True)
     if not done or len(new_lines) != len(segment):
         return []
@@ -154,16 +188,41 @@ def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Findi
     lines[first - 1:last] = [indent + new if old.startswith(indent) else new
                              for old, new in zip(segment, new_lines, strict=True)]
     needs.update(used)
+    width = len(indent)
+    fixed_segment = lines[first - 1:first - 1 + len(segment)]
+    for owners, (line, col, end_line, end_col), wanted in replaced:
+        # the new code is read back from the fixed lines: everything after the old node on
+        # its last line is unchanged, so it marks where the new node ends
+        suffix = segment[end_line - 1][end_col + width:]
+        joined = "".join(fixed_segment[line - 1:end_line])
+        if not joined.endswith(suffix) or end_col + width > len(segment[end_line - 1]) \
+                or joined[:col + width] != segment[line - 1][:col + width]:
+            continue  # another edit on the same line moved things: no edit to offer
+        content = joined[col + width:len(joined) - len(suffix)]
+        edit = Edit(owners[0].path, line + first - 1, col + width + 1, end_line + first - 1,
+                    end_col + width + 1, content)
+        for owner in owners:
+            own = edits.setdefault(owner, ([], set()))
+            own[0].append(edit)
+            own[1].update(wanted)
     return done
 
 
+_Replaced = list[tuple[list[Finding], tuple[int, int, int, int], set[str]]]
+
+
 def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
-                     ) -> tuple[str, list[Finding], set[str]]:
-    """Rewrite the planned calls of a (small) module text with libcst."""
+                     ) -> tuple[str, list[Finding], set[str], _Replaced]:
+    """Rewrite the planned calls of a (small) module text with libcst.
+
+    Returns the new text, the (original) findings fixed, the imports needed, and for each
+    rewritten node the findings it fixes, its range (1-based lines, 0-based character
+    columns) and the imports its new code needs.
+    """
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError, ValueError):
-        return text, [], set()
+        return text, [], set(), []
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     collector = _Parents()
@@ -183,6 +242,7 @@ def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
     for item in planned:
         groups.setdefault(_char_position(lines, item[0]), []).append(item)
     edits: dict[cst.CSTNode, tuple[Fix, bool]] = {}
+    owners: dict[cst.CSTNode, list[Finding]] = {}
     fixed: list[Finding] = []
     for position, items in groups.items():
         nodes = sorted(starts.get(position, []), key=lambda n: ends.get(n, (0, 0)),
@@ -191,11 +251,18 @@ def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
         if chosen is not None:
             target, chained, fix = chosen
             edits[target] = (fix, chained)
-            fixed.extend(original for _, _, original in items)
+            owners[target] = [original for _, _, original in items]
+            fixed.extend(owners[target])
     if not edits:
-        return text, [], set()
+        return text, [], set(), []
     transformer = _Rewriter(edits)
-    return wrapper.module.visit(transformer).code, fixed, transformer.needs
+    new_module = wrapper.module.visit(transformer)
+    replaced: _Replaced = []
+    for node in transformer.built:
+        where = positions[node]
+        replaced.append((owners[node], (where.start.line, where.start.column, where.end.line,
+                                        where.end.column), transformer.node_needs.get(node, set())))
+    return new_module.code, fixed, transformer.needs, replaced
 
 
 def _char_position(lines: list[str], finding: Finding) -> tuple[int, int]:
@@ -325,11 +392,15 @@ class _Rewriter(cst.CSTTransformer):
         super().__init__()
         self.edits = edits
         self.needs: set[str] = set()
+        self.built: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.node_needs: dict[cst.CSTNode, set[str]] = {}
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name,
                    ) -> cst.BaseExpression:
         if original_node in self.edits:
-            return _await(updated_node)
+            built = _await(updated_node)
+            self.built[original_node] = built
+            return built
         return updated_node
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call,
@@ -338,8 +409,15 @@ class _Rewriter(cst.CSTTransformer):
         if edit is None:
             return updated_node
         fix, chained = edit
+        before = set(self.needs)
+        self.needs = set()
         built = self._build(fix, updated_node, chained=chained)
-        return updated_node if built is None else built
+        self.node_needs[original_node] = self.needs
+        self.needs = before | self.needs
+        if built is None:
+            return updated_node
+        self.built[original_node] = built
+        return built
 
     def _build(self, fix: Fix, call: cst.Call, *, chained: bool) -> cst.BaseExpression | None:
         if fix.kind == "await":
@@ -393,23 +471,26 @@ def _bridge_http(call: cst.Call) -> cst.Call | None:
     return call.with_changes(func=_dotted("bridge.http.async_request"), args=rebuilt)
 
 
-def _with_imports(lines: list[str], needs: Iterable[str]) -> list[str]:
+def _with_imports(lines: list[str], needs: Iterable[str],
+                  ) -> tuple[list[str], dict[str, tuple[int, str]]]:
     """``lines`` with ``import NAME`` added for each needed name the module does not import.
 
     The new lines go just before the first top-level import after the docstring and
     ``from __future__`` imports (or after those when there is no import), in the file's own
     line ending. Only the head of the module, up to its first function or class, is parsed.
+    Returns the new lines and, per name imported, the (1-based) line of the original it was
+    inserted before and the text inserted.
     """
     if not needs:
-        return lines
+        return lines, {}
     tree = _head(lines)
     if tree is None:
-        return lines
+        return lines, {}
     present = {alias.name for node in tree.body if isinstance(node, ast.Import)
                for alias in node.names if alias.asname is None}
     missing = [name for name in sorted(needs) if name not in present]
     if not missing:
-        return lines
+        return lines, {}
     body = tree.body
     index = 0
     while index < len(body) and (_is_docstring(body[index], index)
@@ -424,7 +505,8 @@ def _with_imports(lines: list[str], needs: Iterable[str]) -> list[str]:
     added = [f"import {name}{newline}" for name in missing]
     if line - 2 >= 0 and line - 2 < len(lines) and not lines[line - 2].endswith(("\n", "\r")):
         lines[line - 2] += newline  # the file's last line had no line ending
-    return lines[:line - 1] + added + lines[line - 1:]
+    return lines[:line - 1] + added + lines[line - 1:], {
+        name: (line, text) for name, text in zip(missing, added, strict=True)}
 
 
 def _is_docstring(node: ast.stmt, index: int) -> bool:

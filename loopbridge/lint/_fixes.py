@@ -18,7 +18,7 @@ from typing import Literal
 
 from ._model import Finding
 
-__all__ = ["FIXABILITY", "Fix", "FixKind", "REQUESTS_VERBS", "plan_fix"]
+__all__ = ["FIXABILITY", "Edit", "Fix", "FixKind", "REQUESTS_VERBS", "Suggestion", "plan_fix"]
 
 #: ``sleep`` time.sleep -> await asyncio.sleep; ``await`` await the coroutine;
 #: ``await_arg`` bridge.run(c) / asyncio.run(c) -> await c; ``bridge_http`` requests.<verb> ->
@@ -53,6 +53,30 @@ class Fix:
     safe: bool
     #: One line for the JSON output and the docs: what the edit does.
     title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the text from (line, col) up to (end_line, end_col) by ``content``.
+
+    Lines and columns are 1-based; columns count characters (code points); the end is
+    exclusive, so an insertion has the end equal to the start.
+    """
+
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """The fix of one finding as the JSON and SARIF outputs carry it."""
+
+    fix: Fix
+    edits: tuple[Edit, ...]
 
 
 def plan_fix(finding: Finding) -> Fix | None:

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._codes import RULES
 from ._fileio import json_text
+from ._fixes import Suggestion
 from ._model import Finding
 
-__all__ = ["FORMATS", "render", "statistics"]
+__all__ = ["FORMATS", "FORMATS_WITH_FIXES", "render", "statistics"]
 
 
 _DOCS = "https://github.com/loopbridge/loopbridge/blob/main/docs/lint.md"
 _VERSION = "0.1.0"
 
 
-def _text(findings: Sequence[Finding]) -> str:
+def _text(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> str:
     return "".join(f"{f.render()}\n" for f in findings)
 
 
@@ -26,10 +27,20 @@ def _chain(finding: Finding) -> list[dict[str, Any]]:
             for c in finding.chain]
 
 
-def _json(findings: Sequence[Finding]) -> str:
+def _fix_json(suggestion: Suggestion | None) -> dict[str, Any] | None:
+    if suggestion is None:
+        return None
+    return {"applicability": "safe" if suggestion.fix.safe else "unsafe",
+            "title": suggestion.fix.title,
+            "edits": [{"path": e.path, "line": e.line, "column": e.col, "end_line": e.end_line,
+                       "end_column": e.end_col, "content": e.content}
+                      for e in suggestion.edits]}
+
+
+def _json(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> str:
     items = [
         {"path": f.path, "line": f.line, "column": f.col, "code": f.code, "message": f.message,
-         "scope": f.scope, "chain": _chain(f)}
+         "scope": f.scope, "chain": _chain(f), "fix": _fix_json(fixes.get(f))}
         for f in findings
     ]
     return json_text({"version": 1, "findings": items})
@@ -42,7 +53,21 @@ def _location(path: str, line: int, col: int) -> dict[str, Any]:
     }}
 
 
-def _sarif(findings: Sequence[Finding]) -> str:
+def _sarif_fix(suggestion: Suggestion) -> dict[str, Any]:
+    changes: dict[str, list[dict[str, Any]]] = {}
+    for e in suggestion.edits:
+        changes.setdefault(e.path, []).append({
+            "deletedRegion": {"startLine": e.line, "startColumn": e.col, "endLine": e.end_line,
+                              "endColumn": e.end_col},
+            "insertedContent": {"text": e.content}})
+    note = "" if suggestion.fix.safe else " (unsafe: review it, see docs/lint.md)"
+    return {"description": {"text": suggestion.fix.title + note},
+            "artifactChanges": [{"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+                                 "replacements": replacements}
+                                for path, replacements in changes.items()]}
+
+
+def _sarif(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> str:
     codes = sorted(RULES)
     index = {code: i for i, code in enumerate(codes)}
     rules = [
@@ -62,6 +87,8 @@ def _sarif(findings: Sequence[Finding]) -> str:
             "locations": [_location(f.path, f.line, f.col)],
             "partialFingerprints": {"loopbridgeScope/v1": f"{f.code}:{f.scope}:{f.key}"},
         }
+        if f in fixes:
+            result["fixes"] = [_sarif_fix(fixes[f])]
         if f.chain:
             related = []
             for i, link in enumerate(f.chain):
@@ -92,7 +119,7 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _github(findings: Sequence[Finding]) -> str:
+def _github(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> str:
     lines = []
     for f in findings:
         lines.append(
@@ -103,18 +130,24 @@ def _github(findings: Sequence[Finding]) -> str:
     return "".join(lines)
 
 
-#: Format name -> renderer of the whole result.
-FORMATS: dict[str, Callable[[Sequence[Finding]], str]] = {
+#: Format name -> renderer of the whole result (with the fixes, which json and sarif carry).
+FORMATS: dict[str, Callable[[Sequence[Finding], Mapping[Finding, Suggestion]], str]] = {
     "text": _text, "json": _json, "sarif": _sarif, "github": _github,
 }
 
 
-def render(findings: Sequence[Finding], fmt: str) -> str:
-    """Render findings in one of :data:`FORMATS`."""
+#: The formats that carry each finding's fix as edits.
+FORMATS_WITH_FIXES = frozenset({"json", "sarif"})
+
+
+def render(findings: Sequence[Finding], fmt: str,
+           fixes: Mapping[Finding, Suggestion] | None = None) -> str:
+    """Render findings in one of :data:`FORMATS` (``fixes``: see :data:`FORMATS_WITH_FIXES`)."""
     try:
-        return FORMATS[fmt](findings)
+        renderer = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    return renderer(findings, fixes or {})
 
 
 def statistics(findings: Sequence[Finding]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -264,3 +265,65 @@ def test_docs_say_for_every_code_whether_and_how_it_is_fixed() -> None:
         assert said == fixability, (code, said, fixability)
         if fixability != "no":
             assert "```diff\n-" in section and "\n+" in section, f"{code}: no before/after"
+
+
+def _apply(text: str, edits: list[dict[str, object]]) -> str:
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    for e in sorted(edits, key=lambda e: (e["line"], e["column"]), reverse=True):
+        start = offsets[int(e["line"]) - 1] + int(e["column"]) - 1  # type: ignore[call-overload]
+        end = offsets[int(e["end_line"]) - 1] + int(e["end_column"]) - 1  # type: ignore[call-overload]
+        text = text[:start] + str(e["content"]) + text[end:]
+        lines = text.splitlines(keepends=True)
+        offsets = [0]
+        for line in lines:
+            offsets.append(offsets[-1] + len(line))
+    return text
+
+
+def test_json_and_sarif_carry_each_fix_as_edits(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    source = ("import time\nimport requests\n\n\nclass C:\n    async def f(self, u):\n"
+              "        time.sleep(1)\n        r = requests.get(\n            u)\n        return r\n")
+    (tmp_path / "app.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke("--isolated", "--format", "json", "app.py")
+    assert code == 1
+    findings = {f["code"]: f for f in json.loads(out)["findings"]}
+    sleep, http = findings["LB102"]["fix"], findings["LB101"]["fix"]
+    assert sleep["applicability"] == "safe" and http["applicability"] == "unsafe"
+    fixed = _apply(source, sleep["edits"])
+    assert "import asyncio\nimport time\n" in fixed
+    assert "        await asyncio.sleep(1)\n" in fixed
+    assert "await bridge.http.async_get(\n            u)" in _apply(source, http["edits"])
+    ast.parse(_apply(source, http["edits"]))
+    code, out, _ = invoke("--isolated", "--format", "sarif", "app.py")
+    results = json.loads(out)["runs"][0]["results"]
+    fixes = {r["ruleId"]: r["fixes"][0] for r in results}
+    replacement = fixes["LB102"]["artifactChanges"][0]["replacements"][0]
+    assert replacement["deletedRegion"] == {"startLine": 7, "startColumn": 9, "endLine": 7,
+                                            "endColumn": 22}
+    assert replacement["insertedContent"]["text"] == "await asyncio.sleep(1)"
+    assert "unsafe" in fixes["LB101"]["description"]["text"]
+
+
+def test_findings_without_a_fix_say_so_in_json(project: Path) -> None:
+    (project / "app.py").write_text("import sqlite3\n\n\nasync def f(db: sqlite3.Connection):\n"
+                                    "    db.execute('x')\n")
+    out = invoke("--isolated", "--format", "json", "app.py")[1]
+    assert [f["fix"] for f in json.loads(out)["findings"]] == [None]
+
+
+def test_every_fix_in_the_json_of_the_corpus_applies_alone_and_parses(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CORPUS)
+    out = invoke("--isolated", "--format", "json", ".")[1]
+    with_fix = [f for f in json.loads(out)["findings"] if f["fix"]]
+    assert len(with_fix) >= 70
+    for finding in with_fix:
+        source = (CORPUS / finding["path"]).read_text(encoding="utf-8")
+        fixed = _apply(source, finding["fix"]["edits"])
+        tree = ast.parse(fixed)
+        assert fixed != source and ast.dump(tree) != ast.dump(ast.parse(source))
