@@ -29,9 +29,9 @@ import requests
 import requests.adapters
 from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers, prepend_scheme_if_needed, select_proxy
-from urllib3 import HTTPResponse
-from urllib3._collections import HTTPHeaderDict
+from requests.auth import _basic_auth_str
+from requests.utils import get_auth_from_url, get_encoding_from_headers, prepend_scheme_if_needed, select_proxy
+from urllib3 import HTTPHeaderDict, HTTPResponse
 from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 from yarl import URL
@@ -272,6 +272,9 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         connect, read = _timeouts(timeout)
         proxy, proxy_headers = self._proxy(request, proxies)
         headers = [(str(k), str(v)) for k, v in request.headers.items()]
+        if proxy_headers and parsed.scheme == "http":  # no CONNECT: the proxy reads them on the request
+            headers += proxy_headers
+            proxy_headers = ()
         body, chunked = _body(request.body)
         if chunked:
             headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
@@ -298,7 +301,11 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
                 "aiohttp speaks to http:// proxies only (they tunnel https:// too). Use an http:// proxy, or mount "
                 "requests.adapters.HTTPAdapter() for this URL prefix (docs/http.md, 'Mount on your Session').",
                 request=request)
-        return proxy, ()
+        # credentials in the proxy URL become Proxy-Authorization, as HTTPAdapter.proxy_headers does
+        username, password = get_auth_from_url(proxy)
+        if not username:
+            return proxy, ()
+        return str(parsed.with_user(None)), (("Proxy-Authorization", _basic_auth_str(username, password)),)
 
     def _ssl(self, verify: bool | str, cert: Any) -> Any:
         if verify is True and not cert:

@@ -306,6 +306,10 @@ def test_http_proxy_carries_the_request(session: requests.Session, upstream: Ups
     target = "http://origin.invalid/headers"
     sent = session.get(target, proxies={"http": upstream.base}).json()
     assert upstream.seen[-1] == target and sent["Host"] == "origin.invalid"
+    assert "Proxy-Authorization" not in sent
+    with_credentials = upstream.base.replace("http://", "http://user:pw@")
+    sent = session.get(target, proxies={"http": with_credentials}).json()
+    assert sent["Proxy-Authorization"] == "Basic dXNlcjpwdw=="  # user:pw
 
 
 def test_unreachable_proxy_is_proxy_error(session: requests.Session, closed_port: int) -> None:
