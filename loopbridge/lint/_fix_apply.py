@@ -26,6 +26,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from ._config import LintConfig
 from ._engine import LintResult
 from ._fileio import read_bytes, write_text
+from ._fix_text import char_position, outer_spans, with_imports
 from ._fixes import Edit, Fix, Suggestion, plan_fix
 from ._model import Finding
 
@@ -121,7 +122,7 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return text, []
-        spans = _outer_spans(tree.body)
+        spans = outer_spans(tree.body)
     lines = text.splitlines(keepends=True)
     regions: dict[tuple[int, int], list[tuple[Finding, Fix]]] = {}
     for finding, fix in planned:
@@ -136,7 +137,7 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
         fixed.extend(done)
     if not fixed:
         return text, []
-    new_lines, added = _with_imports(lines, needs)
+    new_lines, added = with_imports(lines, needs)
     if edits is not None:
         for finding, (own, wanted) in found.items():
             content = "".join(added[name][1] for name in sorted(wanted) if name in added)
@@ -145,22 +146,6 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
                 own = own + [Edit(finding.path, line, 1, line, 1, content)]
             edits[finding] = own
     return "".join(new_lines), fixed
-
-
-def _outer_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
-    """Line spans of the function definitions not nested in another function."""
-    spans: list[tuple[int, int]] = []
-    for node in body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            spans.append((node.lineno, node.end_lineno or node.lineno))
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            inner = getattr(node, name, None)
-            if isinstance(inner, list):
-                spans.extend(_outer_spans(inner))
-        for handler in getattr(node, "handlers", ()):
-            spans.extend(_outer_spans(handler.body))
-    return spans
 
 
 def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Finding, Fix]],
@@ -240,7 +225,7 @@ def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
     lines = text.splitlines(keepends=True)
     groups: dict[tuple[int, int], list[tuple[Finding, Fix, Finding]]] = {}
     for item in planned:
-        groups.setdefault(_char_position(lines, item[0]), []).append(item)
+        groups.setdefault(char_position(lines, item[0]), []).append(item)
     edits: dict[cst.CSTNode, tuple[Fix, bool]] = {}
     owners: dict[cst.CSTNode, list[Finding]] = {}
     fixed: list[Finding] = []
@@ -263,14 +248,6 @@ def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
         replaced.append((owners[node], (where.start.line, where.start.column, where.end.line,
                                         where.end.column), transformer.node_needs.get(node, set())))
     return new_module.code, fixed, transformer.needs, replaced
-
-
-def _char_position(lines: list[str], finding: Finding) -> tuple[int, int]:
-    """ast columns count UTF-8 bytes; libcst columns count characters."""
-    if not 0 < finding.line <= len(lines):
-        return finding.line, finding.col - 1
-    raw = lines[finding.line - 1].encode("utf-8", "surrogateescape")
-    return finding.line, len(raw[: finding.col - 1].decode("utf-8", "ignore"))
 
 
 _ParentMap = Mapping[cst.CSTNode, cst.CSTNode]
@@ -469,68 +446,3 @@ def _bridge_http(call: cst.Call) -> cst.Call | None:
                                        whitespace_after=cst.SimpleWhitespace("")))
         rebuilt.append(arg)
     return call.with_changes(func=_dotted("bridge.http.async_request"), args=rebuilt)
-
-
-def _with_imports(lines: list[str], needs: Iterable[str],
-                  ) -> tuple[list[str], dict[str, tuple[int, str]]]:
-    """``lines`` with ``import NAME`` added for each needed name the module does not import.
-
-    The new lines go just before the first top-level import after the docstring and
-    ``from __future__`` imports (or after those when there is no import), in the file's own
-    line ending. Only the head of the module, up to its first function or class, is parsed.
-    Returns the new lines and, per name imported, the (1-based) line of the original it was
-    inserted before and the text inserted.
-    """
-    if not needs:
-        return lines, {}
-    tree = _head(lines)
-    if tree is None:
-        return lines, {}
-    present = {alias.name for node in tree.body if isinstance(node, ast.Import)
-               for alias in node.names if alias.asname is None}
-    missing = [name for name in sorted(needs) if name not in present]
-    if not missing:
-        return lines, {}
-    body = tree.body
-    index = 0
-    while index < len(body) and (_is_docstring(body[index], index)
-                                 or _is_future_import(body[index])):
-        index += 1
-    line = (body[index - 1].end_lineno or 0) + 1 if index else 1
-    for node in body[index:]:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            line = node.lineno
-            break
-    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    added = [f"import {name}{newline}" for name in missing]
-    if line - 2 >= 0 and line - 2 < len(lines) and not lines[line - 2].endswith(("\n", "\r")):
-        lines[line - 2] += newline  # the file's last line had no line ending
-    return lines[:line - 1] + added + lines[line - 1:], {
-        name: (line, text) for name, text in zip(missing, added, strict=True)}
-
-
-def _is_docstring(node: ast.stmt, index: int) -> bool:
-    return index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
-        and isinstance(node.value.value, str)
-
-
-def _is_future_import(node: ast.stmt) -> bool:
-    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
-
-
-_STARTS = ("def ", "async def ", "class ", "@")
-
-
-def _head(lines: list[str]) -> ast.Module | None:
-    """The module's statements before its first top-level ``def``, ``class`` or decorator
-    (the whole module when that part does not parse on its own)."""
-    for index, line in enumerate(lines):
-        if line.startswith(_STARTS):
-            try:
-                return ast.parse("".join(lines[:index]))
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                break  # e.g. the line was inside a multi-line string
-    try:
-        return ast.parse("".join(lines))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None

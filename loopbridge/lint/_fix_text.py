@@ -1,0 +1,102 @@
+"""The text side of ``--fix``: where functions are, where imports go, how columns convert.
+
+Plain :mod:`ast` and string work (no libcst), shared by :mod:`loopbridge.lint._fix_apply`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+from ._model import Finding
+
+__all__ = ["char_position", "outer_spans", "with_imports"]
+
+
+def outer_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
+    """Line spans of the function definitions not nested in another function."""
+    spans: list[tuple[int, int]] = []
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            spans.append((node.lineno, node.end_lineno or node.lineno))
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(node, name, None)
+            if isinstance(inner, list):
+                spans.extend(outer_spans(inner))
+        for handler in getattr(node, "handlers", ()):
+            spans.extend(outer_spans(handler.body))
+    return spans
+
+
+def char_position(lines: list[str], finding: Finding) -> tuple[int, int]:
+    """ast columns count UTF-8 bytes; libcst columns count characters."""
+    if not 0 < finding.line <= len(lines):
+        return finding.line, finding.col - 1
+    raw = lines[finding.line - 1].encode("utf-8", "surrogateescape")
+    return finding.line, len(raw[: finding.col - 1].decode("utf-8", "ignore"))
+
+
+def with_imports(lines: list[str], needs: Iterable[str],
+                  ) -> tuple[list[str], dict[str, tuple[int, str]]]:
+    """``lines`` with ``import NAME`` added for each needed name the module does not import.
+
+    The new lines go just before the first top-level import after the docstring and
+    ``from __future__`` imports (or after those when there is no import), in the file's own
+    line ending. Only the head of the module, up to its first function or class, is parsed.
+    Returns the new lines and, per name imported, the (1-based) line of the original it was
+    inserted before and the text inserted.
+    """
+    if not needs:
+        return lines, {}
+    tree = _head(lines)
+    if tree is None:
+        return lines, {}
+    present = {alias.name for node in tree.body if isinstance(node, ast.Import)
+               for alias in node.names if alias.asname is None}
+    missing = [name for name in sorted(needs) if name not in present]
+    if not missing:
+        return lines, {}
+    body = tree.body
+    index = 0
+    while index < len(body) and (_is_docstring(body[index], index)
+                                 or _is_future_import(body[index])):
+        index += 1
+    line = (body[index - 1].end_lineno or 0) + 1 if index else 1
+    for node in body[index:]:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            line = node.lineno
+            break
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    added = [f"import {name}{newline}" for name in missing]
+    if line - 2 >= 0 and line - 2 < len(lines) and not lines[line - 2].endswith(("\n", "\r")):
+        lines[line - 2] += newline  # the file's last line had no line ending
+    return lines[:line - 1] + added + lines[line - 1:], {
+        name: (line, text) for name, text in zip(missing, added, strict=True)}
+
+
+def _is_docstring(node: ast.stmt, index: int) -> bool:
+    return index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+        and isinstance(node.value.value, str)
+
+
+def _is_future_import(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
+_STARTS = ("def ", "async def ", "class ", "@")
+
+
+def _head(lines: list[str]) -> ast.Module | None:
+    """The module's statements before its first top-level ``def``, ``class`` or decorator
+    (the whole module when that part does not parse on its own)."""
+    for index, line in enumerate(lines):
+        if line.startswith(_STARTS):
+            try:
+                return ast.parse("".join(lines[:index]))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                break  # e.g. the line was inside a multi-line string
+    try:
+        return ast.parse("".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
