@@ -11,8 +11,10 @@ figures today. Per-endpoint figures are read from an ``endpoints`` object when i
 keyed by Flask endpoint name (``request.url_rule.endpoint``), with ``requests`` (count of
 requests served), ``total_ms`` (their summed wall time), ``bridged_ms`` (the summed time those
 requests spent waiting in bridged calls: ``bridge.run``, ``bridge.http.*``, async views) and
-``stalls`` (watchdog stalls seen while one of them was in flight). A list of objects with an
-``endpoint`` field is accepted too. Without them the report says so and ranks statically.
+``stalls`` (watchdog stalls seen while one of them was in flight); ``bridged_calls`` (how many
+bridged calls they made) is shown when present. The Flask extension serves exactly this when
+``LOOPBRIDGE_STATS_URL`` is set. A list of objects with an ``endpoint`` field is accepted too.
+Without them the report says so and ranks statically.
 
 Fetching uses only the standard library (``urllib``): the report never imports the runtime.
 """
@@ -114,8 +116,10 @@ def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) ->
         if route is None:
             unmatched.append(name)
             continue
+        calls = _number(figures.get("bridged_calls"))
         route.live = LiveEndpoint(int(values["requests"] or 0), values["total_ms"] or 0.0,
-                                  values["bridged_ms"] or 0.0, int(values["stalls"] or 0))
+                                  values["bridged_ms"] or 0.0, int(values["stalls"] or 0),
+                                  None if calls is None else int(calls))
     note = f"per-endpoint figures for {sum(1 for r in routes if r.live)} of {len(routes)} routes"
     if missing:
         note += ("; some endpoints lack " + ", ".join(sorted(missing))

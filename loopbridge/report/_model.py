@@ -69,6 +69,7 @@ class LiveEndpoint:
     total_ms: float
     bridged_ms: float
     stalls: int
+    bridged_calls: int | None = None
 
     @property
     def blocking_ms(self) -> float:
@@ -78,6 +79,7 @@ class LiveEndpoint:
     def as_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "total_ms": round(self.total_ms, 3),
                 "bridged_ms": round(self.bridged_ms, 3), "stalls": self.stalls,
+                "bridged_calls": self.bridged_calls,
                 "bridged_share": round(self.bridged_ms / self.total_ms, 4) if self.total_ms else None}
 
 

@@ -5,9 +5,9 @@ the same change (three ``conn.execute`` in one helper are one step: the change i
 in that helper). Its pay-off is summed over its call sites and the routes that reach them:
 
 - with live per-endpoint figures, a route contributes the worker time its requests spent
-  outside bridged calls (``total_ms - bridged_ms``, in seconds), shared evenly among the
-  route's call sites not yet on the loop (steps whose routes saw no traffic tie at 0 and
-  keep the static order among themselves);
+  outside bridged calls (``total_ms - bridged_ms``, in seconds), shared among the route's
+  call sites not yet on the loop in proportion to their static weight below (steps whose
+  routes saw no traffic tie at 0 and keep the static order among themselves);
 - without them, a route contributes the weight of the kind of IO (:data:`KIND_WEIGHT`: a
   network round trip costs more than a local SQLite query or a small file read), times
   :data:`LOOP_FACTOR` when the call sits in the body of a ``for`` loop (once per item; a
@@ -39,19 +39,23 @@ KIND_WEIGHT = {"http": 5.0, "network": 3.0, "subprocess": 3.0, "runner": 2.0, "d
                "loop": 0.0}
 
 
+def _weight(site: IOSite) -> float:
+    return KIND_WEIGHT.get(site.kind, 1.0) * (LOOP_FACTOR if site.in_loop else 1.0)
+
+
 def _site_payoff(routes: dict[str, RouteReport], site: IOSite,
-                 open_sites: dict[str, int]) -> tuple[float, float, float]:
+                 open_weight: dict[str, float]) -> tuple[float, float, float]:
     """(live pay-off, static pay-off, live seconds) of migrating one call site."""
     payoff = static = seconds = 0.0
-    weight = KIND_WEIGHT.get(site.kind, 1.0) * (LOOP_FACTOR if site.in_loop else 1.0)
+    weight = _weight(site)
     for endpoint in site.routes:
         route = routes.get(endpoint)
         if route is None:
             continue
         severity = SEVERITY[route.sites.get(site.id, site.status)]
         static += severity * weight
-        if route.live is not None:
-            share = route.live.blocking_ms / 1000 / max(open_sites[endpoint], 1)
+        if route.live is not None and open_weight[endpoint] > 0:
+            share = route.live.blocking_ms / 1000 * weight / open_weight[endpoint]
             seconds += share
             payoff += severity * share
     if not site.routes:
@@ -63,8 +67,9 @@ def rank(report: Report) -> list[Step]:
     """The steps of ``report``, best pay-off first."""
     live = bool(report.live and report.live.per_endpoint
                 and any(r.live for r in report.routes))
-    open_sites = {r.endpoint: sum(1 for s in r.sites.values() if s != "migrated")
-                  for r in report.routes}
+    weights = {s.id: _weight(s) for s in report.sites}
+    open_weight = {r.endpoint: sum(weights.get(key, 1.0) for key, status in r.sites.items()
+                                   if status != "migrated") for r in report.routes}
     routes = {r.endpoint: r for r in report.routes}
     site_loops = {s.id: s.in_loop for s in report.sites}
     groups: dict[tuple[str, str, str, str, str], Step] = {}
@@ -73,7 +78,7 @@ def rank(report: Report) -> list[Step]:
     for site in report.sites:
         if site.status == "migrated" or (not site.routes and site.status != "stalls_loop"):
             continue
-        payoff, static, secs = _site_payoff(routes, site, open_sites)
+        payoff, static, secs = _site_payoff(routes, site, open_weight)
         key = (site.path, site.function, site.kind, site.status, site.fix)
         step = groups.get(key)
         if step is None:

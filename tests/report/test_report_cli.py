@@ -101,7 +101,8 @@ def test_live_figures_join_routes_and_drive_the_ranking(tmp_path: Path) -> None:
     assert "lack bridged_ms, stalls, total_ms" in live["note"]
     routes = {r["endpoint"]: r for r in data["routes"]}
     assert routes["orders.list_orders"]["live"] == {
-        "requests": 100, "total_ms": 30000.0, "bridged_ms": 0.0, "stalls": 0, "bridged_share": 0.0}
+        "requests": 100, "total_ms": 30000.0, "bridged_ms": 0.0, "stalls": 0, "bridged_calls": None,
+        "bridged_share": 0.0}
     assert routes["orders.show"]["live"]["bridged_share"] == 0.9
     assert routes["health"]["live"] is None
     text = run_report(SHOP, "--stats", str(stats)).stdout
@@ -144,14 +145,26 @@ def monitor_stats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         set_default_http_config(saved)
 
 
-def test_stats_url_of_a_running_app_is_read(monitor_stats_url: str) -> None:
+def test_stats_url_of_a_running_app_gives_each_route_its_traffic(monitor_stats_url: str) -> None:
+    import urllib.request
+
+    base = monitor_stats_url.removesuffix("/_loopbridge/stats")
+    for path in ("/api/sites", "/api/sites", "/api/sites", "/api/runs", "/"):
+        with urllib.request.urlopen(base + path, timeout=30) as resp:
+            assert resp.status == 200
     data = report_json("legacy_app", "--stats", monitor_stats_url)
     live = data["live"]
-    assert live["source"] == monitor_stats_url
+    assert live["source"] == monitor_stats_url and live["per_endpoint"] is True
     assert live["process"]["state"] in ("new", "running")
-    if not live["per_endpoint"]:   # today's stats endpoint: process-wide figures only
-        assert "no per-endpoint figures" in live["note"]
-    assert {r["endpoint"] for r in data["routes"]} >= {"views.dashboard", "api.check_all"}
+    assert live["unmatched_endpoints"] == []      # every endpoint seen live is in the source
+    routes = {r["endpoint"]: r for r in data["routes"]}
+    sites, runs, home = (routes[e]["live"] for e in ("api.list_sites", "api.list_runs",
+                                                     "views.dashboard"))
+    assert (sites["requests"], runs["requests"], home["requests"]) == (3, 1, 1)
+    assert sites["total_ms"] > 0 and sites["bridged_ms"] == 0 and sites["bridged_calls"] == 0
+    assert routes["api.check_all"]["live"] is None          # no traffic, no figures
+    assert data["steps"][0]["basis"].startswith("live: ")
+    assert set(data["steps"][0]["routes"]) & {"api.list_sites", "api.list_runs", "views.dashboard"}
 
 
 def test_unreachable_stats_url_is_a_usage_error() -> None:
