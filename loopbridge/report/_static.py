@@ -13,7 +13,9 @@ modules, in one of three contexts:
 
 ``bridge.http.*``, ``bridge.run`` and a ``requests.Session`` that mounts bridge.http's
 adapter count as ``migrated`` from a thread (the IO runs on the loop), and as ``stalls_loop``
-when called on the loop. The runtime's own packages are never walked into.
+when called on the loop. The runtime's own packages are never walked into. A route's walk
+starts at its view(s) and at the request hooks around it, and also follows functions handed
+to a thread and calls through module-level dispatch tables (both found by the route pass).
 """
 
 from __future__ import annotations
