@@ -218,11 +218,11 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         source = _Source(_message(head.headers), opened.content, pipe)
         raw = HTTPResponse(
             body=source,  # type: ignore[arg-type]
-            headers=HTTPHeaderDict(list(head.headers)), status=head.status, version=head.version,
-            version_string=f"HTTP/{head.version // 10}.{head.version % 10}", reason=head.reason,
+            headers=HTTPHeaderDict(list(head.headers)), status=head.status, version=head.version, reason=head.reason,
             preload_content=False, decode_content=False, original_response=source,  # type: ignore[arg-type]
             request_method=request.method, request_url=request.url,
         )
+        raw.version_string = f"HTTP/{head.version // 10}.{head.version % 10}"  # a keyword only from urllib3 2.3
         return self.build_response(request, raw)
 
     def build_response(self, req: requests.PreparedRequest, resp: HTTPResponse) -> requests.Response:
