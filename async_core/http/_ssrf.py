@@ -58,6 +58,20 @@ _CHECKS: tuple[tuple[str, str], ...] = (
 )
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> list[tuple[ipaddress.IPv4Address, str]]:
+    carried = []
+    if address.sixtofour is not None:
+        carried.append((address.sixtofour, "6to4"))
+    if address.teredo is not None:
+        carried.append((address.teredo[1], "Teredo"))
+    if address in _NAT64:
+        carried.append((ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), "NAT64"))
+    return carried
+
+
 def forbidden_reason(address: IPAddress) -> str | None:
     """Why ``address`` is not a public unicast address, or ``None`` if it is one.
 
@@ -74,6 +88,13 @@ def forbidden_reason(address: IPAddress) -> str | None:
         mapped = address.ipv4_mapped
         if mapped is not None:
             address = mapped
+        else:
+            # an IPv4 address carried in an IPv6 one reaches that IPv4 host through a relay or
+            # a translator: judge what it carries (6to4, Teredo's client, NAT64's well-known prefix)
+            for carried, how in _carried_ipv4(address):
+                reason = forbidden_reason(carried)
+                if reason is not None:
+                    return f"{reason} (carried in a {how} address)"
     for attr, label in _CHECKS:
         if getattr(address, attr):
             return label

@@ -15,7 +15,7 @@ from tests.reliability.conftest import HostileUpstream
 
 FORMS = ["127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0", "0.0.0.0", "017700000001",
          "0x7f.1", "127.0.0.1.", "[::1]", "[::ffff:127.0.0.1]", "[0:0:0:0:0:ffff:7f00:1]", "localhost",
-         "LOCALHOST"]
+         "LOCALHOST", "[2002:7f00:1::]", "[64:ff9b::7f00:1]", "[2001:0:4136:e378:8000:63bf:80ff:fffe]"]
 
 
 @pytest.fixture
@@ -48,3 +48,17 @@ def test_an_allowed_network_is_reached(hostile: HostileUpstream) -> None:
         assert http.get(hostile.url("/ok"), timeout=2).status_code == 200
     finally:
         http.configure(block_private=False, allow=())
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("2002:7f00:1::", "loopback (carried in a 6to4 address)"),
+    ("2002:a00:1::", "private (carried in a 6to4 address)"),
+    ("64:ff9b::a9fe:a9fe", "link-local (carried in a NAT64 address)"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback (carried in a Teredo address)"),
+])
+def test_ipv4_carried_in_ipv6_is_judged_as_the_ipv4_it_carries(address: str, reason: str) -> None:
+    import ipaddress
+
+    from async_core.http._ssrf import forbidden_reason
+
+    assert forbidden_reason(ipaddress.ip_address(address)) == reason
