@@ -45,7 +45,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, appcontext_pushed, g, jsonify, request
 
 from async_core import BridgeTimeout, LoopNotRunning, Overloaded, default_loop
 from async_core._stall import stall_route
@@ -107,6 +107,8 @@ class LoopBridge:
         if first:
             app.before_request(_enter_request)
             app.teardown_request(_leave_request)
+            appcontext_pushed.connect(_enter_app_context, app)
+            app.teardown_appcontext(_leave_app_context)
         if setting(app, "LOOPBRIDGE_ERROR_HANDLERS", True, check_bool):
             app.register_error_handler(Overloaded, _overloaded)
             app.register_error_handler(LoopNotRunning, _overloaded)
@@ -121,11 +123,26 @@ class LoopBridge:
 
 
 # -- per request --------------------------------------------------------------------------------
-def _enter_request() -> None:
-    """Use the app's ``LOOPBRIDGE_HTTP`` for this request; start its figures when they are on."""
-    settings = current_settings()
-    if settings.http is not None:
+def _enter_app_context(app: Flask, **_extra: Any) -> None:
+    """``appcontext_pushed`` receiver: ``bridge.http`` calls in this context use the app's
+    ``LOOPBRIDGE_HTTP`` (a request, a CLI command, or code under ``app.app_context()``)."""
+    settings = app.extensions.get("loopbridge")
+    if isinstance(settings, AppSettings) and settings.http is not None:
         g._loopbridge_http_token = use_http_config(settings.http)
+
+
+def _leave_app_context(_error: BaseException | None) -> None:
+    token = g.pop("_loopbridge_http_token", None)
+    if token is not None:
+        try:
+            reset_http_config(token)
+        except ValueError:  # set in another context (a copied one); it dies with that context
+            pass
+
+
+def _enter_request() -> None:
+    """Start the request's figures when they are on, and name it for stall reports."""
+    settings = current_settings()
     rule = request.url_rule
     if rule is not None:  # a stall report names the request its bridged call worked for
         g._loopbridge_route_token = stall_route.set(f"{request.method} {rule.rule} (endpoint {rule.endpoint})")
@@ -136,14 +153,12 @@ def _enter_request() -> None:
 
 
 def _leave_request(_error: BaseException | None) -> None:
-    for name in ("_loopbridge_http_token", "_loopbridge_figures", "_loopbridge_route_token"):
+    for name in ("_loopbridge_figures", "_loopbridge_route_token"):
         value = g.pop(name, None)
         if value is None:
             continue
         try:
-            if name == "_loopbridge_http_token":
-                reset_http_config(value)
-            elif name == "_loopbridge_route_token":
+            if name == "_loopbridge_route_token":
                 stall_route.reset(value)
             else:
                 _record(*value)

@@ -25,10 +25,10 @@ reading it, so nothing past the limit is buffered. See :mod:`legacy_app.errors`.
 Migration step 1 is the single line ``LoopBridge(app)`` below; nothing else in the app
 had to change for it.
 
-The SSRF guard and the retries are settings of ``bridge.http``, which are per process:
-the factory turns the guard on with this app's allow-list (the last app built in a
-process sets them). Retries default to 0 so both checkers see each site exactly once,
-as the legacy checker always did.
+The SSRF guard and the retries are this app's ``bridge.http`` settings
+(``LOOPBRIDGE_HTTP``): the factory turns the guard on with this app's allow-list, and
+another app in the same process keeps its own. Retries default to 0 so both checkers see
+each site exactly once, as the legacy checker always did.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-import bridge.http as http  # noqa: PLR0402 - the import a requests user expects
 from bridge import LoopBridge
 from legacy_app import api, db, errors, views
 from legacy_app.checkers import CHECKERS
@@ -94,8 +93,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API takes JSON only, which a cross-site form cannot send
-    http.configure(block_private=True, allow=app.config["SSRF_POLICY"].as_list(),
-                   retries=app.config["HTTP_RETRIES"])
+    # this app's own HTTP settings (the guard and its allow-list, retries), not the process's:
+    # another app in the same process keeps its own
+    app.config["LOOPBRIDGE_HTTP"] = {**app.config.get("LOOPBRIDGE_HTTP", {}), "block_private": True,
+                                     "allow": app.config["SSRF_POLICY"].as_list(),
+                                     "retries": app.config["HTTP_RETRIES"]}
 
     LoopBridge(app)
     return app
