@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -115,9 +116,35 @@ def summary(legacy: dict[str, Any], bridge: dict[str, Any]) -> str:
             "sites are flaky on purpose and fail at random, whichever checker asks.")
 
 
+STATS_PATH = "/_loopbridge/stats"
+
+
 def _app_config(db_path: Path, concurrency: int, timeout: float) -> dict[str, Any]:
     return {"DATABASE": str(db_path), "INSTANCE_PATH": str(db_path.parent),
-            "SSRF_ALLOW": ["127.0.0.1"], "CHECK_CONCURRENCY": concurrency, "CHECK_TIMEOUT": timeout}
+            "SSRF_ALLOW": ["127.0.0.1"], "CHECK_CONCURRENCY": concurrency, "CHECK_TIMEOUT": timeout,
+            "LOOPBRIDGE_STATS_URL": STATS_PATH, "REPORT_PATH": str(db_path.parent / "report.html")}
+
+
+def write_report(base_url: str, out: Path | None, timeout: float = 180.0) -> str | None:
+    """The migration report of this app with the running server's live figures.
+
+    Runs ``loopbridge report`` as its own process (the demo never imports the tools): the
+    static half reads legacy_app's source, the live half the server's stats endpoint. With
+    ``out`` it writes the HTML page there and returns its path, else it returns the text form;
+    ``None`` when the report could not be made (logged).
+    """
+    source = Path(__file__).resolve().parent
+    cmd = [sys.executable, "-m", "loopbridge.cli", "report", str(source), "--stats", f"{base_url}{STATS_PATH}"]
+    cmd += ["--format", "html", "-o", str(out)] if out is not None else ["--format", "text"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        logger.warning("the migration report could not be made: %s", exc)
+        return None
+    if done.returncode != 0 or (out is not None and not out.is_file()):
+        logger.warning("the migration report could not be made: %s", (done.stderr or done.stdout).strip()[-500:])
+        return None
+    return str(out) if out is not None else done.stdout
 
 
 @click.command(name="demo")
@@ -148,10 +175,14 @@ def demo_command(port: int, sites: int, latency_ms: float, concurrency: int, tim
             click.echo(f"Uptime monitor: {server.url}/   (database {db_path})")
             if check_once:
                 run_checks(server.url, stop=stop)
+                report = write_report(server.url, None)
+                if report is not None:  # its headline: how far the migration has come
+                    click.echo("Migration report (`loopbridge report`, with this run's live figures):")
+                    click.echo("\n".join(f"  {line}" for line in report.splitlines()[2:5]))
             else:
                 click.echo(f"Open {server.url}/ in a browser now: the first checks run in the background "
                            "and the page shows their progress. Press Ctrl-C to stop.")
-                checks = threading.Thread(target=_background_checks, args=(server.url, stop),
+                checks = threading.Thread(target=_background_checks, args=(server.url, stop, db_path.parent / "report.html"),
                                           name="demo-first-checks", daemon=True)
                 checks.start()
                 threading.Event().wait()
@@ -167,13 +198,16 @@ def demo_command(port: int, sites: int, latency_ms: float, concurrency: int, tim
     click.echo("stopped")
 
 
-def _background_checks(base_url: str, stop: threading.Event) -> None:
+def _background_checks(base_url: str, stop: threading.Event, report_path: Path) -> None:
     """The demo's first check-alls, off the main thread so the page is served meanwhile."""
     try:
         run_checks(base_url, stop=stop)
     except click.ClickException as exc:
         if not stop.is_set():
             click.echo(f"\n{exc.format_message()}", err=True)
+        return
+    if not stop.is_set() and write_report(base_url, report_path) is not None:
+        click.echo(f"Migration report of this app, with the live figures of these runs: {base_url}/report")
 
 
 def _start(sim: Simulator, db_path: Path, port: int, sites: int, concurrency: int,

@@ -8,6 +8,7 @@ new route, the probe, is an ``async def`` running on the shared loop (see
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -17,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from werkzeug.wrappers import Response
@@ -68,6 +70,17 @@ def dashboard() -> str:
                            sort=sort if sort in board.SORTS else "status", order=order,
                            running=storage.running_run(conn), newest_run_id=storage.newest_run_id(conn),
                            checker=current_app.config["CHECKER"], checkers=list(CHECKERS))
+
+
+@bp.get("/report")
+def migration_report() -> Response:
+    """The migration report of this app (``loopbridge report`` with its live figures), when
+    the demo has written one (``REPORT_PATH``); 404 with a hint otherwise."""
+    path = current_app.config.get("REPORT_PATH")
+    if not path or not Path(path).is_file():
+        abort(404, description="no migration report yet: `loopbridge demo` writes one after its first "
+                               "checks, or run `loopbridge report legacy_app --format html -o report.html`.")
+    return send_file(path, mimetype="text/html", max_age=0)
 
 
 @bp.app_template_filter("ago")
