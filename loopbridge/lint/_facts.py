@@ -11,8 +11,8 @@ import re
 import tokenize
 from typing import Any
 
-__all__ = ["HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
-           "Value", "noqa_comments", "parse_noqa"]
+__all__ = ["HAS_ARGS", "NOQA", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo",
+           "ModuleIndex", "Value", "noqa_comments", "parse_noqa"]
 
 
 Value = tuple[Any, ...] | None
@@ -23,6 +23,8 @@ NONBLOCKING = 1
 HAS_ARGS = 2
 
 _NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+#: A ``# noqa`` comment with its optional codes (group ``codes``).
+NOQA = _NOQA
 
 
 class CallSite:

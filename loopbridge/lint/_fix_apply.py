@@ -26,7 +26,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from ._config import LintConfig
 from ._engine import LintResult
 from ._fileio import read_bytes, write_text
-from ._fix_text import char_position, outer_spans, with_imports
+from ._fix_text import char_position, outer_spans, prune_noqa, with_imports
 from ._fixes import Edit, Fix, Suggestion, plan_fix
 from ._model import Finding
 
@@ -125,7 +125,10 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
         spans = outer_spans(tree.body)
     lines = text.splitlines(keepends=True)
     regions: dict[tuple[int, int], list[tuple[Finding, Fix]]] = {}
+    comments = [(finding, fix) for finding, fix in planned if fix.kind == "noqa"]
     for finding, fix in planned:
+        if fix.kind == "noqa":
+            continue
         region = next((span for span in spans if span[0] <= finding.line <= span[1]), None)
         if region is not None:
             regions.setdefault(region, []).append((finding, fix))
@@ -135,6 +138,17 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
     for (first, last), items in sorted(regions.items(), reverse=True):
         done = _fix_region(lines, first, last, items, needs, found)
         fixed.extend(done)
+    for finding, _ in comments:  # comments last: a code fix never moves a line's comment
+        if not 0 < finding.line <= len(lines):
+            continue
+        pruned = prune_noqa(lines[finding.line - 1], finding.key.split(","))
+        if pruned is not None:
+            start, end, new = pruned
+            old = lines[finding.line - 1]
+            lines[finding.line - 1] = old[:start] + new + old[end:]
+            found[finding] = ([Edit(finding.path, finding.line, start + 1, finding.line, end + 1,
+                                    new)], set())
+            fixed.append(finding)
     if not fixed:
         return text, []
     new_lines, added = with_imports(lines, needs)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from ._facts import NOQA
 from ._model import Finding
 
-__all__ = ["char_position", "outer_spans", "with_imports"]
+__all__ = ["char_position", "outer_spans", "prune_noqa", "with_imports"]
 
 
 def outer_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
@@ -100,3 +101,31 @@ def _head(lines: list[str]) -> ast.Module | None:
         return ast.parse("".join(lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+def prune_noqa(line: str, unused: Iterable[str]) -> tuple[int, int, str] | None:
+    """Remove the ``unused`` codes from the ``# noqa`` comment of ``line``.
+
+    Returns the 0-based character range of the line to replace and its replacement, or
+    ``None`` when the line has no such comment. When no code is left the suppression goes
+    (a bare ``# noqa`` would silence everything); words after it stay a comment.
+    """
+    drop = {code.upper() for code in unused}
+    for match in NOQA.finditer(line):
+        codes = match.group("codes")
+        if not codes:
+            continue
+        names = [c for c in codes.replace(",", " ").split() if c]
+        kept = [c for c in names if c.upper() not in drop]
+        if len(kept) == len(names):
+            continue
+        start, end = match.start(), match.end()
+        if kept:
+            return start, end, f"# noqa: {', '.join(kept)}"
+        rest = line[end:].rstrip("\r\n")
+        if rest.strip():
+            return start, end, "#"
+        while start > 0 and line[start - 1] in " \t":
+            start -= 1
+        return start, end, ""
+    return None

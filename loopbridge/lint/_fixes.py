@@ -23,7 +23,8 @@ __all__ = ["FIXABILITY", "Edit", "Fix", "FixKind", "REQUESTS_VERBS", "Suggestion
 #: ``sleep`` time.sleep -> await asyncio.sleep; ``await`` await the coroutine;
 #: ``await_arg`` bridge.run(c) / asyncio.run(c) -> await c; ``bridge_http`` requests.<verb> ->
 #: await bridge.http.async_get / async_request; ``to_thread`` -> await asyncio.to_thread(...).
-FixKind = Literal["sleep", "await", "await_arg", "bridge_http", "to_thread"]
+#: ``noqa`` removes the unused codes from a ``# noqa`` comment (a text edit, no libcst).
+FixKind = Literal["sleep", "await", "await_arg", "bridge_http", "to_thread", "noqa"]
 
 #: Module-level functions of requests that have a bridge.http async twin.
 REQUESTS_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options",
@@ -36,7 +37,7 @@ FIXABILITY: dict[str, str] = {
     "LB201": "no", "LB202": "no",
     "LB301": "safe", "LB302": "safe", "LB303": "unsafe", "LB304": "unsafe", "LB305": "no",
     "LB401": "unsafe", "LB402": "no",
-    "LB801": "no",
+    "LB801": "safe",
     "LB901": "no", "LB902": "no", "LB903": "no", "LB904": "no", "LB905": "no", "LB906": "no",
 }
 
@@ -87,6 +88,8 @@ def plan_fix(finding: Finding) -> Fix | None:
     the ``async def`` is rewritten.
     """
     code, key = finding.code, finding.key
+    if code == "LB801":
+        return Fix("noqa", True, "remove the codes that suppress nothing from the # noqa comment")
     if code == "LB102" and key == "time.sleep":
         return Fix("sleep", True, "await asyncio.sleep(...) instead of time.sleep(...)")
     if code in ("LB301", "LB302"):

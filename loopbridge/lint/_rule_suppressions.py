@@ -76,7 +76,7 @@ def _unused(module: ModuleIndex, used: set[tuple[str, int, str]], enabled: froze
         codes = module.noqa.get(line)
         if not codes or any("LB801".startswith(code) for code in codes):
             continue
-        unused = []
+        unused, raw = [], []
         for code in sorted(codes):
             if not code.startswith("LB") or (module.path, line, code) in used:
                 continue
@@ -86,12 +86,13 @@ def _unused(module: ModuleIndex, used: set[tuple[str, int, str]], enabled: froze
             if known and not judged:
                 continue  # not checked in this run: cannot tell whether it would suppress
             unused.append(code if known else f"{code} (no such code)")
+            raw.append(code)
         if unused:
             names = ", ".join(unused)
             yield Finding(module.path, line, col, "LB801",
                           f"# noqa: {names} suppresses nothing on this line; remove "
                           f"{'it' if len(unused) == 1 else 'them'} from the comment so the "
-                          "next real finding here is not hidden", key=",".join(sorted(codes)))
+                          "next real finding here is not hidden", key=",".join(raw))
 
 
 def _ignored_for_file(path: str, code: str, per_file: _PerFile) -> bool:
