@@ -44,6 +44,7 @@ from ._translate import BOUNDARY, translate_error
 
 __all__ = [
     "HttpClient",
+    "SessionLease",
     "default_http_config",
     "http_client",
     "loop_http_client",
@@ -90,6 +91,35 @@ class _Session:
     async def close(self) -> None:
         await self.session.close()
         await self.resolver.close()
+
+
+class SessionLease:
+    """One request's use of a session: counted while held, and a retired session closes when
+    its last lease is released (loop thread only)."""
+
+    __slots__ = ("_client", "_holder", "session")
+
+    def __init__(self, client: HttpClient, holder: _Session) -> None:
+        holder.inflight += 1
+        client.inflight += 1
+        client.requests += 1
+        self._client: HttpClient | None = client
+        self._holder = holder
+        self.session: aiohttp.ClientSession = holder.session
+
+    def release(self, failed: bool = False) -> None:
+        """Give the session back (idempotent); ``failed`` counts the request as an error."""
+        client, holder = self._client, self._holder
+        if client is None:
+            return
+        self._client = None
+        holder.inflight -= 1
+        client.inflight -= 1
+        if failed:
+            client.errors += 1
+        if holder.retired and holder.inflight == 0 and holder in client._retired:
+            client._retired.discard(holder)
+            holder.loop.create_task(holder.close())
 
 
 class HttpClient:
@@ -221,32 +251,41 @@ class HttpClient:
         """
         return await self.send(prepare_request(method, url, **kwargs))
 
+    def resolve_config(self, config: HttpConfig | None = None) -> HttpConfig:
+        """The configuration a request uses: ``config`` if given, else the one set for the
+        current context (:func:`use_http_config`, e.g. a Flask app's ``LOOPBRIDGE_HTTP``),
+        else the client's own."""
+        cfg = config or _context_config.get() or self._config
+        return self._config if cfg is not self._config and cfg == self._config else cfg
+
+    def lease(self, cfg: HttpConfig) -> SessionLease:
+        """Take the session (pool) of ``cfg`` for one request; release it when done (loop thread)."""
+        return SessionLease(self, self._session(cfg))
+
+    async def close_config(self, cfg: HttpConfig) -> None:
+        """Close the session kept for ``cfg`` if it is idle and not the client's own (loop thread)."""
+        holder = self._sessions.get(cfg)
+        if holder is not None and holder.inflight == 0 and cfg != self._config:
+            del self._sessions[cfg]
+            await holder.close()
+
     async def send(self, prep: PreparedRequest, config: HttpConfig | None = None) -> Response:
         """Send a :class:`PreparedRequest`, with retries and redirects as configured.
 
-        The configuration is ``config`` if given, else the one set for the current context
-        (:func:`use_http_config`, e.g. a Flask app's ``LOOPBRIDGE_HTTP``), else the client's.
+        The configuration is the one :meth:`resolve_config` picks for ``config``.
         """
-        cfg = config or _context_config.get() or self._config
-        if cfg is not self._config and cfg == self._config:
-            cfg = self._config
-        holder = self._session(cfg)
+        cfg = self.resolve_config(config)
+        lease = self.lease(cfg)
         loop = asyncio.get_running_loop()
         deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
-        self.requests += 1
-        self.inflight += 1
-        holder.inflight += 1
+        failed = False
         try:
-            return await self._attempts(holder.session, prep, cfg, deadline)
+            return await self._attempts(lease.session, prep, cfg, deadline)
         except UpstreamError:
-            self.errors += 1
+            failed = True
             raise
         finally:
-            self.inflight -= 1
-            holder.inflight -= 1
-            if holder.retired and holder.inflight == 0 and holder in self._retired:
-                self._retired.discard(holder)
-                loop.create_task(holder.close())
+            lease.release(failed)
 
     async def _attempts(self, session: aiohttp.ClientSession, prep: PreparedRequest, cfg: HttpConfig, deadline: float | None) -> Response:
         retries = cfg.retries_for(prep.method)

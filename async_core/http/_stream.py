@@ -46,8 +46,7 @@ from .._errors import (
     UpstreamTimeout,
 )
 from .._loop import LoopThread
-from . import _client as _client_module
-from ._client import HttpClient, loop_http_client
+from ._client import HttpClient, SessionLease, loop_http_client
 from ._config import HttpConfig
 from ._translate import BOUNDARY, translate_error
 
@@ -113,34 +112,6 @@ class Opened:
 
 
 # -- the loop side --------------------------------------------------------------------------------
-class _Lease:
-    """One request's use of a client's current aiohttp session (the old one closes when idle)."""
-
-    __slots__ = ("_client", "_holder", "session")
-
-    def __init__(self, client: HttpClient, cfg: HttpConfig) -> None:
-        holder = client._session(cfg)
-        holder.inflight += 1
-        client.inflight += 1
-        client.requests += 1
-        self._client: HttpClient | None = client
-        self._holder = holder
-        self.session: aiohttp.ClientSession = holder.session
-
-    def release(self, failed: bool = False) -> None:
-        client, holder = self._client, self._holder
-        if client is None:
-            return
-        self._client = None
-        holder.inflight -= 1
-        client.inflight -= 1
-        if failed:
-            client.errors += 1
-        if holder.retired and holder.inflight == 0 and holder in client._retired:
-            client._retired.discard(holder)
-            asyncio.get_running_loop().create_task(holder.close())
-
-
 def _translate(exc: BaseException, spec: StreamSpec) -> UpstreamError:
     """translate_error, plus the two kinds the requests adapter tells apart: proxy and bad HTTP."""
     where = f"{spec.method} {spec.url}"
@@ -168,7 +139,7 @@ def _check_length(raw: aiohttp.ClientResponse, cap: int, where: str) -> None:
 class OpenBody:
     """A response whose body is still on the connection (loop side; one reader at a time)."""
 
-    def __init__(self, raw: aiohttp.ClientResponse, lease: _Lease, cap: int, spec: StreamSpec) -> None:
+    def __init__(self, raw: aiohttp.ClientResponse, lease: SessionLease, cap: int, spec: StreamSpec) -> None:
         self._raw, self._lease, self._cap, self._spec = raw, lease, cap, spec
         self._size = 0
         self.done = False
@@ -243,20 +214,13 @@ class Transport:
         """The configuration whose session (pool, SSRF guard, TLS default) a request uses."""
         if self._config is not None:
             return self._config
-        context = getattr(_client_module, "_context_config", None)
-        cfg = (context.get() if context is not None else None) or client.config
-        return client.config if cfg == client.config else cfg
+        return client.resolve_config()
 
     async def aclose(self, lt: LoopThread) -> None:
         """Close the session kept for this transport's own configuration, if idle (loop thread)."""
         client = lt.http
-        if self._config is None or client is None or client._closed:
-            return
-        sessions = getattr(client, "_sessions", {})
-        holder = sessions.get(self._config)
-        if holder is not None and holder.inflight == 0 and self._config != client.config:
-            del sessions[self._config]
-            await holder.close()
+        if self._config is not None and client is not None:
+            await client.close_config(self._config)
 
     def _with_overrides(self, session_cfg: HttpConfig) -> HttpConfig:
         """``session_cfg`` with the retry overrides applied (kept: it is the same for most calls)."""
@@ -279,7 +243,7 @@ class Transport:
         retries = cfg.retries_for(spec.method) if spec.replayable else 0
         attempt = 0
         while True:
-            lease = _Lease(client, session_cfg)
+            lease = client.lease(session_cfg)
             try:
                 opened = await self._attempt(lease, spec, cfg, deadline)
             except UpstreamError as exc:
@@ -299,7 +263,7 @@ class Transport:
             attempt += 1
             logger.debug("loopbridge: retry %d of %s %s", attempt, spec.method, spec.url)
 
-    async def _attempt(self, lease: _Lease, spec: StreamSpec, cfg: HttpConfig, deadline: float | None) -> Opened:
+    async def _attempt(self, lease: SessionLease, spec: StreamSpec, cfg: HttpConfig, deadline: float | None) -> Opened:
         if cfg.policy.block_private:
             cfg.policy.check_url_host(spec.url.host)
         loop = asyncio.get_running_loop()
