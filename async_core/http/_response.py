@@ -150,8 +150,91 @@ class Response:
             f"{self.status_code} {kind} Error: {self.reason} for url: {self.url}", response=self
         )
 
+    @property
+    def cookies(self) -> Any:
+        """The cookies the response set (``Set-Cookie``), as requests' ``RequestsCookieJar``.
+
+        Only this response's own cookies: ``bridge.http`` keeps no jar between calls (mount
+        ``bridge.http.LoopBridgeAdapter`` on a ``requests.Session`` for a session's jar).
+        """
+        from http.cookies import CookieError, SimpleCookie
+
+        from requests.cookies import RequestsCookieJar, create_cookie
+
+        jar = RequestsCookieJar()
+        host = _host_of(self.url)
+        for header in self.headers.getall("set-cookie"):
+            parsed: SimpleCookie = SimpleCookie()
+            try:
+                parsed.load(header)
+            except CookieError:
+                logger.debug("loopbridge: ignoring a malformed Set-Cookie header: %r", header)
+                continue
+            for name, morsel in parsed.items():
+                jar.set_cookie(create_cookie(name, morsel.value, domain=morsel["domain"] or host,
+                                             path=morsel["path"] or "/", secure=bool(morsel["secure"])))
+        return jar
+
+    def iter_content(self, chunk_size: int | None = 1, decode_unicode: bool = False) -> Iterator[Any]:
+        """The body in pieces of ``chunk_size`` bytes (all at once for ``None``), as requests does.
+
+        The body was read whole on the loop already; for a body streamed from the network, mount
+        ``bridge.http.LoopBridgeAdapter`` on a ``requests.Session`` and pass ``stream=True``.
+        """
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+            raise TypeError(f"chunk_size must be a positive int or None, not {chunk_size!r}.")
+        size = len(self.content) or 1 if chunk_size is None else chunk_size
+        pieces = (self.content[i:i + size] for i in range(0, len(self.content), size))
+        if not decode_unicode:
+            yield from pieces
+            return
+        import codecs
+
+        decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")(errors="replace")
+        for piece in pieces:
+            text = decoder.decode(piece)
+            if text:
+                yield text
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+
+    def iter_lines(self, chunk_size: int = 512, decode_unicode: bool = False, delimiter: Any = None) -> Iterator[Any]:
+        """The body line by line, as requests' ``iter_lines`` (over the body already read)."""
+        body: Any = self.text if decode_unicode else self.content
+        lines = body.split(delimiter) if delimiter is not None else body.splitlines()
+        yield from lines
+
+    def __getattr__(self, name: str) -> Any:
+        hint = _NOT_OFFERED.get(name)
+        if hint is None:
+            raise AttributeError(f"'Response' object has no attribute {name!r}")
+        raise AttributeError(
+            f"bridge.http's Response has no {name!r}: {hint} For the full requests.Response, mount "
+            "bridge.http.LoopBridgeAdapter on a requests.Session (docs/http.md, \"Mount on your Session\")."
+        )
+
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
+
+
+#: requests.Response attributes this value object does not carry, and why
+_NOT_OFFERED = {
+    "request": "no PreparedRequest is built (the request is prepared on the loop);",
+    "raw": "the body was read whole on the loop, there is no socket-level stream;",
+    "connection": "no adapter object sent it;",
+    "close": "there is nothing to close (the connection went back to the pool when the body was read);",
+    "links": "Link headers are not parsed (read resp.headers['link']);",
+    "next": "Link headers are not parsed;",
+    "apparent_encoding": "no charset detection is offered here (text already falls back to detection);",
+    "is_permanent_redirect": "use is_redirect and status_code;",
+}
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or ""
 
 
 def _decode(content: bytes, encoding: str | None) -> str:

@@ -1,0 +1,102 @@
+"""bridge.http's Response where requests users reach for more: cookies, iter_content,
+iter_lines work on the body already read; what it cannot offer names the supported way."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import threading
+from collections.abc import Iterator
+
+import pytest
+import requests
+from aiohttp import web
+
+from async_core.http import Headers, Response
+from bridge import http
+
+
+def _response(content: bytes = b"", headers: tuple[tuple[str, str], ...] = (), encoding: str | None = None) -> Response:
+    return Response(200, "OK", Headers(headers), content, "http://example.test/a/b",
+                    datetime.timedelta(milliseconds=1), encoding)
+
+
+@pytest.fixture(scope="module")
+def cookie_server() -> Iterator[str]:
+    async def handler(request: web.Request) -> web.Response:
+        resp = web.Response(text="line one\nline two\nline three")
+        resp.set_cookie("session", "abc123", path="/", httponly=True)
+        resp.set_cookie("theme", "dark", path="/prefs")
+        return resp
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: dict[str, object] = {}
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        app = web.Application()
+        app.router.add_get("/", handler)
+        runner = web.AppRunner(app)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        box["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        box["runner"] = runner
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    ready.wait(10)
+    yield f"http://127.0.0.1:{box['port']}/"
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def test_cookies_of_a_real_response_are_a_requests_jar(cookie_server: str) -> None:
+    resp = http.get(cookie_server, timeout=5)
+    jar = resp.cookies
+    assert isinstance(jar, requests.cookies.RequestsCookieJar)
+    assert jar.get("session") == "abc123"
+    assert jar.get("theme", path="/prefs") == "dark"
+    assert {c.domain for c in jar} == {"127.0.0.1"}
+
+
+def test_iter_content_and_iter_lines_over_a_real_body(cookie_server: str) -> None:
+    resp = http.get(cookie_server, timeout=5)
+    assert b"".join(resp.iter_content(4)) == resp.content
+    assert all(len(piece) <= 4 for piece in resp.iter_content(4))
+    assert list(resp.iter_content(None)) == [resp.content]
+    assert list(resp.iter_lines()) == [b"line one", b"line two", b"line three"]
+    assert list(resp.iter_lines(decode_unicode=True)) == ["line one", "line two", "line three"]
+
+
+def test_iter_content_decodes_across_piece_boundaries() -> None:
+    resp = _response("héllo wörld".encode(), encoding="utf-8")
+    assert "".join(resp.iter_content(1, decode_unicode=True)) == "héllo wörld"
+    with pytest.raises(TypeError, match="chunk_size"):
+        list(resp.iter_content(0))
+
+
+@pytest.mark.parametrize("name", ["request", "raw", "connection", "close", "links", "apparent_encoding"])
+def test_what_is_not_offered_names_the_adapter(name: str) -> None:
+    with pytest.raises(AttributeError, match="LoopBridgeAdapter") as caught:
+        getattr(_response(b"x"), name)
+    assert name in str(caught.value)
+
+
+def test_an_unknown_attribute_is_a_plain_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'$"):
+        _response().nope  # noqa: B018
+    assert not hasattr(_response(), "nope")
+
+
+def test_the_requests_names_a_switching_module_needs_are_there() -> None:
+    assert http.exceptions is requests.exceptions and http.codes is requests.codes
+    session = http.Session()
+    assert isinstance(session, requests.Session)
+    assert isinstance(session.get_adapter("http://x"), http.LoopBridgeAdapter)
+    session.close()
