@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import math
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,15 @@ from bridge import LoopBridge
 from tests.conftest import Upstream
 
 pytestmark = pytest.mark.usefixtures("fresh_loop")
+
+
+def _eventually(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
 
 
 def make_app(name: str, upstream: Upstream, **config: Any) -> Flask:
@@ -162,10 +172,8 @@ def test_stats_show_no_source_paths_unless_asked() -> None:
 
     hidden = stats_app().test_client().get("/_lb").get_json()
     shown_app = stats_app(LOOPBRIDGE_STATS_SOURCE=True)
-    default_loop().call_soon(__import__("time").sleep, 0.7)  # a stall: the report carries paths
-    import time
-
-    time.sleep(1.2)
+    default_loop().call_soon(time.sleep, 0.7)  # a stall: the report carries paths
+    assert _eventually(lambda: (stats_app().test_client().get("/_lb").get_json()["lag"] or {}).get("stalls", 0) >= 1)
     shown = shown_app.test_client().get("/_lb").get_json()
     hidden_after = stats_app().test_client().get("/_lb").get_json()
     assert paths_in(shown), "the opt-in keeps full paths"
@@ -190,8 +198,6 @@ def figures_app(**config: Any) -> Flask:
 
     @app.get("/block")
     async def block_view() -> str:
-        import time
-
         time.sleep(0.7)  # a stall of the loop while this request is in flight
         return "b"
 
@@ -211,9 +217,8 @@ def test_per_endpoint_figures_are_served_with_the_stats() -> None:
     assert client.get("/plain").status_code == 200
     assert client.get("/block").status_code == 200
     assert client.get("/nowhere").status_code == 404
-    import time
-
-    time.sleep(0.3)  # the watchdog's report of the stall
+    # the watchdog reports the stall once the loop runs again: wait for it (bounded)
+    assert _eventually(lambda: client.get("/_lb").get_json()["endpoints"]["block_view"]["stalls"] >= 1)
     endpoints = client.get("/_lb").get_json()["endpoints"]
     sync, plain = endpoints["sync_view"], endpoints["plain_view"]
     assert sync["requests"] == 3 and sync["bridged_calls"] == 3
