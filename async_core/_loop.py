@@ -158,8 +158,15 @@ class LoopThread:
 
     @property
     def refused(self) -> int:
-        """Calls refused with ``Overloaded`` since the loop was created (for metrics)."""
+        """Calls refused with ``Overloaded`` since the loop was created (for metrics): by the
+        loop's own bound, and by the bounds callers keep (a Flask app's, see :meth:`note_refusal`)."""
         return self._refused
+
+    def note_refusal(self) -> None:
+        """Count a call a caller's own bound refused with ``Overloaded`` (e.g. a Flask app's
+        ``LOOPBRIDGE_MAX_INFLIGHT``), so the figures show every refusal (any thread)."""
+        with self._lock:
+            self._refused += 1
 
     def waiters(self) -> list[Waiter]:
         """A snapshot of the callers currently blocked on this loop."""

@@ -61,6 +61,7 @@ class _AppLimit:
     def acquire(self, timeout: float | None) -> None:
         wait = self.queue_timeout if timeout is None else min(self.queue_timeout, timeout)
         if not self._slots.acquire(timeout=wait):
+            default_loop().note_refusal()
             raise Overloaded(
                 f"this app already runs LOOPBRIDGE_MAX_INFLIGHT={self.limit} bridged calls and none "
                 f"finished within {wait:g}s; retry later, or raise LOOPBRIDGE_MAX_INFLIGHT / "

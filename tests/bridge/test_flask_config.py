@@ -83,7 +83,9 @@ def test_two_apps_in_one_process_keep_their_own_inflight_bound(two_apps: str) ->
             futures = [pool.submit(requests.get, f"{two_apps}{prefix}/sleep/0.2", timeout=10) for _ in range(2)]
             return sorted(f.result().status_code for f in futures)
 
+    refused_before = default_loop().refused
     assert pair("/strict") == [200, 503]  # max_inflight=1, queue 0.05 s
+    assert default_loop().refused == refused_before + 1  # the app's refusal shows in the figures
     assert pair("") == [200, 200]
     assert default_loop().config.max_inflight == 1024  # the process's own bound is untouched
 
