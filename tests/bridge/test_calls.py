@@ -99,16 +99,19 @@ def test_timeout_holds_while_the_loop_is_blocked_and_cancels_the_coroutine() -> 
 
 
 def test_timeout_on_a_waiting_coroutine_cancels_it_promptly() -> None:
-    cancelled = threading.Event()
+    started, cancelled = threading.Event(), threading.Event()
 
     async def waits() -> None:
+        started.set()
         try:
             await asyncio.sleep(30)
         finally:
             cancelled.set()
 
     with pytest.raises(BridgeTimeout):
-        run(waits(), timeout=0.1)
+        run(waits(), timeout=0.5)
+    # a coroutine whose task had not started yet is closed unrun instead (tests/reliability)
+    assert started.is_set(), "the loop did not start the coroutine within 0.5 s"
     assert cancelled.wait(2)
 
 
