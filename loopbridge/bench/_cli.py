@@ -93,8 +93,13 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_bench(sections: tuple[str, ...], quick: bool, upstream_url: str | None = None) -> dict[str, Any]:
-    """Run the chosen sections in order; a failing section is recorded, the others still run."""
+def run_bench(sections: tuple[str, ...], quick: bool, upstream_url: str | None = None,
+              after_section: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run the chosen sections in order; a failing section is recorded, the others still run.
+
+    ``after_section(result)`` is called after each section with the figures so far (the command
+    writes them out, so a run stopped part-way keeps what it measured).
+    """
     result: dict[str, Any] = {"machine": machine(), "quick": quick, "sections": {}, "errors": {}, "timings_s": {}}
     started_all = time.monotonic()
     for name in sections:
@@ -107,6 +112,8 @@ def run_bench(sections: tuple[str, ...], quick: bool, upstream_url: str | None =
             result["errors"][name] = f"{type(exc).__name__}: {exc}"
         took = result["timings_s"][name] = time.monotonic() - started
         click.echo(f"  {name} took {took:.1f}s", err=True)
+        if after_section is not None:
+            after_section(result)
     result["total_s"] = time.monotonic() - started_all
     result["targets"] = evaluate_targets(result["sections"])
     return result
@@ -134,10 +141,14 @@ def bench_command(quick: bool, sections: tuple[str, ...], upstream_url: str | No
     if upstream_url is not None and not upstream_url.startswith(("http://", "https://")):
         raise click.BadParameter("give an http:// or https:// base URL.", param_hint="--upstream")
     chosen = sections or SECTIONS
-    result = run_bench(tuple(chosen), quick, upstream_url)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "bench.json"
-    json_path.write_text(json.dumps(_finite(result), indent=2, default=_json_default, allow_nan=False))
+
+    def write(result: dict[str, Any]) -> None:
+        json_path.write_text(json.dumps(_finite(result), indent=2, default=_json_default, allow_nan=False))
+
+    result = run_bench(tuple(chosen), quick, upstream_url, after_section=write)
+    write(result)
     click.echo(render_tables(result))
     click.echo(f"\nJSON: {json_path}")
     if not no_chart:

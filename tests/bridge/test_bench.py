@@ -16,7 +16,7 @@ import pytest
 
 from loopbridge.bench import TARGETS, evaluate_targets
 from loopbridge.bench._chart import chart_title, render_chart, scenarios
-from loopbridge.bench._cli import _session
+from loopbridge.bench._cli import _session, run_bench
 from loopbridge.bench._report import render_tables
 from loopbridge.bench.fanout import format_fanout_table, run_fanout_bench
 from loopbridge.bench.flask_e2e import FlaskBenchConfig
@@ -91,7 +91,16 @@ def test_bench_command_writes_strict_json(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     data = json.loads((tmp_path / "bench.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
     assert data["quick"] is True and "roundtrip" in data["sections"]
-    assert "Targets" in out.stdout
+    assert data["total_s"] >= data["timings_s"]["roundtrip"] > 0
+    assert "Targets" in out.stdout and "the bench took" in out.stdout
+
+
+@pytest.mark.usefixtures("fresh_loop")
+def test_run_bench_hands_over_the_figures_after_each_section() -> None:
+    seen: list[list[str]] = []
+    result = run_bench(("roundtrip",), True, after_section=lambda r: seen.append(sorted(r["sections"])))
+    assert seen == [["roundtrip"]]
+    assert result["errors"] == {} and "total_s" in result
 
 
 def _loaded_after(code: str) -> list[str]:
