@@ -4,12 +4,16 @@
 2. ``threads`` — ``ThreadPoolExecutor(pool_threads)`` with a ``requests.Session`` per thread;
 3. ``bridge``  — ``bridge.http.map(urls, concurrency=...)`` on the shared loop;
 4. ``aiohttp_floor`` — bare aiohttp with worker tasks on a loop thread of its own, no loopbridge:
-   what the client library and this machine allow, so loopbridge's own cost shows as a ratio.
+   what the client library and this machine allow, so loopbridge's own cost shows as a ratio;
+5. ``aiohttp_timeouts`` — the same with the timeouts loopbridge arms for each request (connect,
+   including the wait for a pooled connection, read and total), set once on the session: what
+   is left between it and the bridge is loopbridge's code, not the timeouts a requests user
+   expects.
 
 The upstream (:mod:`loopbridge.bench.upstream`) runs in its own process, every URL answering
 after exactly ``latency_ms``, so it does not compete for this process's GIL. Each round runs
-serial, threads, then ``pairs`` alternating runs of bridge and the floor (bridge, floor, floor,
-bridge, …): those two are close, so they get more samples, taken back to back. Besides wall
+serial, threads, then ``pairs`` rotating runs of the bridge and the two floors: those three are
+close, so they get more samples, taken back to back. Besides wall
 time each run records this process's CPU time per request (all its threads, the loop thread
 included). The serial loop is measured on a subset when its runs together would take longer
 than ``serial_budget_s`` and extrapolated linearly (it is linear: one request at a time); the
@@ -35,7 +39,9 @@ __all__ = ["format_fanout_table", "run_fanout_bench"]
 
 logger = logging.getLogger(__name__)
 
-_WAYS = ("serial", "threads", "bridge", "aiohttp_floor")
+_WAYS = ("serial", "threads", "bridge", "aiohttp_floor", "aiohttp_timeouts")
+#: (connect, read, total) seconds of the ``aiohttp_timeouts`` floor: the bridge's, for ``timeout=30``
+_TIMEOUTS = (30.0, 30.0, 60.0)
 
 
 def _check(n: int, latency_ms: float, concurrency: int, repeat: int, pool_threads: int) -> None:
@@ -96,7 +102,7 @@ class _ThreadPool:
 class _RawAiohttp:
     """The floor: bare aiohttp (one warm session, worker tasks) on its own loop thread, no loopbridge."""
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, timeouts: tuple[float, float, float] | None = None) -> None:
         import asyncio
 
         self._asyncio = asyncio
@@ -108,6 +114,7 @@ class _RawAiohttp:
         except ImportError:
             self.loop = asyncio.new_event_loop()
         self.concurrency = concurrency
+        self.timeouts = timeouts
         self.thread = threading.Thread(target=self.loop.run_forever, name="bench-raw-aiohttp", daemon=True)
         self.thread.start()
         self.session: Any = self._call(self._open())
@@ -118,7 +125,12 @@ class _RawAiohttp:
     async def _open(self) -> Any:
         import aiohttp
 
-        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.concurrency))
+        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        if self.timeouts is None:
+            return aiohttp.ClientSession(connector=connector)
+        connect, read, total = self.timeouts
+        timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect, sock_read=read)
+        return aiohttp.ClientSession(connector=connector, timeout=timeout)
 
     async def _fetch_all(self, urls: list[str]) -> int:
         todo = iter(urls)
@@ -160,7 +172,7 @@ def run_fanout_bench(n: int = 400, latency_ms: float = 25.0, concurrency: int = 
                      upstream_url: str | None = None) -> dict[str, Any]:
     """Measure the four ways of fetching ``n`` URLs and return figures and ratios.
 
-    ``repeat`` rounds, each with ``pairs`` back-to-back runs of the bridge and of bare aiohttp.
+    ``repeat`` rounds, each with ``pairs`` back-to-back runs of the bridge and of both bare aiohttp floors.
     ``upstream_url``: a server with :mod:`loopbridge.bench.upstream`'s routes (default: start one).
 
     Returns:
@@ -178,6 +190,7 @@ def run_fanout_bench(n: int = 400, latency_ms: float = 25.0, concurrency: int = 
     with upstream(upstream_url) as base:
         pool = _ThreadPool(pool_threads)
         raw = _RawAiohttp(concurrency)
+        timed = _RawAiohttp(concurrency, _TIMEOUTS)
         try:
             urls = [delay_url(base, latency_ms, i) for i in range(n)]
             per_request = latency_ms / 1000 + 0.002  # the serial loop's cost per URL, roughly
@@ -186,16 +199,19 @@ def run_fanout_bench(n: int = 400, latency_ms: float = 25.0, concurrency: int = 
             pool.run(urls[:pool_threads * 2])  # warm: threads and sessions exist, as in a running app
             _bridge(urls[:concurrency], concurrency)  # warm: the loop and its pool exist
             raw.run(urls[:concurrency])
+            timed.run(urls[:concurrency])
             times: dict[str, list[float]] = {name: [] for name in _WAYS}
             cpu: dict[str, list[float]] = {name: [] for name in _WAYS}
             errors = dict.fromkeys(_WAYS, 0)
             runs: dict[str, Callable[[], int]] = {
                 "serial": lambda: _serial(urls[:subset]), "threads": lambda: pool.run(urls),
-                "bridge": lambda: _bridge(urls, concurrency), "aiohttp_floor": lambda: raw.run(urls)}
+                "bridge": lambda: _bridge(urls, concurrency), "aiohttp_floor": lambda: raw.run(urls),
+                "aiohttp_timeouts": lambda: timed.run(urls)}
+            close = ["bridge", "aiohttp_floor", "aiohttp_timeouts"]
             for _ in range(repeat):
                 order = ["serial", "threads"]
                 for j in range(pairs):
-                    order += ["bridge", "aiohttp_floor"] if j % 2 == 0 else ["aiohttp_floor", "bridge"]
+                    order += close[j % 3:] + close[:j % 3]
                 for name in order:
                     elapsed, spent, errs = _timed(runs[name])
                     times[name].append(elapsed)
@@ -204,6 +220,7 @@ def run_fanout_bench(n: int = 400, latency_ms: float = 25.0, concurrency: int = 
         finally:
             pool.close()
             raw.close()
+            timed.close()
             default_loop().stop()
     return _result(n, latency_ms, concurrency, repeat, pool_threads, subset, times, cpu, errors, pairs)
 
@@ -217,17 +234,21 @@ def _result(n: int, latency_ms: float, concurrency: int, repeat: int, pool_threa
     threads = _summary(times["threads"], cpu["threads"], n)
     bridged = _summary(times["bridge"], cpu["bridge"], n)
     floor = _summary(times["aiohttp_floor"], cpu["aiohttp_floor"], n)
+    floor_t = _summary(times["aiohttp_timeouts"], cpu["aiohttp_timeouts"], n)
     b = bridged["median_s"]
     result: dict[str, Any] = {
         "params": {"n": n, "latency_ms": latency_ms, "concurrency": concurrency, "repeat": repeat,
                    "pool_threads": pool_threads, "pairs": pairs},
         "limit_s": limit, "serial": serial, "threads": threads, "bridge": bridged, "aiohttp_floor": floor,
+        "aiohttp_timeouts": floor_t, "aiohttp_timeouts_s": dict(zip(("connect", "read", "total"), _TIMEOUTS)),
         "errors": errors,
         "ratios": {
             "bridge_vs_limit": b / limit if limit else math.inf,
             "aiohttp_floor_vs_limit": floor["median_s"] / limit if limit else math.inf,
             "bridge_vs_aiohttp_floor": b / floor["median_s"],
             "bridge_vs_aiohttp_floor_cpu": bridged["cpu_ms_per_req"] / floor["cpu_ms_per_req"],
+            "bridge_vs_aiohttp_same_timeouts": b / floor_t["median_s"],
+            "bridge_vs_aiohttp_same_timeouts_cpu": bridged["cpu_ms_per_req"] / floor_t["cpu_ms_per_req"],
             "threads_vs_bridge": threads["median_s"] / b,
             "serial_vs_bridge": serial["median_s"] / b,
             "serial_vs_threads": serial["median_s"] / threads["median_s"],
@@ -250,7 +271,8 @@ def format_fanout_table(result: dict[str, Any]) -> str:
     rows = (("serial requests loop", result["serial"]),
             (f"ThreadPoolExecutor({p['pool_threads']}) + requests", result["threads"]),
             ("bridge.http.map", result["bridge"]),
-            ("bare aiohttp, no loopbridge", result["aiohttp_floor"]))
+            ("bare aiohttp, no loopbridge", result["aiohttp_floor"]),
+            ("bare aiohttp, the bridge's timeouts", result["aiohttp_timeouts"]))
     for label, s in rows:
         lines.append(f"  {label:<34}{s['median_s']:>9.3f}s{s['min_s']:>9.3f}s{s['max_s']:>9.3f}s"
                      f"{s['cpu_ms_per_req']:>12.3f}")
@@ -261,8 +283,10 @@ def format_fanout_table(result: dict[str, Any]) -> str:
     lines += [
         f"  bridge ÷ limit          {r['bridge_vs_limit']:6.2f}×",
         f"  bare aiohttp ÷ limit    {r['aiohttp_floor_vs_limit']:6.2f}×   (what this machine allows)",
-        f"  bridge ÷ bare aiohttp   {r['bridge_vs_aiohttp_floor']:6.2f}×   (loopbridge's own cost; CPU "
+        f"  bridge ÷ bare aiohttp   {r['bridge_vs_aiohttp_floor']:6.2f}×   (CPU "
         f"{r['bridge_vs_aiohttp_floor_cpu']:.2f}×)",
+        f"  bridge ÷ aiohttp with the same timeouts {r['bridge_vs_aiohttp_same_timeouts']:.2f}× (CPU "
+        f"{r['bridge_vs_aiohttp_same_timeouts_cpu']:.2f}×): loopbridge's code alone",
         f"  threads ÷ bridge        {r['threads_vs_bridge']:6.2f}×",
         f"  serial ÷ bridge         {r['serial_vs_bridge']:6.2f}×",
         f"  errors: {result['errors']}",

@@ -151,17 +151,18 @@ def test_upstream_hands_back_a_given_url_and_refuses_a_non_http_one() -> None:
 @pytest.mark.usefixtures("fresh_loop")
 def test_fanout_bench_times_four_ways_with_cpu_per_request() -> None:
     result = run_fanout_bench(n=30, latency_ms=10, concurrency=10, repeat=2, pairs=2, serial_budget_s=0.3)
-    assert result["errors"] == {"serial": 0, "threads": 0, "bridge": 0, "aiohttp_floor": 0}
-    for way in ("serial", "threads", "bridge", "aiohttp_floor"):
+    assert result["errors"] == {"serial": 0, "threads": 0, "bridge": 0, "aiohttp_floor": 0, "aiohttp_timeouts": 0}
+    for way in ("serial", "threads", "bridge", "aiohttp_floor", "aiohttp_timeouts"):
         fig = result[way]
         assert fig["min_s"] <= fig["median_s"] <= fig["max_s"] and fig["cpu_ms_per_req"] > 0
     # no way beats the physical limit: ceil(30 / 10) × 10 ms
     assert result["limit_s"] == pytest.approx(0.03)
-    assert min(result[w]["min_s"] for w in ("threads", "bridge", "aiohttp_floor")) >= 0.03
+    assert min(result[w]["min_s"] for w in ("threads", "bridge", "aiohttp_floor", "aiohttp_timeouts")) >= 0.03
     assert result["serial"]["extrapolated"] and result["serial"]["measured_on"] < 30
     assert result["ratios"]["bridge_vs_aiohttp_floor"] == pytest.approx(
         result["bridge"]["median_s"] / result["aiohttp_floor"]["median_s"])
-    assert "bridge.http.map" in format_fanout_table(result)
+    assert result["aiohttp_timeouts_s"] == {"connect": 30.0, "read": 30.0, "total": 60.0}
+    assert "bridge.http.map" in format_fanout_table(result) and "the same timeouts" in format_fanout_table(result)
 
 
 @pytest.mark.usefixtures("fresh_loop")
