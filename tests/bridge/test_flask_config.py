@@ -226,7 +226,7 @@ def test_per_endpoint_figures_are_served_with_the_stats() -> None:
     assert sync["requests"] == 3 and sync["bridged_calls"] == 3
     assert 150 <= sync["bridged_ms"] <= sync["total_ms"]
     assert plain["requests"] == 1 and plain["bridged_ms"] == 0 and plain["bridged_calls"] == 0
-    assert endpoints["async_view"]["bridged_calls"] == 1 and endpoints["async_view"]["bridged_ms"] >= 20
+    assert endpoints["async_view"]["bridged_calls"] == 1 and endpoints["async_view"]["bridged_ms"] >= 15  # a 20 ms sleep
     assert endpoints["block_view"]["stalls"] >= 1 and sync["stalls"] == 0
     assert set(sync) == {"requests", "total_ms", "bridged_ms", "bridged_calls", "stalls"}
 
