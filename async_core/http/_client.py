@@ -119,7 +119,7 @@ class SessionLease:
             client.errors += 1
         if holder.retired and holder.inflight == 0 and holder in client._retired:
             client._retired.discard(holder)
-            holder.loop.create_task(holder.close())
+            client._close_later(holder)
 
 
 class HttpClient:
@@ -146,6 +146,8 @@ class HttpClient:
         #: (a Flask app's LOOPBRIDGE_HTTP, an adapter's), each with its own pool and guard
         self._sessions: dict[HttpConfig, _Session] = {}
         self._retired: set[_Session] = set()
+        #: sessions being closed in the background (see _close_later)
+        self._closing: set[asyncio.Task[None]] = set()
         #: configurations this client used before configure() replaced them
         self._replaced: set[HttpConfig] = set()
         self._closed = False
@@ -221,9 +223,16 @@ class HttpClient:
     def _retire(self, holder: _Session) -> None:
         holder.retired = True
         if holder.inflight == 0:
-            holder.loop.create_task(holder.close())
+            self._close_later(holder)
         else:
             self._retired.add(holder)
+
+    def _close_later(self, holder: _Session) -> None:
+        """Close ``holder`` in a task kept referenced until done (a task nothing references
+        may be collected half-way, leaving the session unclosed)."""
+        task = holder.loop.create_task(holder.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
         """Close every session of this client (the loop's closer calls it at stop)."""
@@ -233,6 +242,9 @@ class HttpClient:
         self._sessions.clear()
         self._retired.clear()
         loop = asyncio.get_running_loop()
+        closing = [t for t in self._closing if t.get_loop() is loop]
+        if closing:
+            await asyncio.gather(*closing, return_exceptions=True)
         for holder in holders:
             if holder.loop is not loop:  # opened on a loop that is gone: nothing left to close
                 continue
