@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import logging
 import os
 import socket
 import ssl
@@ -43,8 +42,6 @@ from async_core.http._stream import BodyPipe, Opened, StreamSpec, Transport, ite
 from ._calls import run
 
 __all__ = ["LoopBridgeAdapter", "SessionBatch", "retry_overrides"]
-
-logger = logging.getLogger(__name__)
 
 _AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 

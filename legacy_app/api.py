@@ -19,7 +19,6 @@ likewise impossible from a form and always preflighted.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -32,8 +31,6 @@ from legacy_app.db import get_db
 from legacy_app.errors import error_response
 from legacy_app.probe import probe_site
 from legacy_app.validation import InvalidSite, normalize_name, normalize_url
-
-logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -8,11 +8,8 @@ Pure: no Flask, no database; :mod:`legacy_app.views` feeds them rows from
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 #: The status filters, in the order the page shows them.
 FILTERS = ("all", "down", "up", "unknown")

@@ -13,7 +13,6 @@ Hostile input never reaches the code as a 500:
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, current_app, jsonify, request
@@ -21,8 +20,6 @@ from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
-
-logger = logging.getLogger(__name__)
 
 #: The largest id SQLite stores (a signed 64-bit integer).
 MAX_ID = 2**63 - 1

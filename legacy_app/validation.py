@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from async_core.http import AddressPolicy
 from legacy_app.ssrf import host_refusal
-
-logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 2000
 MAX_NAME_LENGTH = 100

@@ -7,7 +7,6 @@ new route, the probe, is an ``async def`` running on the shared loop (see
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import (
@@ -29,8 +28,6 @@ from legacy_app.checkers import CHECKERS, run_check_all
 from legacy_app.db import get_db
 from legacy_app.probe import probe_site
 from legacy_app.validation import InvalidSite, normalize_name, normalize_url
-
-logger = logging.getLogger(__name__)
 
 bp = Blueprint("views", __name__)
 

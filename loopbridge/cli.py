@@ -16,8 +16,6 @@ import click
 
 __all__ = ["main"]
 
-logger = logging.getLogger(__name__)
-
 #: subcommand -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "lint": ("loopbridge.lint._cli", "lint_command", "Find blocking calls and forgotten awaits in coroutines."),

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-import logging
 from typing import Any
 
 import click
 from flask.cli import AppGroup
 
 __all__ = ["format_stats", "loopbridge_cli"]
-
-logger = logging.getLogger(__name__)
 
 loopbridge_cli = AppGroup("loopbridge", help="loopbridge: the shared event loop of this app.")
 

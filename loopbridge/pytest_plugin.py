@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import inspect
-import logging
 import math
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -61,8 +60,6 @@ __all__ = [
     "loopbridge_bridge_run",
     "loopbridge_loop_thread",
 ]
-
-logger = logging.getLogger(__name__)
 
 STRICT_MARKER = "loopbridge_strict"
 NOSTRICT_MARKER = "loopbridge_nostrict"

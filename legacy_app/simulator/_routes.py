@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -17,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-
-logger = logging.getLogger(__name__)
 
 #: How much slower than ``latency_ms`` a "slow" site answers.
 SLOW_FACTOR = 8.0

@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,8 +51,6 @@ __all__ = [
     "load_stats",
     "render",
 ]
-
-logger = logging.getLogger(__name__)
 
 #: The output formats of :func:`render`.
 FORMATS = ("html", "json", "text")

@@ -7,7 +7,6 @@ Exit status: 0 the report was written (and ``--fail-under`` / ``--fail-on-drop``
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -19,8 +18,6 @@ from . import FORMATS, LiveError, build_report, load_stats, render
 from ._compare import CompareError, compare, load_previous
 
 __all__ = ["report_command"]
-
-logger = logging.getLogger(__name__)
 
 
 @click.command("report", context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,15 +8,12 @@ back off the loop are each found. Routes are matched by endpoint.
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from typing import Any
 
 from ._model import SCHEMA, Report
 
 __all__ = ["CompareError", "compare", "load_previous"]
-
-logger = logging.getLogger(__name__)
 
 _HEADLINE = ("io_sites", "io_sites_on_loop", "share_on_loop", "routes", "routes_clean",
              "share_routes_clean", "stalls_loop_sites")

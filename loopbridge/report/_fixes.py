@@ -6,12 +6,9 @@ worker thread the fix is the migration step of ``docs/migrating.md`` that fits t
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 __all__ = ["fix_for"]
-
-logger = logging.getLogger(__name__)
 
 _THREAD_FIXES = {
     "http": "replace it with bridge.http.{verb}(...) — same arguments, same requests "

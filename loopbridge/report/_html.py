@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import html
 import json
-import logging
 
 from ._model import STATUSES, Report, RouteReport
 
 __all__ = ["render_html"]
-
-logger = logging.getLogger(__name__)
 
 _COLOURS = {"migrated": "#2e8b57", "offloaded": "#d4a017", "blocking": "#e4572e",
             "stalls_loop": "#8b0000"}

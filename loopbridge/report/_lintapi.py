@@ -10,7 +10,6 @@ at most this file, and ``tests/report`` says so at once.
 from __future__ import annotations
 
 import ast
-import logging
 from typing import Any, NamedTuple
 
 from loopbridge.lint._catalogue import Entry
@@ -30,8 +29,6 @@ from loopbridge.lint._rule_files import FileProblem, decode, parse, read
 __all__ = ["CallSite", "Called", "ClassInfo", "Entry", "FileProblem", "FunctionInfo",
            "LintConfig", "ModuleIndex", "Project", "called", "discover", "index_file",
            "meaning", "naming", "new_project", "on_loop", "shown"]
-
-logger = logging.getLogger(__name__)
 
 #: Old one- and two-letter meaning kinds of the lint, mapped to its current words.
 _KINDS = {"q": "outside", "i": "instance", "pf": "function", "pc": "class", "pm": "module",

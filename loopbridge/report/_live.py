@@ -22,7 +22,6 @@ Fetching uses only the standard library (``urllib``): the report never imports t
 from __future__ import annotations
 
 import json
-import logging
 import os
 import urllib.error
 import urllib.request
@@ -31,8 +30,6 @@ from typing import Any
 from ._model import LiveEndpoint, LiveInfo, RouteReport
 
 __all__ = ["REQUIRED_FIELDS", "LiveError", "apply_live", "load_stats"]
-
-logger = logging.getLogger(__name__)
 
 #: The per-endpoint fields the report needs from the stats endpoint.
 REQUIRED_FIELDS = ("requests", "total_ms", "bridged_ms", "stalls")

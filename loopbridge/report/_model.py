@@ -7,14 +7,11 @@ major schema version fields are only ever added, never renamed or removed.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["KINDS", "SCHEMA", "STATUSES", "IOSite", "LiveEndpoint", "LiveInfo", "ModuleCounts",
            "Report", "RouteReport", "Step", "worst"]
-
-logger = logging.getLogger(__name__)
 
 #: The JSON schema name and major version.
 SCHEMA = "loopbridge-report/1"

@@ -21,13 +21,10 @@ it stalls the loop.
 
 from __future__ import annotations
 
-import logging
 
 from ._model import IOSite, Report, RouteReport, Step
 
 __all__ = ["KIND_WEIGHT", "LOOP_FACTOR", "SEVERITY", "rank"]
-
-logger = logging.getLogger(__name__)
 
 #: How much a call hurts, by where it runs.
 SEVERITY = {"stalls_loop": 10.0, "blocking": 1.0, "offloaded": 0.25, "migrated": 0.0}

@@ -18,7 +18,6 @@ finish the job across modules.
 from __future__ import annotations
 
 import ast
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +25,6 @@ from ._lintapi import ModuleIndex
 
 __all__ = ["HOOKS", "HTTP_METHODS", "BlueprintDecl", "Registration", "RouteDecl", "SourceFacts",
            "scan_module"]
-
-logger = logging.getLogger(__name__)
 
 Value = tuple[Any, ...] | None
 

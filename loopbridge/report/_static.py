@@ -21,7 +21,6 @@ to a thread and calls through module-level dispatch tables (both found by the ro
 from __future__ import annotations
 
 import gc
-import logging
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -32,8 +31,6 @@ from ._model import IOSite, ModuleCounts, Report, RouteReport, worst
 from ._routes import HTTP_METHODS, RouteDecl, SourceFacts, scan_module
 
 __all__ = ["scan"]
-
-logger = logging.getLogger(__name__)
 
 _LIBRARY = ("bridge.", "async_core.")
 _CODE_KIND = {"LB101": "http", "LB102": "sleep", "LB103": "subprocess", "LB104": "file",

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ._model import Report
 
 __all__ = ["render_text"]
-
-logger = logging.getLogger(__name__)
 
 _STEPS_SHOWN = 10
 
