@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 __all__ = ["QUICK_BUDGET_S", "TARGETS", "Target", "evaluate_targets", "render_tables"]
-
-logger = logging.getLogger(__name__)
 
 
 def _dig(data: Any, *keys: str | int) -> float:

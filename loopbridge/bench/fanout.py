@@ -23,7 +23,6 @@ output says so. The physical limit is ``ceil(n / concurrency) * latency``.
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import math
 import statistics
 import threading
@@ -37,7 +36,6 @@ from .upstream import delay_url, upstream
 
 __all__ = ["format_fanout_table", "run_fanout_bench"]
 
-logger = logging.getLogger(__name__)
 
 _WAYS = ("serial", "threads", "bridge", "aiohttp_floor", "aiohttp_timeouts")
 #: (connect, read, total) seconds of the ``aiohttp_timeouts`` floor: the bridge's, for ``timeout=30``

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -30,7 +29,6 @@ from .upstream import upstream
 
 __all__ = ["ROUTES", "FlaskBenchConfig", "run_flask_bench"]
 
-logger = logging.getLogger(__name__)
 
 #: route key -> (path, what it is, calls to the upstream per request)
 ROUTES: dict[str, tuple[str, str, int]] = {

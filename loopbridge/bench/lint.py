@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import gc
 import importlib.util
-import logging
 import os
 import shutil
 import statistics
@@ -27,7 +26,6 @@ from loopbridge.lint._engine import discover
 
 __all__ = ["DEFAULT_PACKAGES", "format_report", "run_lint_bench"]
 
-logger = logging.getLogger(__name__)
 
 DEFAULT_PACKAGES = ("aiohttp", "flask", "requests", "asgiref", "werkzeug", "jinja2", "click",
                     "urllib3", "multidict", "yarl", "idna", "charset_normalizer", "itsdangerous",

@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import time
 from typing import Any
 
 import aiohttp
 
 __all__ = ["generate_load", "percentile"]
-
-logger = logging.getLogger(__name__)
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:

@@ -18,7 +18,6 @@ wall time over total calls) and calls per second, medians with min–max over th
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import queue
 import statistics
@@ -34,8 +33,6 @@ from async_core import default_loop
 from bridge import run
 
 __all__ = ["VARIANTS", "run_roundtrip_bench"]
-
-logger = logging.getLogger(__name__)
 
 
 async def _trivial() -> int:

@@ -16,7 +16,6 @@ with min–max. The ceiling is ``threads ÷ latency``.
 
 from __future__ import annotations
 
-import logging
 import statistics
 import threading
 import time
@@ -26,7 +25,6 @@ from .upstream import delay_url, upstream
 
 __all__ = ["VARIANTS", "adapter_available", "format_session_table", "run_session_bench"]
 
-logger = logging.getLogger(__name__)
 
 #: variant -> what it is, for tables and the chart
 VARIANTS = {
