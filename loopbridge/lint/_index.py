@@ -40,9 +40,14 @@ from ._facts import (
 )
 from ._model import Ctx
 
-__all__ = ["HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
+__all__ = ["GROW_METHODS", "HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
            "Value", "annotation_value", "index_module", "noqa_comments", "parse_noqa"]
 
+
+#: Methods that add an item to a container (the receiver keeps, but does not use, the item).
+GROW_METHODS = frozenset({"append", "extend", "insert", "add", "appendleft", "setdefault"})
+_CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.SetComp,
+               ast.DictComp, ast.GeneratorExp)
 
 _STOP_KEYWORDS = {"block": False, "blocking": False, "wait": False, "timeout": 0}
 
@@ -257,6 +262,12 @@ class _Walker:
                 self.bind(elt, None)
         elif kind is ast.Starred:
             self.bind(target.value, None)
+        elif kind is ast.Subscript and type(target.value) is ast.Name \
+                and target.value.id in self.tracked:
+            box = target.value
+            self.fn.uses.setdefault(box.id, []).append((Ctx.GROW, -1, box.lineno,
+                                                        box.col_offset))
+            self.expr(target.slice)
         else:
             self.expr(target)
 
@@ -283,12 +294,29 @@ class _Walker:
         single = len(targets) == 1 and type(targets[0]) is ast.Name
         start = len(self.fn.calls)
         value = self.expr(node.value, Ctx.ASSIGN if single else Ctx.STORE)
-        if single and type(node.value) is ast.Call and len(self.fn.calls) > start and not self.tc:
+        calls = self.fn.calls
+        kind = type(node.value)
+        if single and not self.tc and (kind in _CONTAINERS or kind is ast.Call
+                                       and len(calls) > start):
             name = targets[0].id  # type: ignore[attr-defined]
-            self.fn.calls[start].assigned = name
-            self.tracked.add(name)
+            if kind is ast.Call:
+                calls[start].assigned = name
+                self.tracked.add(name)
+            else:
+                self._fill(start, name)
+        elif len(targets) == 1 and type(targets[0]) is ast.Subscript and len(calls) > start \
+                and type(node.value) is ast.Call and type(targets[0].value) is ast.Name \
+                and targets[0].value.id in self.tracked:  # type: ignore[attr-defined]
+            calls[start].assigned = targets[0].value.id  # type: ignore[attr-defined]
         for target in targets:
             self.bind(target, value)
+
+    def _fill(self, start: int, name: str) -> None:
+        """Mark the calls stored directly as items of a container assigned to ``name``."""
+        for site in self.fn.calls[start:]:
+            if site.ctx == Ctx.STORE and site.parent == -1 and site.lam == -1:
+                site.assigned = name
+        self.tracked.add(name)
 
     def s_annassign(self, node: Any) -> None:
         value = None
@@ -541,7 +569,13 @@ class _Walker:
         return self.lookup(name)
 
     def e_attr(self, node: Any, ctx: int, parent: int) -> Value:
-        base = self.expr(node.value)
+        value = node.value
+        if node.attr in GROW_METHODS and type(value) is ast.Name and value.id in self.tracked:
+            self.fn.uses.setdefault(value.id, []).append((Ctx.GROW, parent, value.lineno,
+                                                          value.col_offset))
+            base = self.lookup(value.id)
+        else:
+            base = self.expr(value)
         if base is None:
             return None
         return self.attr(base, node.attr)

@@ -30,6 +30,8 @@ class Ctx:
     ARG = 7
     WITH = 8
     STORE = 9
+    #: The receiver of a method that adds to a container (``pending.append(...)``).
+    GROW = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 
 #: Planned fixes the corpus holds where the call is not a plain statement, assignment or
 #: return, so it is left as it is (and stays reported): (file, code, key).
-NOT_REWRITTEN = {("objects.py", "LB104", "builtins.open")}  # `with open(path) as fh:`
+NOT_REWRITTEN = {("objects.py", "LB104", "builtins.open"),  # `with open(path) as fh:`
+                 ("coroutines_lost.py", "LB301", "ping()")}  # `cached or ping(url)`
 
 
 def fix(source: str, *, unsafe: bool = False) -> str:

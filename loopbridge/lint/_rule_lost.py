@@ -1,0 +1,230 @@
+"""LB306-LB310: coroutines lost on the way (containers, sync calls, helpers, callbacks), tasks dropped.
+
+The LB301-LB305 family judges a coroutine where it is created. These rules follow it one
+step further, to where it is lost:
+
+- LB306: put into a list, set, dict or generator (a literal, a comprehension, ``append`` /
+  ``add`` / ``d[k] = ...``) that is never awaited, gathered, returned or handed on;
+- LB307: handed to a plain function that cannot await it (``json.dumps``, ``len``, an
+  executor's ``submit``, a ``Thread`` target, ``asyncio.to_thread``);
+- LB308: returned by a plain helper (``def make(): return ping()``) whose result the caller
+  drops;
+- LB309: created in a lambda given as a callback (``signal.signal``, ``loop.call_soon``,
+  ``atexit.register`` ...), which throws the lambda's result away;
+- LB310: the task of ``asyncio.create_task`` / ``ensure_future`` / ``loop.create_task`` not
+  kept: the loop keeps only a weak reference, so the task can be collected mid-flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ._index import GROW_METHODS, CallSite, FunctionInfo, Value
+from ._model import Ctx, Finding, Rule
+from ._resolve import Project
+from ._rule_base import Checker, RuleFamily, display_name, finding
+from ._rule_coroutines import coroutine_names
+
+__all__ = ["FAMILY", "RULES", "check"]
+
+RULES = (
+    Rule("LB306", "coroutine-stored-never-gathered",
+         "a coroutine put in a list, set, dict or generator that is never awaited, gathered "
+         "or handed on", "await the items (await asyncio.gather(*items)) or hand the "
+         "container to code that does"),
+    Rule("LB307", "coroutine-into-sync-call",
+         "a coroutine handed to a plain function that cannot await it (json.dumps, len, an "
+         "executor, a thread, asyncio.to_thread)",
+         "await it and pass the result; to run it concurrently use asyncio.create_task"),
+    Rule("LB308", "coroutine-from-helper-dropped",
+         "the coroutine returned by a plain helper function is dropped by the caller",
+         "await the helper's result, or make the helper async and await it"),
+    Rule("LB309", "coroutine-in-callback",
+         "a lambda given as a callback calls a coroutine function; the caller drops the "
+         "coroutine", "schedule it with asyncio.create_task (keeping the task) inside the "
+         "callback, or register a plain function"),
+    Rule("LB310", "task-not-kept",
+         "the task from asyncio.create_task / ensure_future is dropped and can be garbage "
+         "collected mid-flight", "keep a reference (a set, discarded in add_done_callback), "
+         "or use asyncio.TaskGroup"),
+)
+
+#: Plain functions that take a value and cannot await it (a coroutine given to them is lost).
+_SINKS = frozenset({
+    "builtins.len", "builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset",
+    "builtins.dict", "builtins.sorted", "builtins.sum", "builtins.min", "builtins.max",
+    "builtins.any", "builtins.all", "builtins.int", "builtins.float", "builtins.iter",
+    "builtins.next", "builtins.enumerate", "builtins.zip", "builtins.callable",
+    "json.dumps", "json.dump", "pickle.dumps", "pickle.dump", "copy.copy", "copy.deepcopy",
+    "threading.Thread", "threading.Timer", "atexit.register", "signal.signal",
+    "concurrent.futures.Executor.submit", "concurrent.futures.ThreadPoolExecutor.submit",
+    "concurrent.futures.ProcessPoolExecutor.submit", "asyncio.to_thread",
+    "asyncio.AbstractEventLoop.call_soon", "asyncio.AbstractEventLoop.call_later",
+    "asyncio.AbstractEventLoop.call_soon_threadsafe",
+})
+#: Uses of a container that keep it without awaiting its items.
+_IDLE = frozenset({Ctx.GROW, Ctx.STMT, Ctx.COND, Ctx.FORMAT})
+#: Registrars whose callback's return value is thrown away (by qualified name).
+_CALLBACK_TAKERS = frozenset({"signal.signal", "atexit.register", "threading.Thread",
+                              "threading.Timer"})
+#: ... and by method name (loop and future methods, whatever the receiver's type).
+_CALLBACK_METHODS = frozenset({"call_soon", "call_later", "call_at", "call_soon_threadsafe",
+                               "add_signal_handler", "add_done_callback", "add_reader",
+                               "add_writer"})
+#: Functions that schedule a coroutine as a task the loop holds only weakly.
+_TASK_FACTORIES = frozenset({"asyncio.create_task", "asyncio.ensure_future",
+                             "asyncio.AbstractEventLoop.create_task",
+                             "asyncio.BaseEventLoop.create_task"})
+
+
+class _Run:
+    """What one run needs: the project, the name pre-filter, the coroutine-returning helpers."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.helpers: dict[str, str] = {}
+        for fn in project.functions.values():
+            label = self._helper_label(fn)
+            if label is not None:
+                self.helpers[fn.qualname] = label
+        names = set(coroutine_names(project))
+        names.update(q.rpartition(".")[2] for q in self.helpers)
+        names.update(("create_task", "ensure_future"))
+        self.names = frozenset(names)
+
+    def _helper_label(self, fn: FunctionInfo) -> str | None:
+        ret = fn.ret
+        if fn.is_async or fn.has_yield or ret is None or ret[0] != "r":
+            return None
+        if self.project.function_kind(fn) != "sync":
+            return None
+        return self.label(ret[1])
+
+    def label(self, target: Value) -> str | None:
+        """``name()`` when calling ``target`` creates a coroutine, else ``None``."""
+        if target is None:
+            return None
+        found = self.project.callee(CallSite(0, 0, target, "", 0, -1, -1, 0))
+        if found is None:
+            return None
+        if found.kind in ("coro", "offloaded") and found.fn is not None:
+            return f"{found.fn.display}()"
+        if found.kind == "async":
+            return f"{display_name(found.name)}()"
+        return None
+
+    def name_of(self, site: CallSite) -> str:
+        """The qualified name a call site invokes, or ``""``."""
+        if site.target is None:
+            return ""
+        meaning = self.project.meaning(site.target)
+        return meaning.name if meaning is not None else ""
+
+
+def check(fn: FunctionInfo, run: _Run) -> Iterator[Finding]:
+    """Yield LB306-LB310 findings for the calls of ``fn``."""
+    calls = fn.calls
+    for site in calls:
+        if site.target is None or site.name not in run.names or site.ctx == Ctx.AWAIT:
+            continue
+        if site.name in ("create_task", "ensure_future"):
+            found = _task(fn, site, run)
+            if found is not None:
+                yield found
+            continue
+        label = run.label(site.target)
+        if label is not None:
+            found = _lost(fn, site, label, run)
+            if found is not None:
+                yield found
+            continue
+        callee = run.project.callee(site)
+        if callee is not None and callee.fn is not None and callee.fn.qualname in run.helpers \
+                and _dropped(fn, site):
+            name = callee.fn.display
+            yield finding(fn, site, "LB308", f"{name}() returns the coroutine of "
+                          f"{run.helpers[callee.fn.qualname]} and the result is dropped, so it "
+                          f"never runs; await {name}(...) (or make {name} async)", f"{name}()")
+
+
+def _dropped(fn: FunctionInfo, site: CallSite) -> bool:
+    if site.ctx == Ctx.STMT:
+        return True
+    return site.ctx == Ctx.ASSIGN and bool(site.assigned) and site.assigned not in fn.captured \
+        and not fn.uses.get(site.assigned)
+
+
+def _lost(fn: FunctionInfo, site: CallSite, label: str, run: _Run) -> Finding | None:
+    calls = fn.calls
+    parent = calls[site.parent] if 0 <= site.parent < len(calls) else None
+    name = ""
+    if site.ctx == Ctx.STORE:
+        name = site.assigned
+    elif site.ctx == Ctx.ARG and parent is not None and parent.name in GROW_METHODS \
+            and parent.owner in fn.uses:
+        name = parent.owner
+    if name:
+        if not _used(fn, name, run):
+            return finding(fn, site, "LB306", f"the coroutine from {label} is stored in "
+                           f"{name!r}, which is never awaited, gathered or handed on, so it "
+                           f"never runs; await asyncio.gather(*{name})", label)
+        return None
+    if site.ctx == Ctx.ARG and parent is not None and _sink(parent, run):
+        sink = display_name(run.name_of(parent)) or parent.name
+        return finding(fn, site, "LB307", f"the coroutine from {label} is handed to {sink}(), "
+                       "which cannot await it, so it never runs; await it and pass the result",
+                       label)
+    if site.ctx == Ctx.RETURN and 0 <= site.lam < len(calls) and _takes_callback(
+            calls[site.lam], run):
+        taker = display_name(run.name_of(calls[site.lam])) or calls[site.lam].name
+        return finding(fn, site, "LB309", f"the lambda given to {taker}() "
+                       f"returns the coroutine of {label}, which the caller drops, so it never "
+                       "runs; schedule it with asyncio.create_task (and keep the task)", label)
+    return None
+
+
+def _used(fn: FunctionInfo, name: str, run: _Run) -> bool:
+    """Whether a container is ever used in a way that can await its items."""
+    if name in fn.captured:
+        return True
+    calls = fn.calls
+    for ctx, parent, _line, _col in fn.uses.get(name, ()):
+        if ctx in _IDLE:
+            continue
+        if ctx == Ctx.ARG and 0 <= parent < len(calls) and (
+                run.project.is_formatter(calls[parent]) or _sink(calls[parent], run)):
+            continue
+        return True
+    return False
+
+
+def _sink(site: CallSite, run: _Run) -> bool:
+    if run.project.is_formatter(site):
+        return False  # LB304 reports these
+    callee = run.project.callee(site)
+    if callee is not None and callee.kind == "offload":
+        return True
+    return run.name_of(site) in _SINKS
+
+
+def _takes_callback(site: CallSite, run: _Run) -> bool:
+    return site.name in _CALLBACK_METHODS or run.name_of(site) in _CALLBACK_TAKERS
+
+
+def _task(fn: FunctionInfo, site: CallSite, run: _Run) -> Finding | None:
+    name = run.name_of(site)
+    if name not in _TASK_FACTORIES or not _dropped(fn, site):
+        return None
+    shown = display_name(name)
+    return finding(fn, site, "LB310", f"the task from {shown}() is not kept: the loop holds "
+                   "tasks only weakly, so it can be garbage-collected before it finishes; keep "
+                   "a reference (add it to a set and discard it in add_done_callback) or use "
+                   "asyncio.TaskGroup", shown)
+
+
+def _start(project: Project) -> Checker:
+    run = _Run(project)
+    return lambda fn: check(fn, run)
+
+
+FAMILY = RuleFamily("lost", RULES, _start)
