@@ -42,10 +42,12 @@ import functools
 import inspect
 import logging
 import time
+import types
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from flask import Flask, appcontext_pushed, g, jsonify, request
+from flask import Flask, appcontext_pushed, current_app, g, jsonify, request
 
 from async_core import BridgeTimeout, LoopNotRunning, Overloaded, default_loop
 from async_core._stall import stall_route
@@ -141,29 +143,33 @@ def _leave_app_context(_error: BaseException | None) -> None:
 
 
 def _enter_request() -> None:
-    """Start the request's figures when they are on, and name it for stall reports."""
-    settings = current_settings()
-    rule = request.url_rule
-    if rule is not None:  # a stall report names the request its bridged call worked for
-        g._loopbridge_route_token = stall_route.set(f"{request.method} {rule.rule} (endpoint {rule.endpoint})")
-    if settings.endpoints is not None and rule is not None and rule.endpoint is not None:
-        ticket = settings.endpoints.begin(rule.endpoint, default_loop().watchdog)
-        token, clock = start_call_clock()
-        g._loopbridge_figures = (settings.endpoints, ticket, token, clock, time.perf_counter())
+    """Name the request for stall reports, and start its figures when they are on."""
+    settings = current_app.extensions["loopbridge"]  # always there: this hook is the extension's
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not four
+    rule = req.url_rule
+    if rule is None:  # a 404 or 405: no endpoint to name or count under
+        return
+    route_token = stall_route.set(f"{req.method} {rule.rule} (endpoint {rule.endpoint})")
+    figures = settings.endpoints
+    if figures is None or rule.endpoint is None:
+        g._loopbridge_request = (route_token, None)
+        return
+    ticket = figures.begin(rule.endpoint, default_loop().watchdog)
+    clock_token, clock = start_call_clock()
+    g._loopbridge_request = (route_token, (figures, ticket, clock_token, clock, time.perf_counter()))
 
 
 def _leave_request(_error: BaseException | None) -> None:
-    for name in ("_loopbridge_figures", "_loopbridge_route_token"):
-        value = g.pop(name, None)
-        if value is None:
-            continue
-        try:
-            if name == "_loopbridge_route_token":
-                stall_route.reset(value)
-            else:
-                _record(*value)
-        except ValueError:  # set in another context (a copied one); it dies with that context
-            pass
+    state = g.pop("_loopbridge_request", None)
+    if state is None:
+        return
+    route_token, figures = state
+    try:
+        if figures is not None:
+            _record(*figures)
+        stall_route.reset(route_token)
+    except ValueError:  # set in another context (a copied one); it dies with that context
+        pass
 
 
 def _record(figures: EndpointFigures, ticket: int, token: Any, clock: list[float], started: float) -> None:
@@ -172,10 +178,23 @@ def _record(figures: EndpointFigures, ticket: int, token: Any, clock: list[float
 
 
 def _ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``Flask.ensure_sync`` replacement: coroutine functions go to the shared loop."""
+    """``Flask.ensure_sync`` replacement: coroutine functions go to the shared loop.
+
+    Flask asks this for every view and hook of every request; the verdict for a plain function
+    is remembered (weakly), so a sync view costs one lookup instead of two inspections.
+    """
+    if type(func) is types.FunctionType:
+        known = _SYNC_FUNCTIONS.get(func)
+        if known is None:
+            known = _SYNC_FUNCTIONS[func] = not inspect.iscoroutinefunction(func)
+        return func if known else _async_to_sync(func)
     if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None)):
         return _async_to_sync(func)
     return func
+
+
+#: plain function -> True when it is sync (the common case of every Flask view and hook)
+_SYNC_FUNCTIONS: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
 
 
 def _async_to_sync(func: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
