@@ -11,7 +11,7 @@ import re
 import tokenize
 from typing import Any
 
-__all__ = ["HAS_ARGS", "NOQA", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo",
+__all__ = ["GUARDED", "HAS_ARGS", "NOQA", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo",
            "ModuleIndex", "Value", "noqa_comments", "parse_noqa"]
 
 
@@ -21,6 +21,10 @@ Value = tuple[Any, ...] | None
 NONBLOCKING = 1
 #: Call-site flag: called with at least one argument.
 HAS_ARGS = 2
+#: Call-site flag: the call runs only behind a type guard (``if isinstance(fp, str):``) or in
+#: debug-only code (``if __debug__:``, ``if loop.get_debug():``): a blocking call there does not
+#: make the enclosing helper a blocking one for callers (no LB2xx chain goes through it).
+GUARDED = 4
 
 _NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 #: A ``# noqa`` comment with its optional codes (group ``codes``).

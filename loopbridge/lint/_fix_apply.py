@@ -441,8 +441,9 @@ def _bridge_http(call: cst.Call) -> cst.Call | None:
     verb = func.attr.value if isinstance(func, cst.Attribute) else \
         func.value if isinstance(func, cst.Name) else ""
     args = list(call.args)
-    if any(arg.star for arg in args):
-        return None
+    if any(arg.star or (arg.keyword is not None and arg.keyword.value == "stream")
+           for arg in args):
+        return None  # bridge.http reads the whole body: a streamed response stays requests'
     if verb == "get":
         return call.with_changes(func=_dotted("bridge.http.async_get"))
     if verb == "request":

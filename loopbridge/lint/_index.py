@@ -15,6 +15,7 @@ Values are plain tuples so that they hash and compare cheaply:
 ``("t", V)``          an instance of the type named by V (from an annotation)
 ``("s", cls)``        the instance ``self`` of project class ``cls``
 ``("sup", cls)``      ``super()`` inside class ``cls``
+``("p", V)``          ``functools.partial(V, ...)``: calls V, with arguments bound in advance
 
 Values stay plain tuples (not named tuples) because the walk builds one per name and attribute
 it meets and they are hashed as dictionary keys at every lookup: a tuple is the cheapest key.
@@ -28,6 +29,7 @@ import ast
 from typing import Any
 
 from ._facts import (
+    GUARDED,
     HAS_ARGS,
     NONBLOCKING,
     CallSite,
@@ -40,8 +42,9 @@ from ._facts import (
 )
 from ._model import Ctx
 
-__all__ = ["GROW_METHODS", "HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo", "ModuleIndex",
-           "Value", "annotation_value", "index_module", "noqa_comments", "parse_noqa"]
+__all__ = ["GROW_METHODS", "GUARDED", "HAS_ARGS", "NONBLOCKING", "CallSite", "ClassInfo",
+           "FunctionInfo", "ModuleIndex", "Value", "annotation_value", "index_module",
+           "noqa_comments", "parse_noqa"]
 
 
 #: Methods that add an item to a container (the receiver keeps, but does not use, the item).
@@ -50,6 +53,15 @@ _CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.SetComp
                ast.DictComp, ast.GeneratorExp)
 
 _STOP_KEYWORDS = {"block": False, "blocking": False, "wait": False, "timeout": 0}
+#: Tests that ask what type an argument is: the branches under them are guarded.
+_TYPE_TESTS = frozenset({"isinstance", "hasattr", "callable", "issubclass"})
+#: Calls whose truth means "debug mode is on".
+_DEBUG_CALLS = frozenset({"get_debug", "isEnabledFor"})
+#: Higher-order functions (by the name they are called by) whose function arguments are
+#: recorded as calls; the catalogue's ``eager`` role decides whether those run at once.
+_EAGER_NAMES = frozenset({"map", "filter", "sorted", "max", "min", "reduce"})
+#: Wrappers whose result stands for their first argument (``with closing(conn) as c:``).
+_SAME_AS_FIRST = frozenset({"contextlib.closing", "contextlib.nullcontext", "functools.partial"})
 
 
 def index_module(tree: ast.Module, modname: str, path: str, is_package: bool) -> ModuleIndex:
@@ -90,6 +102,46 @@ def annotation_value(node: Any, walker_value: Any) -> Value:
     return None
 
 
+_TYPE = 1
+_DEBUG = 2
+
+
+def _guard_kind(test: Any) -> int:
+    """``_TYPE`` for a test on an argument's type (both branches are guarded), ``_DEBUG`` for
+    a debug-mode test (its body is guarded), else 0."""
+    kind = type(test)
+    if kind is ast.UnaryOp and type(test.op) is ast.Not:
+        return _guard_kind(test.operand)
+    if kind is ast.BoolOp:
+        found = 0
+        for value in test.values:
+            found = found or _guard_kind(value)
+        return found
+    if kind is ast.Call:
+        func = test.func
+        if type(func) is ast.Name and func.id in _TYPE_TESTS:
+            return _TYPE
+        if type(func) is ast.Attribute and func.attr in _DEBUG_CALLS:
+            return _DEBUG
+        return 0
+    if kind is ast.Name:
+        return _DEBUG if test.id == "__debug__" or "debug" in test.id.lower() else 0
+    if kind is ast.Attribute:
+        return _DEBUG if "debug" in test.attr.lower() else 0
+    return 0
+
+
+def _mentions_wnohang(node: Any) -> bool:
+    kind = type(node)
+    if kind is ast.Attribute:
+        return node.attr == "WNOHANG"
+    if kind is ast.Name:
+        return node.id == "WNOHANG"
+    if kind is ast.BinOp:
+        return _mentions_wnohang(node.left) or _mentions_wnohang(node.right)
+    return False
+
+
 class _Walker:
     """The single pass over one module (module body first, function bodies after)."""
 
@@ -107,6 +159,7 @@ class _Walker:
         self.recv = ""
         self.lam = -1
         self.tc = False
+        self.guard = 0
         self.tracked: set[str] = set()
         self.local_names: set[str] | None = None
         self.queue: list[tuple[FunctionInfo, ast.AST, list[dict[str, Value]],
@@ -157,7 +210,7 @@ class _Walker:
         self.env = {}
         self.tracked = set()
         self.local_names = None
-        self.lam, self.tc = -1, False
+        self.lam, self.tc, self.guard = -1, False, 0
         args = node.args
         params = args.posonlyargs + args.args
         self.recv = params[0].arg if self_name == "self" and params else ""
@@ -344,8 +397,15 @@ class _Walker:
             self.body(node.orelse)
             return
         self.expr(test, Ctx.COND)
+        kind = _guard_kind(test)
+        outer_guard = self.guard
+        if kind:
+            self.guard = GUARDED
         self.body(node.body)
+        if kind == _DEBUG:
+            self.guard = outer_guard
         self.body(node.orelse)
+        self.guard = outer_guard
 
     def _is_type_checking(self, test: Any) -> bool:
         kind = type(test)
@@ -372,7 +432,7 @@ class _Walker:
                 expr = item.context_expr
                 self.fn.calls.append(CallSite(expr.lineno, expr.col_offset,
                                               ("a", value, "__enter__"), "__enter__",
-                                              Ctx.OTHER, -1, self.lam, 0))
+                                              Ctx.OTHER, -1, self.lam, self.guard))
             if item.optional_vars is not None:
                 self.bind(item.optional_vars, value)
         self.body(node.body)
@@ -521,10 +581,10 @@ class _Walker:
         else:
             sup = None
         name = func.attr if kind is ast.Attribute else (func.id if kind is ast.Name else "")
-        flags = 0
+        flags = self.guard
         keywords = node.keywords
         if keywords or node.args:
-            flags = self._call_flags(node)
+            flags |= self._call_flags(node)
         if not self.tc:
             site = CallSite(node.lineno, node.col_offset, target, name, ctx, parent, self.lam,
                             flags)
@@ -542,24 +602,64 @@ class _Walker:
         if kind is ast.Attribute and name == "format" and type(func.value) is ast.Constant:
             arg_ctx = Ctx.FORMAT
         expr = self.expr
-        for arg in node.args:
-            expr(arg, arg_ctx, index)
+        first: Value = None
+        for i, arg in enumerate(node.args):
+            value = expr(arg, arg_ctx, index)
+            if i == 0:
+                first = value
+            elif name in _EAGER_NAMES and value is not None and not self.tc \
+                    and type(arg) in (ast.Name, ast.Attribute):
+                self._passed(arg, value, index)
         for kw in keywords:
-            expr(kw.value, arg_ctx, index)
+            value = expr(kw.value, arg_ctx, index)
+            if kw.arg == "key" and name in _EAGER_NAMES and value is not None and not self.tc \
+                    and type(kw.value) in (ast.Name, ast.Attribute):
+                self._passed(kw.value, value, index)
+        if name in _EAGER_NAMES and node.args and first is not None and not self.tc \
+                and type(node.args[0]) in (ast.Name, ast.Attribute) and name in ("map", "filter"):
+            self._passed(node.args[0], first, index)
         if target is None:
             return sup
+        if first is not None and target[0] == "n" and target[1] in _SAME_AS_FIRST:
+            return ("p", first) if target[1] == "functools.partial" else first
         return ("r", target)
+
+    def _passed(self, node: Any, value: Value, caller: int) -> None:
+        """Record a function passed as a value to ``map``/``sorted(key=...)``... as a call made
+        by that caller (``lam``): it counts as on the loop only if the caller is eager."""
+        name = node.attr if type(node) is ast.Attribute else node.id
+        self.fn.calls.append(CallSite(node.lineno, node.col_offset, value, name, Ctx.OTHER,
+                                      caller, caller, self.guard | HAS_ARGS))
 
     @staticmethod
     def _call_flags(node: Any) -> int:
+        """``HAS_ARGS``, plus ``NONBLOCKING`` for the non-blocking forms of waiting calls.
+
+        Those are ``block=False`` / ``timeout=0`` keywords, a first argument ``False``
+        (``q.get(False)``), a last positional timeout of 0 (``event.wait(0)``,
+        ``select.select(r, w, x, 0)``) and ``os.WNOHANG`` in the options (``os.waitpid``).
+        Only catalogue entries marked ``nonblocking_args`` heed the flag.
+        """
         for kw in node.keywords:
             value = kw.value
             if kw.arg in _STOP_KEYWORDS and type(value) is ast.Constant \
                     and value.value == _STOP_KEYWORDS[kw.arg] and type(value.value) is not str:
                 return NONBLOCKING | HAS_ARGS
+            if _mentions_wnohang(value):
+                return NONBLOCKING | HAS_ARGS
         args = node.args
-        if args and type(args[0]) is ast.Constant and args[0].value is False:
-            return NONBLOCKING | HAS_ARGS
+        if args:
+            first, last = args[0], args[-1]
+            if type(first) is ast.Constant and first.value is False:
+                return NONBLOCKING | HAS_ARGS
+            # a lone timeout (`event.wait(0)`), select's fourth argument, `q.get(True, 0)`;
+            # not `os.waitpid(pid, 0)`, where 0 is the options and means "wait"
+            if type(last) is ast.Constant and type(last.value) in (int, float) \
+                    and last.value == 0 and (len(args) == 1 or len(args) >= 4 or (
+                        type(first) is ast.Constant and first.value is True)):
+                return NONBLOCKING | HAS_ARGS
+            if any(_mentions_wnohang(arg) for arg in args[1:]):
+                return NONBLOCKING | HAS_ARGS
         return HAS_ARGS
 
     def e_name(self, node: Any, ctx: int, parent: int) -> Value:
@@ -646,8 +746,15 @@ class _Walker:
 
     def e_ifexp(self, node: Any, ctx: int, parent: int) -> Value:
         self.expr(node.test, Ctx.COND)
+        kind = _guard_kind(node.test)
+        saved = self.guard
+        if kind:
+            self.guard = GUARDED
         body = self.expr(node.body, ctx, parent)
+        if kind == _DEBUG:
+            self.guard = saved
         other = self.expr(node.orelse, ctx, parent)
+        self.guard = saved
         return body if body is not None else other
 
     def e_named(self, node: Any, ctx: int, parent: int) -> Value:

@@ -144,6 +144,8 @@ class Project:
             return Meaning("instance", value[1])
         if kind == "sup":
             return Meaning("super", value[1])
+        if kind == "p":
+            return self.meaning(value[1])
         return None
 
     def resolve_name(self, name: str) -> Meaning | None:

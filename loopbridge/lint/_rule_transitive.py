@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from ._catalogue import Entry
-from ._index import CallSite, FunctionInfo
+from ._index import GUARDED, CallSite, FunctionInfo
 from ._model import ChainLink, Finding, Rule
 from ._resolve import Project
 from ._rule_base import (
@@ -64,7 +64,7 @@ class Reach:
         direct: Hop | None = None
         calls: list[tuple[CallSite, str]] = []
         for site in fn.calls:
-            if site.target is None or not on_loop(site, fn, project):
+            if site.target is None or site.flags & GUARDED or not on_loop(site, fn, project):
                 continue
             found = project.callee(site)
             if found is None:
