@@ -77,7 +77,7 @@ class Catalogue:
         self.not_coroutine = frozenset(roles.get("not_coroutine", ()))
         self.formatters = frozenset(roles.get("formatters", ()))
         self.eager = frozenset(roles.get("eager", ()))
-        self.safe: frozenset[str] = frozenset()
+        self.safe: frozenset[str] = frozenset(roles.get("safe", ()))
         self._alias_keys = tuple(sorted(self.aliases, key=len, reverse=True))
 
     def extend(

@@ -15,7 +15,9 @@ Values are plain tuples so that they hash and compare cheaply:
 ``("t", V)``          an instance of the type named by V (from an annotation)
 ``("s", cls)``        the instance ``self`` of project class ``cls``
 ``("sup", cls)``      ``super()`` inside class ``cls``
-``("p", V)``          ``functools.partial(V, ...)``: calls V, with arguments bound in advance
+``("p", V)``          ``functools.partial(V, ...)`` or a one-call lambda: calls V, with
+                      arguments bound in advance
+``("c", V)``          a container (``dict[str, V]``, ``list[V]``) whose items are instances of V
 
 Values stay plain tuples (not named tuples) because the walk builds one per name and attribute
 it meets and they are hashed as dictionary keys at every lookup: a tuple is the cheapest key.
@@ -89,6 +91,11 @@ def annotation_value(node: Any, walker_value: Any) -> Value:
         return annotation_value(left, walker_value)
     if kind is ast.Subscript:
         head = walker_value(node.value)
+        item = _container_item(head, node.slice)
+        if item is not None:
+            item_type = annotation_value(item, walker_value)
+            return ("c", item_type[1]) if item_type is not None and item_type[0] == "t" \
+                else None
         if head and head[0] == "n" and head[1] in ("typing.Optional", "typing.Annotated",
                                                    "typing_extensions.Annotated"):
             inner = node.slice
@@ -104,6 +111,22 @@ def annotation_value(node: Any, walker_value: Any) -> Value:
 
 _TYPE = 1
 _DEBUG = 2
+#: Container annotations: the index of the item type among the subscript's arguments.
+_MAPPINGS = frozenset({"dict", "Dict", "Mapping", "MutableMapping", "defaultdict",
+                       "DefaultDict", "OrderedDict"})
+_SEQUENCES = frozenset({"list", "List", "Sequence", "MutableSequence", "deque", "Deque"})
+
+
+def _container_item(head: Value, index: Any) -> Any:
+    """The node of the item type of ``dict[K, V]`` / ``list[V]`` annotations, else ``None``."""
+    if head is None or head[0] != "n":
+        return None
+    last = head[1].rpartition(".")[2]
+    if last in _MAPPINGS and type(index) is ast.Tuple and len(index.elts) == 2:
+        return index.elts[1]
+    if last in _SEQUENCES and type(index) is not ast.Tuple:
+        return index
+    return None
 
 
 def _guard_kind(test: Any) -> int:
@@ -376,6 +399,9 @@ class _Walker:
         if node.value is not None:
             value = self.expr(node.value, Ctx.STORE)
         ann = annotation_value(node.annotation, self.value_only)
+        if ann is not None and ann[0] == "c" and type(node.target) is ast.Name \
+                and node.value is not None:
+            ann = None  # `CHECKERS: dict[str, Fn] = {...}`: the literal says more than the type
         self.bind(node.target, ann if ann is not None else value)
 
     def s_augassign(self, node: Any) -> None:
@@ -612,6 +638,11 @@ class _Walker:
                 self._passed(arg, value, index)
         for kw in keywords:
             value = expr(kw.value, arg_ctx, index)
+            if kw.arg == "file" and name == "print" and value is not None and not self.tc:
+                # print(..., file=fh) writes to fh
+                self.fn.calls.append(CallSite(kw.value.lineno, kw.value.col_offset,
+                                              ("a", value, "write"), "write", Ctx.OTHER, index,
+                                              self.lam, self.guard | HAS_ARGS))
             if kw.arg == "key" and name in _EAGER_NAMES and value is not None and not self.tc \
                     and type(kw.value) in (ast.Name, ast.Attribute):
                 self._passed(kw.value, value, index)
@@ -739,9 +770,11 @@ class _Walker:
         for arg in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
             self.env[arg.arg] = None
         try:
-            self.expr(node.body, Ctx.RETURN)
+            result = self.expr(node.body, Ctx.RETURN)
         finally:
             self.lam, self.env = saved_lam, saved_env
+        if result is not None and result[0] == "r" and type(node.body) is ast.Call:
+            return ("p", result[1])  # `fetch = lambda u: requests.get(u)`: calls requests.get
         return None
 
     def e_ifexp(self, node: Any, ctx: int, parent: int) -> Value:

@@ -60,6 +60,8 @@ class Callee(NamedTuple):
     fn: FunctionInfo | None = None
 
 _MAX_DEPTH = 120
+#: Decorators that make a method an attribute: ``obj.name`` is what the method returns.
+_PROPERTIES = frozenset({"builtins.property", "functools.cached_property"})
 _LOGGER_NAME = re.compile(r"_*(?:\w+_)?(?:log|logger|logging)", re.IGNORECASE)
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
                           "log", "fatal"})
@@ -146,6 +148,11 @@ class Project:
             return Meaning("super", value[1])
         if kind == "p":
             return self.meaning(value[1])
+        if kind == "c":
+            found = self.meaning(value[1])
+            if found is not None and found.kind in ("outside", "class"):
+                return Meaning("instance", f"[{found.name}]")
+            return None
         return None
 
     def resolve_name(self, name: str) -> Meaning | None:
@@ -159,12 +166,22 @@ class Project:
             return Meaning("class", name)
         if name in self.modules:
             return Meaning("module", name)
+        typed = self.catalogue.attributes.get(name)
+        if typed is not None:  # a module attribute of a known type (``sys.stdin``)
+            return Meaning("instance", typed)
         parts = name.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             mod = self.module(".".join(parts[:cut]))
             if mod is None:
                 continue
             return self._in_module(mod, parts[cut:], name)
+        for cut in range(len(parts) - 1, 1, -1):  # `sys.stdin.readline`: a typed attribute
+            typed = self.catalogue.attributes.get(".".join(parts[:cut]))
+            if typed is not None:
+                found: Meaning | None = Meaning("instance", typed)
+                for attr in parts[cut:]:
+                    found = self.member(found, attr)
+                return found
         return Meaning("outside", name)
 
     def _in_module(self, mod: ModuleIndex, rest: list[str], name: str) -> Meaning | None:
@@ -225,6 +242,8 @@ class Project:
         return None
 
     def _instance_member(self, type_name: str, attr: str) -> Meaning | None:
+        if type_name.startswith("["):  # a container of typed items: only ``x[key]`` is known
+            return Meaning("instance", type_name[1:-1]) if attr == "[]" else None
         if type_name in self.classes:
             return self._class_member(type_name, attr, instance=True)
         attr_type = self.catalogue.attribute_type(type_name, attr)
@@ -239,11 +258,23 @@ class Project:
                     self.meaning(("n", f"{cls}.{attr}"))
             method = cls.methods.get(attr)
             if method is not None:
+                if instance and self._is_property(method):
+                    return self.call_result(Meaning("function", method))
                 return Meaning("function", method)
             if attr in cls.attrs:
                 value = cls.attrs[attr]
                 return self.meaning(value) if value is not None else None
         return None
+
+    def _is_property(self, qualname: str) -> bool:
+        fn = self.functions.get(qualname)
+        if fn is None or not fn.decorators:
+            return False
+        for deco in fn.decorators:
+            found = self.meaning(deco)
+            if found is not None and found.name in _PROPERTIES:
+                return True
+        return False
 
     def mro(self, cls_name: str) -> list[ClassInfo | str]:
         """Project classes in method-resolution order (depth first), then outside bases."""

@@ -53,10 +53,9 @@ def check(fn: FunctionInfo, project: Project) -> Iterator[Finding]:
         name = display_name(entry.name)
         message = (f"{name}() blocks the event loop in async {fn.display}(): {entry.why}; "
                    f"instead {entry.instead}")
-        # a partial binds arguments the call does not show: keyed apart, so that --fix
-        # offloads the partial itself instead of rewriting the call to another client
-        key = f"functools.partial({entry.name})" if site.target and site.target[0] == "p" \
-            else entry.name
+        # a partial or lambda binds arguments the call does not show: keyed apart, so that
+        # --fix offloads the bound callable itself instead of rewriting it to another client
+        key = f"{entry.name} (bound)" if site.target and site.target[0] == "p" else entry.name
         yield finding(fn, site, entry.code, message, key=key)
 
 
