@@ -125,7 +125,7 @@ def prepare_items(items: Iterable[Item], timeout: Any, return_exceptions: bool) 
         raise TypeError(f"map() needs a list of URLs or Requests, got {type(items).__name__}; "
                         "wrap a single URL in a list: map([url]).")
     if timeout is not USE_CONFIG:
-        parse_timeout(timeout)  # once, not per item
+        timeout = parse_timeout(timeout)  # once, not per item, and kept parsed for the loop
     prepared: list[PreparedRequest | InvalidURL] = []
     for index, item in enumerate(items):
         if isinstance(item, str):  # the common case, kept lean: a bare URL is a GET

@@ -59,11 +59,11 @@ logger = logging.getLogger(__name__)
 
 
 
-async def _read_body(resp: aiohttp.ClientResponse, cap: int, where: str) -> bytes:
+async def _read_body(resp: aiohttp.ClientResponse, cap: int, method: str) -> bytes:
     """Read the whole body, refusing (without reading it) one larger than ``cap`` bytes."""
     length = resp.content_length
     if length is not None and length > cap:
-        raise BodyTooLarge(f"{where}: the body is {length} bytes (Content-Length), more than max_body={cap}; raise max_body in bridge.http.configure() if it is expected.")
+        raise BodyTooLarge(f"{method} {resp.url}: the body is {length} bytes (Content-Length), more than max_body={cap}; raise max_body in bridge.http.configure() if it is expected.")
     if length is not None and "Content-Encoding" not in resp.headers:
         return await resp.read()
     chunks: list[bytes] = []
@@ -71,7 +71,7 @@ async def _read_body(resp: aiohttp.ClientResponse, cap: int, where: str) -> byte
     async for chunk in resp.content.iter_any():
         size += len(chunk)
         if size > cap:
-            raise BodyTooLarge(f"{where}: the body passed max_body={cap} bytes while streaming and was not read further; raise max_body in bridge.http.configure() if it is expected.")
+            raise BodyTooLarge(f"{method} {resp.url}: the body passed max_body={cap} bytes while streaming and was not read further; raise max_body in bridge.http.configure() if it is expected.")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -146,6 +146,8 @@ class HttpClient:
         #: (a Flask app's LOOPBRIDGE_HTTP, an adapter's), each with its own pool and guard
         self._sessions: dict[HttpConfig, _Session] = {}
         self._retired: set[_Session] = set()
+        #: the configuration and session used last (looked up by identity first)
+        self._last: tuple[HttpConfig, _Session] | None = None
         #: sessions being closed in the background (see _close_later)
         self._closing: set[asyncio.Task[None]] = set()
         #: configurations this client used before configure() replaced them
@@ -174,8 +176,12 @@ class HttpClient:
     # -- session lifecycle (loop thread only) ------------------------------------------------
     def _session(self, cfg: HttpConfig) -> _Session:
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0] is cfg and last[1].loop is loop and not last[1].retired:
+            return last[1]  # the common case, without hashing the config
         holder = self._sessions.get(cfg)
         if holder is not None and holder.loop is loop:
+            self._last = (cfg, holder)
             return holder
         if self._closed:
             raise LoopNotRunning("this HttpClient was closed when its loop stopped; use http_client() to get the current one.")
@@ -185,6 +191,7 @@ class HttpClient:
             self._sessions.pop(cfg, None)
         self._retire_stale()
         holder = self._sessions[cfg] = self._open(cfg)
+        self._last = (cfg, holder)
         return holder
 
     def _retire_stale(self) -> None:
@@ -222,6 +229,8 @@ class HttpClient:
 
     def _retire(self, holder: _Session) -> None:
         holder.retired = True
+        if self._last is not None and self._last[1] is holder:
+            self._last = None
         if holder.inflight == 0:
             self._close_later(holder)
         else:
@@ -239,6 +248,7 @@ class HttpClient:
         self._closed = True
         _followers.discard(self)
         holders = [*self._sessions.values(), *self._retired]
+        self._last = None
         self._sessions.clear()
         self._retired.clear()
         loop = asyncio.get_running_loop()
@@ -279,6 +289,8 @@ class HttpClient:
         holder = self._sessions.get(cfg)
         if holder is not None and holder.inflight == 0 and cfg != self._config:
             del self._sessions[cfg]
+            if self._last is not None and self._last[1] is holder:
+                self._last = None
             await holder.close()
 
     async def send(self, prep: PreparedRequest, config: HttpConfig | None = None) -> Response:
@@ -292,6 +304,8 @@ class HttpClient:
         deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
         failed = False
         try:
+            if cfg.retries_for(prep.method) == 0:  # the default: no retry loop, one coroutine less
+                return await self._follow(lease.session, prep, cfg, deadline)
             return await self._attempts(lease.session, prep, cfg, deadline)
         except UpstreamError:
             failed = True
@@ -341,7 +355,13 @@ class HttpClient:
 
     async def _send_once(self, session: aiohttp.ClientSession, prep: PreparedRequest, cfg: HttpConfig, deadline: float | None) -> Response:
         loop = asyncio.get_running_loop()
-        connect, read = (cfg.connect_timeout, cfg.read_timeout) if prep.timeout is USE_CONFIG else parse_timeout(prep.timeout)
+        timeout_arg = prep.timeout
+        if timeout_arg is USE_CONFIG:
+            connect, read = cfg.connect_timeout, cfg.read_timeout
+        elif type(timeout_arg) is tuple and len(timeout_arg) == 2 and all(t is None or type(t) is float for t in timeout_arg):
+            connect, read = timeout_arg  # already parsed in the caller's thread (prepare_request)
+        else:
+            connect, read = parse_timeout(timeout_arg)
         total = None
         if deadline is not None:
             total = deadline - loop.time()
@@ -364,7 +384,7 @@ class HttpClient:
                 allow_redirects=False, cookies=prep.cookies, **extra,
             ) as raw:
                 elapsed = loop.time() - started
-                content = await _read_body(raw, cfg.max_body, f"{prep.method} {raw.url}")
+                content = await _read_body(raw, cfg.max_body, prep.method)
                 return Response(
                     raw.status, raw.reason or "", Headers(tuple([(str(k), v) for k, v in raw.headers.items()])), content, str(raw.url),
                     datetime.timedelta(seconds=elapsed), raw.charset, (), prep.method,

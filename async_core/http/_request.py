@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
 from .._errors import InvalidURL
@@ -140,7 +140,7 @@ def prepare_request(method: str, url: Any, *, params: Any = None, headers: Mappi
     if data is not None and not isinstance(data, str | bytes | bytearray | Mapping | list | tuple):
         raise TypeError(f"data must be str, bytes, a dict or a list of pairs (files and iterators are not supported), not {type(data).__name__}.")
     if timeout is not USE_CONFIG:
-        parse_timeout(timeout)
+        timeout = parse_timeout(timeout)  # kept parsed: the loop does not parse it again
     if not isinstance(allow_redirects, bool):
         raise TypeError("allow_redirects must be True or False.")
     if verify is not None and not isinstance(verify, bool):
@@ -157,13 +157,20 @@ def prepare_request(method: str, url: Any, *, params: Any = None, headers: Mappi
     )
 
 
+def _encode_basic(login: str, password: str) -> str:
+    """``Basic base64(login:password)`` (RFC 7617, UTF-8), as aiohttp encodes it."""
+    if ":" in login:
+        raise ValueError('a ":" is not allowed in a basic-auth user name (RFC 7617, section 2).')
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+
+
 def _basic_auth(auth: Any) -> str:
     """The ``Authorization`` header value for requests-style basic ``auth``."""
     if isinstance(auth, tuple) and len(auth) == 2:
-        return aiohttp.encode_basic_auth(str(auth[0]), str(auth[1]))
+        return _encode_basic(str(auth[0]), str(auth[1]))
     user, password = getattr(auth, "username", None), getattr(auth, "password", None)
     if type(auth).__name__ == "HTTPBasicAuth" and user is not None:
-        return aiohttp.encode_basic_auth(str(user), str(password))
+        return _encode_basic(str(user), str(password))
     raise TypeError("auth must be a (user, password) tuple or requests.auth.HTTPBasicAuth; other auth schemes are not supported, set the Authorization header instead.")
 
 
