@@ -90,23 +90,65 @@ _KEYS = {"exclude", "extend-exclude", "select", "extend-select", "ignore", "bloc
          "async", "max-file-size", "per-file-ignores", "follow-imports"}
 
 
+#: What each key holds, as the error for a wrong shape shows it.
+_SHAPES = {
+    "list": 'a list of strings, e.g. {key} = ["LB1", "LB301"]',
+    "blocking": 'a table of qualified name = "what to use instead", e.g. '
+                'blocking = {{ "pkg.fetch" = "await pkg.fetch_async(...)" }}',
+    "per-file-ignores": 'a table of glob = list of codes, e.g. '
+                        'per-file-ignores = {{ "scripts/*.py" = ["LB3"] }}',
+}
+
+
+def _kind(value: object) -> str:
+    """The TOML name of a value's type, for error messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a table" if all(isinstance(v, (str, list)) for v in value.values()) \
+            else "a table with a value that is not a string"
+    if isinstance(value, list):
+        return "a list" if all(isinstance(v, str) for v in value) else "a list of non-strings"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def _wrong(key: str, shape: str, value: object) -> ConfigError:
+    expected = _SHAPES.get(shape, shape).format(key=key)
+    return ConfigError(f"[tool.loopbridge.lint] {key} must be {expected}; got {_kind(value)}")
+
+
 def _str_list(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = table.get(key, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"[tool.loopbridge.lint] {key} must be a list of strings")
+        raise _wrong(key, "list", value)
     return tuple(value)
 
 
 def _blocking(table: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    value = table.get("blocking", [])
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple((name, "") for name in value)
+    value = table.get("blocking", {})
     if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
         return tuple(value.items())
-    raise ConfigError("[tool.loopbridge.lint] blocking must be a list of qualified names or a "
-                      "table of name = \"what to use instead\"")
+    raise _wrong("blocking", "blocking", value)
+
+
+def _per_file(table: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    value = table.get("per-file-ignores", {})
+    if not isinstance(value, dict):
+        raise _wrong("per-file-ignores", "per-file-ignores", value)
+    found = []
+    for glob, codes in value.items():
+        if isinstance(codes, str):
+            codes = [codes]
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise _wrong(f'per-file-ignores."{glob}"', "list", codes)
+        found.append((glob, tuple(codes)))
+    return tuple(found)
 
 
 def from_table(table: Mapping[str, Any], root: str = ".", source: str | None = None) -> LintConfig:
@@ -117,15 +159,13 @@ def from_table(table: Mapping[str, Any], root: str = ".", source: str | None = N
         raise ConfigError(f"unknown key(s) in [tool.loopbridge.lint]: {', '.join(unknown)}; "
                           f"known keys are {', '.join(sorted(_KEYS))}")
     size = normal.get("max-file-size", DEFAULT_MAX_FILE_SIZE)
-    if not isinstance(size, int) or isinstance(size, bool):
-        raise ConfigError("[tool.loopbridge.lint] max-file-size must be an integer")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise _wrong("max-file-size", "a positive integer (bytes), e.g. max-file-size = "
+                     "4000000", size)
     follow = normal.get("follow-imports", True)
     if not isinstance(follow, bool):
-        raise ConfigError("[tool.loopbridge.lint] follow-imports must be true or false")
-    pfi = normal.get("per-file-ignores", {})
-    if not isinstance(pfi, dict):
-        raise ConfigError("[tool.loopbridge.lint] per-file-ignores must be a table")
-    per_file = tuple((glob, _str_list(pfi, glob)) for glob in pfi)
+        raise _wrong("follow-imports", "true or false", follow)
+    per_file = _per_file(normal)
     select = _str_list(normal, "select") or ("LB",)
     return LintConfig(
         root=root,

@@ -169,6 +169,25 @@ def test_invalid_config_is_a_usage_error(project: Path) -> None:
     assert code == 2 and "unknown key" in err
 
 
+@pytest.mark.parametrize(("setting", "expected"), [
+    ('blocking = ["geo.resolve"]', 'blocking must be a table of qualified name = "what to use '
+                                   'instead", e.g. blocking = { "pkg.fetch" = '),
+    ('blocking = { "geo.resolve" = 1 }', "got a table with a value that is not a string"),
+    ("select = { LB1 = true }", 'select must be a list of strings, e.g. select = ["LB1"'),
+    ('per-file-ignores = ["x.py"]', "per-file-ignores must be a table of glob = list of codes"),
+    ('per-file-ignores = { "x.py" = 3 }', 'per-file-ignores."x.py" must be a list of strings'),
+    ('max-file-size = "big"', "max-file-size must be a positive integer (bytes)"),
+    ("max-file-size = 0", "max-file-size must be a positive integer (bytes)"),
+    ('follow-imports = "yes"', "follow-imports must be true or false; got a string"),
+])
+def test_config_of_the_wrong_shape_is_refused_with_the_expected_shape(
+        project: Path, setting: str, expected: str) -> None:
+    (project / "pyproject.toml").write_text(f"[tool.loopbridge.lint]\n{setting}\n")
+    code, out, err = invoke()
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and expected in err, err
+
+
 def test_huge_file_is_one_finding_and_the_run_goes_on(project: Path) -> None:
     (project / "big.py").write_text("x = 1\n" * 200)
     (project / "pyproject.toml").write_text("[tool.loopbridge.lint]\nmax-file-size = 1000\n")
