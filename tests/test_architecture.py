@@ -83,3 +83,13 @@ def test_the_architecture_doc_names_every_package() -> None:
 def test_the_checker_sees_a_forbidden_import() -> None:
     tree = ast.parse("import os\nfrom flask import Flask\ndef f():\n    import aiohttp\n")
     assert list(_imports(tree)) == [("os", True, 1), ("flask", True, 2), ("aiohttp", False, 4)]
+
+
+def test_a_module_that_makes_a_logger_uses_it() -> None:
+    unused = []
+    for package in PACKAGES:
+        for path in _modules(package):
+            text = path.read_text(encoding="utf-8")
+            if "logger = logging.getLogger(" in text and "logger." not in text:
+                unused.append(path.relative_to(ROOT).as_posix())
+    assert not unused, "modules that define a logger they never use: " + ", ".join(unused)
