@@ -29,6 +29,7 @@ from ._fileio import read_bytes, write_text
 from ._fix_text import char_position, outer_spans, prune_noqa, with_imports
 from ._fixes import Edit, Fix, Suggestion, plan_fix
 from ._model import Finding
+from ._newer import parse_newer
 
 __all__ = ["FixOutcome", "apply_fixes", "fix_source", "suggest_fixes"]
 
@@ -121,7 +122,10 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return text, []
+            newer = parse_newer(text, "<fix>")  # newer syntax keeps its line numbers
+            if newer is None:
+                return text, []
+            tree = newer
         spans = outer_spans(tree.body)
     lines = text.splitlines(keepends=True)
     regions: dict[tuple[int, int], list[tuple[Finding, Fix]]] = {}
@@ -171,7 +175,7 @@ def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Findi
     indent = head[: len(head) - len(head.lstrip(" \t"))]
     if any(line.strip() and not line.startswith(indent) for line in segment):
         return []  # a string or continuation line left of the def: not cut out safely
-    dedented = [line[len(indent):] if line.startswith(indent) else line for line in segment]
+    dedented = [line.removeprefix(indent) for line in segment]
     shift = len(indent.encode("utf-8"))
     local = [(dataclasses.replace(finding, line=finding.line - first + 1,
                                   col=finding.col - shift), fix, finding)
@@ -182,7 +186,10 @@ def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Findi
         return []
     try:  # the region is one whole statement: if it compiles, so does the file around it
         compile(new_text, "<fixed>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except SyntaxError:
+        if parse_newer(new_text, "<fixed>") is None:  # not merely newer than this Python
+            return []
+    except (ValueError, RecursionError, MemoryError):
         return []
     lines[first - 1:last] = [indent + new if old.startswith(indent) else new
                              for old, new in zip(segment, new_lines, strict=True)]

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from ._facts import NOQA
 from ._model import Finding
+from ._newer import parse_newer
 
 __all__ = ["char_position", "outer_spans", "prune_noqa", "with_imports"]
 
@@ -93,13 +94,20 @@ def _head(lines: list[str]) -> ast.Module | None:
     (the whole module when that part does not parse on its own)."""
     for index, line in enumerate(lines):
         if line.startswith(_STARTS):
-            try:
-                return ast.parse("".join(lines[:index]))
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                break  # e.g. the line was inside a multi-line string
+            head = _parse("".join(lines[:index]))
+            if head is not None:
+                return head
+            break  # e.g. the line was inside a multi-line string
+    return _parse("".join(lines))
+
+
+def _parse(text: str) -> ast.Module | None:
+    """``ast.parse``, reading syntax newer than this interpreter too; ``None`` if invalid."""
     try:
-        return ast.parse("".join(lines))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ast.parse(text)
+    except SyntaxError:
+        return parse_newer(text, "<fix>")
+    except (ValueError, RecursionError, MemoryError):
         return None
 
 

@@ -15,12 +15,14 @@ import tokenize
 
 from ._fileio import read_bytes
 from ._model import Finding, Rule
+from ._newer import parse_newer
 from ._rule_base import RuleFamily
 
 __all__ = ["FAMILY", "RULES", "FileProblem", "decode", "parse", "read", "too_complex"]
 
 RULES = (
-    Rule("LB901", "syntax-error", "the file is not valid Python for this interpreter",
+    Rule("LB901", "syntax-error", "the file is not valid Python for this interpreter (nor "
+         "newer syntax the lint can read)",
          "fix the syntax error (or exclude the file in [tool.loopbridge.lint])"),
     Rule("LB902", "undecodable", "the file is not valid UTF-8 (or its declared encoding)",
          "save the file as UTF-8 or declare its encoding (PEP 263)"),
@@ -90,6 +92,9 @@ def parse(text: str, shown: str) -> ast.Module:
     try:
         return ast.parse(text, shown)
     except SyntaxError as exc:
+        newer = parse_newer(text, shown)  # syntax newer than this interpreter (see _newer)
+        if newer is not None:
+            return newer
         message = exc.msg or "invalid syntax"
         raise _problem(shown, "LB901", f"syntax error: {message}; the file is not analysed",
                        exc.lineno or 1, (exc.offset or 1)) from exc

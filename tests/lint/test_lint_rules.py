@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -357,3 +358,28 @@ def test_internal_error_in_one_file_is_reported_and_run_goes_on(
 def test_lint_source_reports_a_syntax_error_as_a_finding() -> None:
     (found,) = lint_source("def broken(:\n", "x.py")
     assert found.code == "LB901" and found.line == 1
+
+
+def test_syntax_newer_than_libcst_can_lower_is_still_one_syntax_finding(lint: Lint) -> None:
+    found = lint('''
+        import time
+        async def f(name):
+            time.sleep(1)
+            return f"{"-".join(name)}"
+    ''')
+    # PEP 701 (3.12): read natively from 3.12 on; before, libcst reads it but cannot lower it
+    expected = ["LB102"] if sys.version_info >= (3, 12) else ["LB901"]
+    assert codes(found) == expected
+
+
+def test_chains_stop_at_linecaches_cache_check(tmp_path: Path) -> None:
+    # linting the stdlib: logging -> traceback -> linecache.checkcache -> os.stat
+    (tmp_path / "linecache.py").write_text(
+        "import os\n\ndef checkcache(name):\n    return os.stat(name)\n")
+    (tmp_path / "app.py").write_text(
+        "import linecache\nimport os\n\n"
+        "def fmt(name):\n    return linecache.checkcache(name)\n\n"
+        "def size(name):\n    return os.stat(name)\n\n"
+        "async def handler(name):\n    fmt(name)\n    size(name)\n")
+    found = lint_paths([str(tmp_path)], LintConfig(root=str(tmp_path))).findings
+    assert [(Path(f.path).name, f.line, f.code) for f in found] == [("app.py", 12, "LB201")]
