@@ -11,8 +11,21 @@ import re
 import tokenize
 from typing import Any
 
-__all__ = ["GUARDED", "HAS_ARGS", "NOQA", "NONBLOCKING", "CallSite", "ClassInfo", "FunctionInfo",
-           "ModuleIndex", "Value", "noqa_comments", "parse_noqa"]
+__all__ = [
+    "ARG0",
+    "ARG1",
+    "GUARDED",
+    "HAS_ARGS",
+    "NONBLOCKING",
+    "NOQA",
+    "CallSite",
+    "ClassInfo",
+    "FunctionInfo",
+    "ModuleIndex",
+    "Value",
+    "noqa_comments",
+    "parse_noqa",
+]
 
 
 Value = tuple[Any, ...] | None
@@ -25,6 +38,10 @@ HAS_ARGS = 2
 #: debug-only code (``if __debug__:``, ``if loop.get_debug():``): a blocking call there does not
 #: make the enclosing helper a blocking one for callers (no LB2xx chain goes through it).
 GUARDED = 4
+#: Call-site flags: the call is written as the first (or the ``target=`` / ``func=``
+#: keyword) / the second positional argument of the call around it.
+ARG0 = 8
+ARG1 = 16
 
 _NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 #: A ``# noqa`` comment with its optional codes (group ``codes``).

@@ -31,6 +31,8 @@ import ast
 from typing import Any
 
 from ._facts import (
+    ARG0,
+    ARG1,
     GUARDED,
     HAS_ARGS,
     NONBLOCKING,
@@ -183,6 +185,7 @@ class _Walker:
         self.lam = -1
         self.tc = False
         self.guard = 0
+        self._position = 0
         self.tracked: set[str] = set()
         self.local_names: set[str] | None = None
         self.queue: list[tuple[FunctionInfo, ast.AST, list[dict[str, Value]],
@@ -380,6 +383,13 @@ class _Walker:
                 self.tracked.add(name)
             else:
                 self._fill(start, name)
+        elif single and not self.tc and kind in (ast.IfExp, ast.BoolOp):
+            # `c = x or make()` / `c = make() if ok else other`: the branches are assigned
+            name = targets[0].id  # type: ignore[attr-defined]
+            for site in calls[start:]:
+                if site.ctx == Ctx.ASSIGN and not site.assigned:
+                    site.assigned = name
+            self.tracked.add(name)
         elif len(targets) == 1 and type(targets[0]) is ast.Subscript and len(calls) > start \
                 and type(node.value) is ast.Call and type(targets[0].value) is ast.Name \
                 and targets[0].value.id in self.tracked:  # type: ignore[attr-defined]
@@ -598,6 +608,7 @@ class _Walker:
         func = node.func
         calls = self.fn.calls
         index = len(calls)
+        position, self._position = self._position, 0  # before any call inside `func`
         target = self.expr(func)
         kind = type(func)
         if kind is ast.Name and func.id == "super" and self.cls is not None \
@@ -611,6 +622,7 @@ class _Walker:
         keywords = node.keywords
         if keywords or node.args:
             flags |= self._call_flags(node)
+        flags |= position  # the first or second argument of its parent call
         if not self.tc:
             site = CallSite(node.lineno, node.col_offset, target, name, ctx, parent, self.lam,
                             flags)
@@ -630,6 +642,8 @@ class _Walker:
         expr = self.expr
         first: Value = None
         for i, arg in enumerate(node.args):
+            if i < 2 and type(arg) is ast.Call and not self.tc:
+                self._position = ARG0 if i == 0 else ARG1
             value = expr(arg, arg_ctx, index)
             if i == 0:
                 first = value
@@ -637,6 +651,9 @@ class _Walker:
                     and type(arg) in (ast.Name, ast.Attribute):
                 self._passed(arg, value, index)
         for kw in keywords:
+            if kw.arg in ("target", "function", "fn", "func", "callback") \
+                    and type(kw.value) is ast.Call and not self.tc:
+                self._position = ARG0
             value = expr(kw.value, arg_ctx, index)
             if kw.arg == "file" and name == "print" and value is not None and not self.tc:
                 # print(..., file=fh) writes to fh

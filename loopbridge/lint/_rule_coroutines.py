@@ -112,8 +112,8 @@ def _formatted(fn: FunctionInfo, site: CallSite, label: str) -> Finding:
 def _assigned(fn: FunctionInfo, site: CallSite, label: str, where: str,
               project: Project) -> Finding | None:
     name = site.assigned
-    if name in fn.captured:
-        return None
+    if not name or name in fn.captured:
+        return None  # assigned through something the index does not follow
     uses = fn.uses.get(name, ())
     cond = fmt = None
     for use in uses:

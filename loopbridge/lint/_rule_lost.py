@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ._facts import ARG0, ARG1
 from ._index import GROW_METHODS, CallSite, FunctionInfo, Value
 from ._model import Ctx, Finding, Rule
 from ._resolve import Project
@@ -49,19 +50,26 @@ RULES = (
          "or use asyncio.TaskGroup"),
 )
 
-#: Plain functions that take a value and cannot await it (a coroutine given to them is lost).
+#: Plain functions that take values and cannot await them (a coroutine given to them is lost).
 _SINKS = frozenset({
     "builtins.len", "builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset",
     "builtins.dict", "builtins.sorted", "builtins.sum", "builtins.min", "builtins.max",
     "builtins.any", "builtins.all", "builtins.int", "builtins.float", "builtins.iter",
     "builtins.next", "builtins.enumerate", "builtins.zip", "builtins.callable",
     "json.dumps", "json.dump", "pickle.dumps", "pickle.dump", "copy.copy", "copy.deepcopy",
-    "threading.Thread", "threading.Timer", "atexit.register", "signal.signal",
-    "concurrent.futures.Executor.submit", "concurrent.futures.ThreadPoolExecutor.submit",
-    "concurrent.futures.ProcessPoolExecutor.submit", "asyncio.to_thread",
-    "asyncio.AbstractEventLoop.call_soon", "asyncio.AbstractEventLoop.call_later",
-    "asyncio.AbstractEventLoop.call_soon_threadsafe",
 })
+#: Functions that take a *callable* (in the argument position flagged here) and pass their
+#: other arguments on to it: a coroutine is lost only where the callable is expected
+#: (``pool.submit(ping())``), not as an argument handed on (``pool.submit(asyncio.run, c)``).
+_CALLABLE_TAKERS = {
+    "threading.Thread": ARG0, "threading.Timer": ARG1, "atexit.register": ARG0,
+    "signal.signal": ARG1, "concurrent.futures.Executor.submit": ARG0,
+    "concurrent.futures.ThreadPoolExecutor.submit": ARG0,
+    "concurrent.futures.ProcessPoolExecutor.submit": ARG0, "asyncio.to_thread": ARG0,
+    "asyncio.AbstractEventLoop.run_in_executor": ARG1,
+    "asyncio.AbstractEventLoop.call_soon": ARG0, "asyncio.AbstractEventLoop.call_later": ARG1,
+    "asyncio.AbstractEventLoop.call_soon_threadsafe": ARG0,
+}
 #: Uses of a container that keep it without awaiting its items.
 _IDLE = frozenset({Ctx.GROW, Ctx.STMT, Ctx.COND, Ctx.FORMAT})
 #: Registrars whose callback's return value is thrown away (by qualified name).
@@ -83,7 +91,8 @@ class _Run:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.helpers: dict[str, str] = {}
-        for fn in project.functions.values():
+        # resolving can index imported modules on demand, which adds functions: iterate a copy
+        for fn in list(project.functions.values()):
             label = self._helper_label(fn)
             if label is not None:
                 self.helpers[fn.qualname] = label
@@ -169,7 +178,7 @@ def _lost(fn: FunctionInfo, site: CallSite, label: str, run: _Run) -> Finding | 
                            f"{name!r}, which is never awaited, gathered or handed on, so it "
                            f"never runs; await asyncio.gather(*{name})", label)
         return None
-    if site.ctx == Ctx.ARG and parent is not None and _sink(parent, run):
+    if site.ctx == Ctx.ARG and parent is not None and _sink(parent, run, site.flags):
         sink = display_name(run.name_of(parent)) or parent.name
         return finding(fn, site, "LB307", f"the coroutine from {label} is handed to {sink}(), "
                        "which cannot await it, so it never runs; await it and pass the result",
@@ -198,13 +207,18 @@ def _used(fn: FunctionInfo, name: str, run: _Run) -> bool:
     return False
 
 
-def _sink(site: CallSite, run: _Run) -> bool:
+def _sink(site: CallSite, run: _Run, position: int = 0) -> bool:
+    """Whether ``site`` loses a coroutine given to it (``position``: the argument's flags)."""
     if run.project.is_formatter(site):
         return False  # LB304 reports these
-    callee = run.project.callee(site)
-    if callee is not None and callee.kind == "offload":
+    name = run.name_of(site)
+    if name in _SINKS:
         return True
-    return run.name_of(site) in _SINKS
+    wanted = _CALLABLE_TAKERS.get(name)
+    if wanted is None:
+        callee = run.project.callee(site)
+        wanted = ARG0 if callee is not None and callee.kind == "offload" else 0
+    return bool(wanted and position & wanted)
 
 
 def _takes_callback(site: CallSite, run: _Run) -> bool:

@@ -29,6 +29,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 NOT_REWRITTEN = {
     ("objects.py", "LB104", "with_statement", "builtins.open"),  # `with open(path) as fh:`
     ("coroutines_lost.py", "LB301", "or_right_side", "ping()"),  # `cached or ping(url)`
+    ("coroutines_lost.py", "LB302", "chosen_and_dropped", "ping()"),  # `a if c else ping(url)`
     # `for chunk in resp.iter_content(...)`, a comprehension's iterable, `with open(...)`
     ("blocking_second_set.py", "LB101", "streamed", "requests.Response.iter_content"),
     ("blocking_second_set.py", "LB101", "streamed", "requests.Response.iter_lines"),

@@ -126,3 +126,18 @@ async def tasks_kept(url):
     async with asyncio.TaskGroup() as group:
         group.create_task(shutdown())
     return task
+
+
+async def handed_on_not_lost(url, pool: concurrent.futures.ThreadPoolExecutor, ready):
+    future = pool.submit(asyncio.run, ping(url))
+    worker = threading.Thread(target=asyncio.run, args=(ping(url),))
+    chosen = ready if asyncio.iscoroutine(ready) else ping(url)
+    await chosen
+    fallback = ready or ping(url)
+    await fallback
+    return future, worker
+
+
+async def chosen_and_dropped(url, ready):
+    chosen = ready if ready else ping(url)
+    return None
