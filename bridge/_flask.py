@@ -49,7 +49,7 @@ from typing import Any
 
 from flask import Flask, appcontext_pushed, current_app, g, jsonify, request
 
-from async_core import BridgeTimeout, LoopNotRunning, Overloaded, default_loop
+from async_core import BridgeTimeout, LoopNotRunning, Overloaded
 from async_core._stall import stall_route
 from async_core._validate import check_bool
 from async_core.http import reset_http_config, use_http_config
@@ -154,9 +154,8 @@ def _enter_request() -> None:
     if figures is None or rule.endpoint is None:
         g._loopbridge_request = (route_token, None)
         return
-    ticket = figures.begin(rule.endpoint, default_loop().watchdog)
     clock_token, clock = start_call_clock()
-    g._loopbridge_request = (route_token, (figures, ticket, clock_token, clock, time.perf_counter()))
+    g._loopbridge_request = (route_token, (figures, rule.endpoint, clock_token, clock, time.perf_counter()))
 
 
 def _leave_request(_error: BaseException | None) -> None:
@@ -172,9 +171,9 @@ def _leave_request(_error: BaseException | None) -> None:
         pass
 
 
-def _record(figures: EndpointFigures, ticket: int, token: Any, clock: list[float], started: float) -> None:
+def _record(figures: EndpointFigures, endpoint: str, token: Any, clock: list[float], started: float) -> None:
     stop_call_clock(token)
-    figures.end(ticket, time.perf_counter() - started, clock[0], clock[1])
+    figures.add(endpoint, time.perf_counter() - started, clock[0], clock[1])
 
 
 def _ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,12 +7,9 @@ Served only where ``LOOPBRIDGE_STATS_URL`` is set, to loopback clients unless
 
 from __future__ import annotations
 
-import collections
 import ipaddress
 import re
 import threading
-import time
-import weakref
 from typing import Any
 
 from flask import jsonify, request
@@ -24,73 +21,63 @@ from ._flask_settings import AppSettings, current_settings
 __all__ = ["EndpointFigures", "stats_view"]
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\s\"'<>:|]+[\\/])+([^\s\"'<>:|\\/]+\.py)")
-#: finished requests kept to attribute a stall reported after them (per app)
-_RECENT_REQUESTS = 2048
 
 
 class EndpointFigures:
     """Per-endpoint figures of one app, kept only while its stats endpoint is on.
 
     For each Flask endpoint: requests served, their summed wall time, the part of it spent
-    waiting in bridged calls (``bridge.run``, ``bridge.http.*``, async views), the number of
-    those calls, and the watchdog stalls that overlapped one of its requests (a stall is
-    reported when it ends, often after the request that suffered it: the last few seconds of
-    requests are kept to attribute it).
+    waiting in bridged calls (``bridge.run``, ``bridge.http.*``, async views) and the number of
+    those calls. Stalls come from the watchdog, which names the request whose coroutine was
+    running on the loop when it stalled (see :func:`stalls_by_endpoint`).
     """
 
-    __slots__ = ("__weakref__", "_active", "_lock", "_next", "_recent", "_rows", "_watched")
+    __slots__ = ("_lock", "_rows")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[str, list[float]] = {}
-        self._active: dict[int, tuple[str, float]] = {}
-        self._recent: collections.deque[tuple[str, float, float]] = collections.deque(maxlen=_RECENT_REQUESTS)
-        self._next = 0
-        self._watched: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def begin(self, endpoint: str, watchdog: Any) -> int:
-        """A request to ``endpoint`` starts; returns its ticket for :meth:`end`."""
-        if watchdog is not None and watchdog not in self._watched:
-            with self._lock:
-                if watchdog not in self._watched:
-                    self._watched.add(watchdog)
-                    watchdog.add_callback(self.on_stall)
+    def add(self, endpoint: str, total_s: float, bridged_s: float, calls: float) -> None:
+        """Count one finished request to ``endpoint`` (any thread)."""
         with self._lock:
-            self._next += 1
-            self._active[self._next] = (endpoint, time.time())
-            return self._next
-
-    def end(self, ticket: int, total_s: float, bridged_s: float, calls: float) -> None:
-        with self._lock:
-            endpoint, started = self._active.pop(ticket)
-            self._recent.append((endpoint, started, time.time()))
             row = self._rows.get(endpoint)
             if row is None:
-                row = self._rows[endpoint] = [0, 0.0, 0.0, 0, 0]
+                row = self._rows[endpoint] = [0, 0.0, 0.0, 0]
             row[0] += 1
             row[1] += total_s
             row[2] += bridged_s
             row[3] += calls
 
-    def on_stall(self, report: Any) -> None:
-        """Watchdog callback (monitor thread): count the stall for each endpoint it overlapped."""
-        start = report.started_at
-        end = start + report.duration_ms / 1000.0 if not report.ongoing else time.time()
-        with self._lock:
-            hit = {ep for ep, s in self._active.values() if s <= end}
-            hit |= {ep for ep, s, e in self._recent if s <= end and e >= start}
-            for endpoint in hit:
-                row = self._rows.setdefault(endpoint, [0, 0.0, 0.0, 0, 0])
-                row[4] += 1
-
-    def as_dict(self) -> dict[str, dict[str, float]]:
+    def as_dict(self, stalls: dict[str, int] | None = None) -> dict[str, dict[str, float]]:
+        """The figures by endpoint, with the stalls of each (``stalls``: endpoint -> count)."""
+        stalls = stalls or {}
         with self._lock:
             rows = {k: list(v) for k, v in self._rows.items()}
         return {
             endpoint: {"requests": int(n), "total_ms": round(total * 1000, 3), "bridged_ms": round(bridged * 1000, 3),
-                       "bridged_calls": int(calls), "stalls": int(stalls)}
-            for endpoint, (n, total, bridged, calls, stalls) in sorted(rows.items())
+                       "bridged_calls": int(calls), "stalls": int(stalls.get(endpoint, 0))}
+            for endpoint, (n, total, bridged, calls) in sorted(rows.items())
         }
+
+
+_ENDPOINT = re.compile(r"\(endpoint ([^)]*)\)$")
+
+
+def stalls_by_endpoint(watchdog: Any) -> dict[str, int]:
+    """The watchdog's stalls counted by the Flask endpoint named in each report's route."""
+    if watchdog is None:
+        return {}
+    try:
+        by_route = watchdog.stats().get("stalls_by_route") or {}
+    except Exception:  # figures are best effort; the stats endpoint must still answer
+        return {}
+    counts: dict[str, int] = {}
+    for route, count in by_route.items():
+        match = _ENDPOINT.search(str(route))
+        if match is not None:
+            counts[match.group(1)] = counts.get(match.group(1), 0) + int(count)
+    return counts
 
 
 def _stats_allowed(settings: AppSettings) -> bool:
@@ -129,7 +116,7 @@ def stats_view() -> Any:
         return body, 403
     data = collect_stats(default_loop())
     if settings.endpoints is not None:
-        data["endpoints"] = settings.endpoints.as_dict()
+        data["endpoints"] = settings.endpoints.as_dict(stalls_by_endpoint(default_loop().watchdog))
     if not settings.stats_source:
         data = _strip_sources(data)
     return jsonify(data)

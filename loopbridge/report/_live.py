@@ -11,7 +11,7 @@ figures today. Per-endpoint figures are read from an ``endpoints`` object when i
 keyed by Flask endpoint name (``request.url_rule.endpoint``), with ``requests`` (count of
 requests served), ``total_ms`` (their summed wall time), ``bridged_ms`` (the summed time those
 requests spent waiting in bridged calls: ``bridge.run``, ``bridge.http.*``, async views) and
-``stalls`` (watchdog stalls seen while one of them was in flight); ``bridged_calls`` (how many
+``stalls`` (watchdog stalls whose blocking code ran for one of its requests); ``bridged_calls`` (how many
 bridged calls they made) is shown when present. The Flask extension serves exactly this when
 ``LOOPBRIDGE_STATS_URL`` is set. A list of objects with an ``endpoint`` field is accepted too.
 Without them the report says so and ranks statically.
