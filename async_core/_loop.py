@@ -255,8 +255,22 @@ class LoopThread:
         self._thread, self._death = thread, None
         self._closers, self._abandoned = [], []
         self._reset_attachments()
-        thread.start()
-        ready.wait()
+        # A Ctrl-C here must not leave a loop thread running that this object does not know
+        # (the next call would start a second one): finish registering it, then re-raise.
+        interrupted: BaseException | None = None
+        try:
+            thread.start()
+        except BaseException as exc:
+            if thread.ident is None:  # it never started: nothing to register
+                self._thread = None
+                raise
+            interrupted = exc
+        while True:
+            try:
+                ready.wait()
+                break
+            except BaseException as exc:  # KeyboardInterrupt, or another async exception
+                interrupted = exc
         if isinstance(box[0], BaseException):
             self._thread = None
             raise box[0]
@@ -264,9 +278,11 @@ class LoopThread:
         self._state = LoopState.RUNNING
         _owners[loop] = self
         _live.add(self)
+        _register_exit_handler()
         for extension in list(_start_extensions):
             extension(self)
-        _register_exit_handler()
+        if interrupted is not None:
+            raise interrupted
         logger.debug("loopbridge: started %r (%s)", self, type(loop).__module__)
         return loop
 

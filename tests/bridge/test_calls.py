@@ -117,8 +117,10 @@ def test_timeout_on_a_waiting_coroutine_cancels_it_promptly() -> None:
 
 def test_ctrl_c_in_the_caller_cancels_the_coroutine_and_waits_for_its_cleanup() -> None:
     code = """
-        import asyncio, os, signal, threading, time
+        import asyncio, faulthandler, os, signal, sys, threading, time
         from bridge import run
+        faulthandler.dump_traceback_later(20, exit=True)  # a hang shows its stacks, not a bare timeout
+        run(asyncio.sleep(0))  # the loop runs: the Ctrl-C lands while the caller waits on it
         log = []
         async def slow():
             try:
