@@ -82,6 +82,7 @@ class FunctionInfo:
     """A function or method (or ``<module>``, the module body) and the calls it makes."""
 
     __slots__ = (
+        "assigned_at",
         "calls",
         "captured",
         "cls",
@@ -112,7 +113,11 @@ class FunctionInfo:
         self.cls = cls
         self.decorators: list[Value] = []
         self.calls: list[CallSite] = []
-        self.uses: dict[str, list[tuple[int, int, int, int]]] = {}
+        #: name -> uses ``(ctx, parent, line, col, branch)``; ``branch`` is the path of
+        #: conditional blocks (``(block, arm)`` pairs) the use sits in.
+        self.uses: dict[str, list[tuple[Any, ...]]] = {}
+        #: name -> the branch path of its one assignment from a call (``None``: assigned twice).
+        self.assigned_at: dict[str, tuple[tuple[int, int], ...] | None] | None = None
         self.ret: Value = None
         self.ret_ann: Value = None
         self.has_yield = False

@@ -36,7 +36,7 @@ FIXABILITY: dict[str, str] = {
     "LB105": "some", "LB106": "unsafe", "LB107": "unsafe", "LB108": "some", "LB109": "unsafe",
     "LB201": "no", "LB202": "no",
     "LB301": "safe", "LB302": "safe", "LB303": "unsafe", "LB304": "unsafe", "LB305": "no",
-    "LB306": "no", "LB307": "no", "LB308": "no", "LB309": "no", "LB310": "no",
+    "LB306": "no", "LB307": "no", "LB308": "no", "LB309": "no", "LB310": "no", "LB311": "no",
     "LB401": "unsafe", "LB402": "no",
     "LB801": "safe",
     "LB901": "no", "LB902": "no", "LB903": "no", "LB904": "no", "LB905": "no", "LB906": "no",

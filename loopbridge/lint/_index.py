@@ -117,6 +117,9 @@ def annotation_value(node: Any, walker_value: Any) -> Value:
 
 _TYPE = 1
 _DEBUG = 2
+#: Arms of a conditional block: an ``if``'s two branches, and an ``except`` handler (which
+#: may not run at all).
+_THEN, _ELSE, _MAYBE = 0, 1, 2
 #: Container annotations: the index of the item type among the subscript's arguments.
 _MAPPINGS = frozenset({"dict", "Dict", "Mapping", "MutableMapping", "defaultdict",
                        "DefaultDict", "OrderedDict"})
@@ -190,6 +193,8 @@ class _Walker:
         self.tc = False
         self.guard = 0
         self._position = 0
+        self.branch: tuple[tuple[int, int], ...] = ()
+        self.blocks = 0
         self.tracked: set[str] = set()
         self.local_names: set[str] | None = None
         self.queue: list[tuple[FunctionInfo, ast.AST, list[dict[str, Value]],
@@ -254,6 +259,7 @@ class _Walker:
         self.tracked = set()
         self.local_names = None
         self.lam, self.tc, self.guard = -1, False, 0
+        self.branch, self.blocks = (), 0
         args = node.args
         params = args.posonlyargs + args.args
         self.recv = params[0].arg if self_name == "self" and params else ""
@@ -398,6 +404,10 @@ class _Walker:
             if kind is ast.Call:
                 calls[start].assigned = name
                 self.tracked.add(name)
+                seen = self.fn.assigned_at
+                if seen is None:
+                    seen = self.fn.assigned_at = {}
+                seen[name] = None if name in seen else self.branch
             else:
                 self._fill(start, name)
         elif single and not self.tc and kind in (ast.IfExp, ast.BoolOp):
@@ -454,11 +464,27 @@ class _Walker:
         outer_guard = self.guard
         if kind:
             self.guard = GUARDED
-        self.body(node.body)
+        block = self._new_block()
+        self.arm(node.body, block, _THEN)
         if kind == _DEBUG:
             self.guard = outer_guard
-        self.body(node.orelse)
+        self.arm(node.orelse, block, _ELSE)
         self.guard = outer_guard
+
+    def _new_block(self) -> int:
+        self.blocks += 1
+        return self.blocks
+
+    def arm(self, stmts: list[ast.stmt], block: int, arm: int) -> None:
+        """Walk statements that run only on some paths (recorded with the uses of names)."""
+        if not stmts:
+            return
+        saved = self.branch
+        self.branch = saved + ((block, arm),)
+        try:
+            self.body(stmts)
+        finally:
+            self.branch = saved
 
     def _is_type_checking(self, test: Any) -> bool:
         kind = type(test)
@@ -469,6 +495,7 @@ class _Walker:
     def s_for(self, node: Any) -> None:
         self.expr(node.iter)
         self.bind(node.target, None)
+        # a loop body counts as taken: `for attempt in range(3): ... await c` is no finding
         self.body(node.body)
         self.body(node.orelse)
 
@@ -497,7 +524,7 @@ class _Walker:
                 self.expr(handler.type)
             if handler.name:
                 self.env[handler.name] = None
-            self.body(handler.body)
+            self.arm(handler.body, self._new_block(), _MAYBE)
         self.body(node.orelse)
         self.body(node.finalbody)
 
@@ -730,7 +757,8 @@ class _Walker:
     def e_name(self, node: Any, ctx: int, parent: int) -> Value:
         name = node.id
         if name in self.tracked:
-            self.fn.uses.setdefault(name, []).append((ctx, parent, node.lineno, node.col_offset))
+            self.fn.uses.setdefault(name, []).append((ctx, parent, node.lineno, node.col_offset,
+                                                      self.branch))
         return self.lookup(name)
 
     def e_attr(self, node: Any, ctx: int, parent: int) -> Value:

@@ -34,6 +34,9 @@ RULES = (
          "a coroutine function called from a plain function with no runner",
          "run it with bridge.run(...) (or asyncio.run at the top level), or make the caller "
          "async and await it"),
+    Rule("LB311", "coroutine-awaited-on-some-paths",
+         "a coroutine assigned to a name that is awaited only in some branches",
+         "await it on every path (or close it with .close() where it is not wanted)"),
 )
 
 _HARMLESS = frozenset({Ctx.AWAIT, Ctx.RETURN, Ctx.STORE, Ctx.WITH, Ctx.OTHER})
@@ -116,14 +119,19 @@ def _assigned(fn: FunctionInfo, site: CallSite, label: str, where: str,
         return None  # assigned through something the index does not follow
     uses = fn.uses.get(name, ())
     cond = fmt = None
+    awaits: list[tuple[object, ...]] = []
     for use in uses:
         ctx, parent = use[0], use[1]
         if ctx == Ctx.COND:
             cond = cond or use
         elif ctx == Ctx.FORMAT or (ctx == Ctx.ARG and _formats(fn, parent, project)):
             fmt = fmt or use
+        elif ctx == Ctx.AWAIT:
+            awaits.append(use)
         elif ctx != Ctx.STMT:
             return None
+    if awaits:
+        return _some_paths(fn, site, label, name, awaits)
     at = cond or fmt
     if at is not None:
         moved = CallSite(at[2], at[3], site.target, site.name, at[0], -1, -1, 0)
@@ -133,6 +141,45 @@ def _assigned(fn: FunctionInfo, site: CallSite, label: str, where: str,
     return finding(fn, site, "LB302", f"the coroutine from {label} is assigned to {name!r} and "
                    "never awaited, so it never runs; await it, or hand it to asyncio.gather / "
                    "asyncio.create_task", label)
+
+
+def _some_paths(fn: FunctionInfo, site: CallSite, label: str, name: str,
+                awaits: list[tuple[object, ...]]) -> Finding | None:
+    """LB311 when every ``await name`` sits in a branch that not every path takes."""
+    where = (fn.assigned_at or {}).get(name)
+    if not fn.is_async or where is None:
+        return None  # assigned more than once, or not from a call: not judged
+    paths = [use[4] for use in awaits if len(use) > 4]
+    if len(paths) != len(awaits) or _all_paths(where, paths):  # type: ignore[arg-type]
+        return None
+    line = min(int(use[2]) for use in awaits)  # type: ignore[call-overload]
+    return finding(fn, site, "LB311", f"the coroutine from {label} is assigned to {name!r} and "
+                   f"awaited only in some branches (line {line}); on the other paths it never "
+                   "runs: await it on every path, or close it where it is not wanted", label)
+
+
+Branch = tuple[tuple[int, int], ...]
+
+
+def _all_paths(start: Branch, paths: list[Branch]) -> bool:
+    """Whether awaits at ``paths`` cover every path through the block at ``start``.
+
+    A path that does not extend ``start`` (an await after the block the assignment is in)
+    counts as covering: the analysis stays on the side of no finding.
+    """
+    depth = len(start)
+    arms: dict[int, dict[int, list[Branch]]] = {}
+    for path in paths:
+        if len(path) <= depth or path[:depth] != start:
+            return True
+        block, arm = path[depth]
+        arms.setdefault(block, {}).setdefault(arm, []).append(path)
+    for by_arm in arms.values():
+        then, other = by_arm.get(0), by_arm.get(1)
+        if then and other and _all_paths(then[0][:depth + 1], then) \
+                and _all_paths(other[0][:depth + 1], other):
+            return True
+    return False
 
 
 def _start(project: Project) -> Checker:

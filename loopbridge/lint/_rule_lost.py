@@ -197,7 +197,8 @@ def _used(fn: FunctionInfo, name: str, run: _Run) -> bool:
     if name in fn.captured:
         return True
     calls = fn.calls
-    for ctx, parent, _line, _col in fn.uses.get(name, ()):
+    for use in fn.uses.get(name, ()):
+        ctx, parent = use[0], use[1]
         if ctx in _IDLE:
             continue
         if ctx == Ctx.ARG and 0 <= parent < len(calls) and (

@@ -141,3 +141,37 @@ async def handed_on_not_lost(url, pool: concurrent.futures.ThreadPoolExecutor, r
 async def chosen_and_dropped(url, ready):
     chosen = ready if ready else ping(url)
     return None
+
+
+async def awaited_in_one_branch(url, fresh, verbose):
+    pending = ping(url)
+    if fresh:
+        await pending
+    check = ping(url)
+    if verbose:
+        print("checking")
+        await check
+    else:
+        await check
+    nested = ping(url)
+    if fresh:
+        if verbose:
+            await nested
+        else:
+            await nested
+    else:
+        await nested
+    guarded = ping(url)
+    try:
+        print(url)
+    except ValueError:
+        await guarded
+    retried = ping(url)
+    for _ in range(3):
+        await retried
+        break
+    late = ping(url)
+    if fresh:
+        print("fresh")
+    await late
+    return None
