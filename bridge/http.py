@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any, overload
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar, overload
 
 import requests
 
@@ -76,6 +76,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 # -- single requests ------------------------------------------------------------------------------
@@ -191,12 +193,12 @@ class _ProgressPump:
                 return
 
 
-async def _map_with_pump(preps: list[PreparedRequest | InvalidURL], concurrency: int, deadline: float | None,
-                         return_exceptions: bool, progress: Progress) -> list[Response | Exception]:
+async def _with_progress(progress: Progress, work: Callable[[Callable[[int, int], None]], Awaitable[_T]]) -> _T:
+    """Run ``work(update)`` while a pump delivers its ``update(done, total)`` calls to ``progress``."""
     pump = _ProgressPump(progress)
     task = asyncio.ensure_future(pump.pump())
     try:
-        results = await fan_out_requests(preps, concurrency, deadline, return_exceptions, pump.update)
+        results = await work(pump.update)
     except BaseException:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -204,6 +206,12 @@ async def _map_with_pump(preps: list[PreparedRequest | InvalidURL], concurrency:
     pump.finish()
     await task
     return results
+
+
+async def _map_with_pump(preps: list[PreparedRequest | InvalidURL], concurrency: int, deadline: float | None,
+                         return_exceptions: bool, progress: Progress) -> list[Response | Exception]:
+    return await _with_progress(
+        progress, lambda update: fan_out_requests(preps, concurrency, deadline, return_exceptions, update))
 
 
 @overload
@@ -290,18 +298,8 @@ async def _fan_out_batch(factories: list[Any], concurrency: int, deadline: float
                          progress: Progress | None) -> list[Any]:
     if progress is None:
         return await fan_out(factories, concurrency=concurrency, deadline=deadline, return_exceptions=return_exceptions)
-    pump = _ProgressPump(progress)
-    task = asyncio.ensure_future(pump.pump())
-    try:
-        results = await fan_out(factories, concurrency=concurrency, deadline=deadline,
-                                return_exceptions=return_exceptions, progress=pump.update)
-    except BaseException:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise
-    pump.finish()
-    await task
-    return results
+    return await _with_progress(progress, lambda update: fan_out(
+        factories, concurrency=concurrency, deadline=deadline, return_exceptions=return_exceptions, progress=update))
 
 
 # -- configuration --------------------------------------------------------------------------------
