@@ -169,7 +169,7 @@ def _run(options: _Options) -> int:
             from ._fix_apply import apply_fixes  # libcst is loaded only on this path
         except ImportError as exc:
             raise _Failure(f"--fix and --diff need libcst ({exc}); install it with "
-                           "pip install 'libcst>=1.0.0'") from exc
+                           "pip install 'libcst>=1.8.4'") from exc
         outcome = apply_fixes(result, config, unsafe=options.unsafe_fixes,
                               write=options.fix)
         if options.diff:
