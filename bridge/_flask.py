@@ -134,12 +134,21 @@ def _enter_app_context(app: Flask, **_extra: Any) -> None:
 
 
 def _leave_app_context(_error: BaseException | None) -> None:
-    token = g.pop("_loopbridge_http_token", None)
+    token = _take(g, "_loopbridge_http_token")
     if token is not None:
         try:
             reset_http_config(token)
         except ValueError:  # set in another context (a copied one); it dies with that context
             pass
+
+
+def _take(namespace: Any, name: str) -> Any:
+    """Remove and return ``name`` from ``g`` (``None`` if absent). Not ``g.pop``: an app may set
+    its own ``app_ctx_globals_class`` without one (Flask's own tests do)."""
+    value = getattr(namespace, name, None)
+    if value is not None:
+        delattr(namespace, name)
+    return value
 
 
 def _enter_request() -> None:
@@ -159,7 +168,7 @@ def _enter_request() -> None:
 
 
 def _leave_request(_error: BaseException | None) -> None:
-    state = g.pop("_loopbridge_request", None)
+    state = _take(g, "_loopbridge_request")
     if state is None:
         return
     route_token, figures = state

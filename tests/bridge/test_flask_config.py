@@ -241,3 +241,28 @@ def test_no_per_endpoint_figures_without_the_stats_endpoint() -> None:
     app = figures_app()
     assert app.test_client().get("/sync").status_code == 200
     assert LoopBridge.settings(app).endpoints is None
+
+
+def test_an_app_with_its_own_globals_class_works_with_every_setting(upstream: Upstream) -> None:
+    class CustomGlobals:  # no pop(), no __contains__: only attributes (Flask allows this)
+        def __init__(self) -> None:
+            self.spam = "eggs"
+
+    app = Flask("globals")
+    app.app_ctx_globals_class = CustomGlobals  # type: ignore[assignment]
+    app.config.update(LOOPBRIDGE_HTTP={"retries": 1}, LOOPBRIDGE_STATS_URL="/_lb")
+
+    @app.get("/")
+    def index() -> str:
+        return str(bridge.http.get(upstream.url("/delay/0"), timeout=5).status_code) + flask_g_spam()
+
+    LoopBridge(app)
+    with app.app_context():
+        assert flask_g_spam() == "eggs"
+    assert app.test_client().get("/").get_data(as_text=True) == "200eggs"
+
+
+def flask_g_spam() -> str:
+    from flask import g
+
+    return str(g.spam)
