@@ -106,7 +106,11 @@ def load_entries(path: str) -> list[dict[str, Any]]:
 def apply_baseline(findings: Iterable[Finding], baseline: Counter[str],
                    root: str = ".") -> tuple[list[Finding], int]:
     """Split findings into the new ones (returned) and a count of those the baseline covers."""
-    remaining = Counter(baseline)
+    return _match(findings, Counter(baseline), root)
+
+
+def _match(findings: Iterable[Finding], remaining: Counter[str], root: str) -> tuple[list[Finding], int]:
+    """Take each finding off ``remaining`` (consumed in place) or keep it as new; ``(new, known)``."""
     new: list[Finding] = []
     known = 0
     for item in findings:
@@ -143,15 +147,7 @@ def match_baseline(findings: Iterable[Finding], entries: list[dict[str, Any]], r
     for entry in entries:
         by_key.setdefault(entry["fingerprint"], []).append(entry)
     remaining = Counter({key: len(group) for key, group in by_key.items()})
-    new: list[Finding] = []
-    known = 0
-    for item in findings:
-        key = fingerprint(item, root)
-        if remaining[key] > 0:
-            remaining[key] -= 1
-            known += 1
-        else:
-            new.append(item)
+    new, known = _match(findings, remaining, root)
     seen = {_path_key(path, root) for path in linted}
     unmatched = {id(entry) for key, group in by_key.items()
                  for entry in group[len(group) - remaining[key]:]}
