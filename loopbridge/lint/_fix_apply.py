@@ -26,8 +26,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from ._config import LintConfig
 from ._engine import LintResult
 from ._fileio import read_bytes, write_text
-from ._fix_text import char_position, outer_spans, prune_noqa, with_imports
-from ._fixes import Edit, Fix, Suggestion, plan_fix
+from ._fix_text import char_position, outer_spans, prune_noqa, with_imports, with_keep_task
+from ._fixes import KEEP_TASK, Edit, Fix, Suggestion, plan_fix
 from ._model import Finding
 from ._newer import parse_newer
 
@@ -155,14 +155,22 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
             fixed.append(finding)
     if not fixed:
         return text, []
-    new_lines, added = with_imports(lines, needs)
+    new_lines, added = with_imports(lines, needs - {KEEP_TASK})
+    if KEEP_TASK in needs:
+        new_lines, helper = with_keep_task(new_lines)
+        if helper is not None:
+            line, content = helper
+            imported = [at for at, _ in added.values() if at < line]
+            added[KEEP_TASK] = (line - len(imported), content)  # the original's line
     if edits is not None:
         for finding, (own, wanted) in found.items():
-            content = "".join(added[name][1] for name in sorted(wanted) if name in added)
-            if content:
-                line = min(added[name][0] for name in wanted if name in added)
-                own = own + [Edit(finding.path, line, 1, line, 1, content)]
-            edits[finding] = own
+            inserts: dict[int, str] = {}
+            for name in sorted(wanted, key=lambda n: (n == KEEP_TASK, n)):
+                if name in added:
+                    line, content = added[name]
+                    inserts[line] = inserts.get(line, "") + content
+            edits[finding] = own + [Edit(finding.path, line, 1, line, 1, content)
+                                    for line, content in sorted(inserts.items())]
     return "".join(new_lines), fixed
 
 
@@ -316,6 +324,11 @@ def _choose(nodes: list[cst.CSTNode], items: list[tuple[Finding, Fix]],
     if fix.kind == "await" and not fix.safe:
         target = flagged[-1]
         return (target, True, fix) if _awaitable_here(target, parent_of) else None
+    if fix.kind == "keep_task":  # in any function: a sync callback drops its task too
+        target = flagged[0]
+        if _statement_value(target, parent_of) and _in_function_body(target, parent_of):
+            return target, False, fix
+        return None
     for node in calls:  # outermost first: the statement-level call
         if _statement_value(node, parent_of) and _in_async_body(node, parent_of):
             chained = flagged != [node]
@@ -357,14 +370,24 @@ def _awaitable_here(node: cst.CSTNode, parents: _ParentMap) -> bool:
 
 
 def _in_async_body(node: cst.CSTNode, parents: _ParentMap) -> bool:
+    function = _enclosing_function(node, parents)
+    return function is not None and function.asynchronous is not None
+
+
+def _in_function_body(node: cst.CSTNode, parents: _ParentMap) -> bool:
+    return _enclosing_function(node, parents) is not None
+
+
+def _enclosing_function(node: cst.CSTNode, parents: _ParentMap) -> cst.FunctionDef | None:
+    """The ``def`` whose own body holds ``node`` (``None`` past a lambda, class, default ...)."""
     current = parents.get(node)
     while current is not None:
         if isinstance(current, _BARRIERS):
-            return False
+            return None
         if isinstance(current, cst.FunctionDef):
-            return current.asynchronous is not None
+            return current
         current = parents.get(current)
-    return False
+    return None
 
 
 def _dotted(name: str) -> cst.BaseExpression:
@@ -423,6 +446,9 @@ class _Rewriter(cst.CSTTransformer):
         if fix.kind == "sleep":
             self.needs.add("asyncio")
             return _await(call.with_changes(func=_dotted("asyncio.sleep")))
+        if fix.kind == "keep_task":
+            self.needs.add(KEEP_TASK)
+            return cst.Call(func=cst.Name(KEEP_TASK), args=[cst.Arg(call)])
         if fix.kind == "await_arg":
             first = call.args[0] if call.args else None
             if first is None or first.keyword is not None or first.star:

@@ -9,10 +9,27 @@ import ast
 from collections.abc import Iterable
 
 from ._facts import NOQA
+from ._fixes import KEEP_TASK
 from ._model import Finding
 from ._newer import parse_newer
 
-__all__ = ["char_position", "outer_spans", "prune_noqa", "with_imports"]
+__all__ = ["char_position", "outer_spans", "prune_noqa", "with_imports", "with_keep_task"]
+
+#: The set the LB310 helper keeps its tasks in.
+_TASKS = "_loopbridge_tasks"
+#: The LB310 helper, added once per module (``{tasks}`` / ``{keep}``: its two names).
+_KEEP_TASK_SOURCE = (
+    "#: Tasks started in this module, kept until they are done: the event loop holds a task\n"
+    "#: only weakly, and one nothing references can be garbage-collected mid-flight.\n"
+    "{tasks}: set[object] = set()\n"
+    "\n"
+    "\n"
+    "def {keep}(task):\n"
+    '    """Keep ``task`` referenced until it is done; return it."""\n'
+    "    {tasks}.add(task)\n"
+    "    task.add_done_callback({tasks}.discard)\n"
+    "    return task\n"
+)
 
 
 def outer_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
@@ -75,6 +92,40 @@ def with_imports(lines: list[str], needs: Iterable[str],
         lines[line - 2] += newline  # the file's last line had no line ending
     return lines[:line - 1] + added + lines[line - 1:], {
         name: (line, text) for name, text in zip(missing, added, strict=True)}
+
+
+def with_keep_task(lines: list[str]) -> tuple[list[str], tuple[int, str] | None]:
+    """``lines`` with the LB310 helper (:data:`~loopbridge.lint._fixes.KEEP_TASK`) added.
+
+    The helper goes after the module's first block of imports (after its docstring and
+    ``from __future__`` imports when it has no import), so it is defined before any code of
+    the module runs. A module that already defines it is left as it is (the fix is
+    idempotent). Returns the new lines and the (1-based) line of the original the helper was
+    inserted before with the text inserted, or ``None`` when nothing was added.
+    """
+    if any(line.startswith(f"def {KEEP_TASK}(") for line in lines):
+        return lines, None
+    tree = _head(lines)
+    if tree is None:
+        return lines, None
+    body = tree.body
+    index = 0
+    while index < len(body) and (_is_docstring(body[index], index)
+                                 or _is_future_import(body[index])
+                                 or isinstance(body[index], ast.Import | ast.ImportFrom)):
+        index += 1
+    line = (body[index - 1].end_lineno or 0) + 1 if index else 1
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    if line - 2 >= 0 and line - 2 < len(lines) and not lines[line - 2].endswith(("\n", "\r")):
+        lines[line - 2] += newline
+    blank_after = 0
+    while line - 1 + blank_after < len(lines) and not lines[line - 1 + blank_after].strip():
+        blank_after += 1
+    before = [newline] * 2 if index else []
+    after = [] if line - 1 + blank_after >= len(lines) else [newline] * max(0, 2 - blank_after)
+    source = _KEEP_TASK_SOURCE.format(tasks=_TASKS, keep=KEEP_TASK)
+    added = before + [text + newline for text in source.splitlines()] + after
+    return lines[:line - 1] + added + lines[line - 1:], (line, "".join(added))
 
 
 def _is_docstring(node: ast.stmt, index: int) -> bool:

@@ -7,6 +7,12 @@ the behaviour can change in ways a person should review (a different HTTP client
 to another thread, a timeout dropped); docs/lint.md says how for each. Transitive findings
 (LB2xx) are never fixed: the blocking call lives in a helper, and the message names it.
 
+A dropped task (LB310) is kept by a safe fix: the call is wrapped in a small helper that the
+fix adds once per module (:data:`KEEP_TASK`), which holds the task in a module-level set until
+it is done, the pattern the asyncio documentation recommends. The only change is that the task
+can no longer be collected mid-flight; the helper's own names start with ``_loopbridge_`` so
+they cannot collide with the module's.
+
 The edits themselves are made by :mod:`loopbridge.lint._fix_apply` (libcst); this module only
 decides, so that the docs, the JSON output and the tests can ask without loading libcst.
 """
@@ -18,13 +24,18 @@ from typing import Literal
 
 from ._model import Finding
 
-__all__ = ["FIXABILITY", "Edit", "Fix", "FixKind", "REQUESTS_VERBS", "Suggestion", "plan_fix"]
+__all__ = ["FIXABILITY", "KEEP_TASK", "Edit", "Fix", "FixKind", "REQUESTS_VERBS", "Suggestion",
+           "plan_fix"]
 
 #: ``sleep`` time.sleep -> await asyncio.sleep; ``await`` await the coroutine;
 #: ``await_arg`` bridge.run(c) / asyncio.run(c) -> await c; ``bridge_http`` requests.<verb> ->
 #: await bridge.http.async_get / async_request; ``to_thread`` -> await asyncio.to_thread(...).
+#: ``keep_task`` asyncio.create_task(c) -> _loopbridge_keep_task(asyncio.create_task(c)).
 #: ``noqa`` removes the unused codes from a ``# noqa`` comment (a text edit, no libcst).
-FixKind = Literal["sleep", "await", "await_arg", "bridge_http", "to_thread", "noqa"]
+FixKind = Literal["sleep", "await", "await_arg", "bridge_http", "to_thread", "keep_task", "noqa"]
+
+#: The helper the LB310 fix calls (added to the module once, after its imports).
+KEEP_TASK = "_loopbridge_keep_task"
 
 #: Module-level functions of requests that have a bridge.http async twin.
 REQUESTS_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options",
@@ -36,7 +47,7 @@ FIXABILITY: dict[str, str] = {
     "LB105": "some", "LB106": "unsafe", "LB107": "unsafe", "LB108": "some", "LB109": "unsafe",
     "LB201": "no", "LB202": "no",
     "LB301": "safe", "LB302": "safe", "LB303": "unsafe", "LB304": "unsafe", "LB305": "no",
-    "LB306": "no", "LB307": "no", "LB308": "no", "LB309": "no", "LB310": "no", "LB311": "no",
+    "LB306": "no", "LB307": "no", "LB308": "no", "LB309": "no", "LB310": "safe", "LB311": "no",
     "LB401": "unsafe", "LB402": "no",
     "LB801": "safe",
     "LB901": "no", "LB902": "no", "LB903": "no", "LB904": "no", "LB905": "no", "LB906": "no",
@@ -95,6 +106,8 @@ def plan_fix(finding: Finding) -> Fix | None:
         return Fix("sleep", True, "await asyncio.sleep(...) instead of time.sleep(...)")
     if code in ("LB301", "LB302"):
         return Fix("await", True, "await the coroutine")
+    if code == "LB310":
+        return Fix("keep_task", True, "keep a reference to the task until it is done")
     if code in ("LB303", "LB304"):
         return Fix("await", False, "await the coroutine where it is tested or formatted")
     if code == "LB401":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import shutil
 import subprocess
@@ -161,6 +162,111 @@ def test_columns_after_non_ascii_text_still_match() -> None:
     assert "x = 'é'; await asyncio.sleep(1)" in fixed
 
 
+_TASKS_SOURCE = """\
+    \"\"\"Background work.\"\"\"
+    from __future__ import annotations
+
+    import asyncio
+
+    DONE = []
+
+
+    async def store(n):
+        await asyncio.sleep(0)
+        DONE.append(n)
+
+
+    async def on_message(n):
+        asyncio.create_task(store(n))
+        pending = asyncio.ensure_future(store(n + 1))
+
+
+    def from_callback(n):
+        loop = asyncio.get_running_loop()
+        loop.create_task(store(n))
+
+
+    class Handler:
+        def sync_method(self, n):
+            asyncio.get_running_loop().create_task(store(n))
+
+        async def method(self, n):
+            asyncio.create_task(store(n))  # fire and forget
+
+
+    async def main():
+        await on_message(1)
+        from_callback(3)
+        Handler().sync_method(4)
+        await Handler().method(5)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return sorted(DONE)
+    """
+
+
+def test_dropped_tasks_are_kept_by_a_helper_added_once() -> None:
+    source = textwrap.dedent(_TASKS_SOURCE)
+    assert [f.code for f in lint_source(source)] == ["LB310"] * 5
+    fixed = fix(source)
+    assert "    _loopbridge_keep_task(asyncio.create_task(store(n)))\n" in fixed
+    assert "    pending = _loopbridge_keep_task(asyncio.ensure_future(store(n + 1)))\n" in fixed
+    assert "    _loopbridge_keep_task(loop.create_task(store(n)))\n" in fixed
+    assert "        _loopbridge_keep_task(asyncio.get_running_loop().create_task(store(n)))\n" \
+        in fixed
+    assert "        _loopbridge_keep_task(asyncio.create_task(store(n)))  # fire and forget\n" \
+        in fixed
+    # one helper, after the imports, before any code runs
+    assert fixed.count("def _loopbridge_keep_task(task):") == 1
+    assert fixed.index("import asyncio\n") < fixed.index("_loopbridge_tasks: set[object]") \
+        < fixed.index("DONE = []")
+    assert lint_source(fixed) == []  # LB310 gone, nothing new
+    assert fix(fixed) == fixed  # idempotent
+    namespace: dict[str, object] = {}
+    exec(compile(fixed, "fixed.py", "exec"), namespace)  # the fixed module runs
+    assert asyncio.run(namespace["main"]()) == [1, 2, 3, 4, 5]  # type: ignore[operator]
+    assert namespace["_loopbridge_tasks"] == set()  # every task let go once done
+
+
+def test_a_second_dropped_task_reuses_the_helper() -> None:
+    once = fix(textwrap.dedent(_TASKS_SOURCE))
+    more = once + "\n\nasync def later():\n    asyncio.create_task(store(9))\n"
+    again = fix(more)
+    assert again.count("def _loopbridge_keep_task(task):") == 1
+    assert again.endswith("    _loopbridge_keep_task(asyncio.create_task(store(9)))\n")
+
+
+@pytest.mark.parametrize("source", [
+    "import asyncio\nasync def f(loop: asyncio.AbstractEventLoop, c):\n    loop.create_task(c)\n",
+    '"""Doc."""\nfrom __future__ import annotations\nimport asyncio as aio\nfrom x import y\n\n'
+    "async def f(c):\n    aio.ensure_future(c)\n",
+    "import asyncio\nx = 1\nasync def f(c):\n    asyncio.create_task(c)",  # no final newline
+])
+def test_the_task_helper_goes_where_the_module_runs_it_first(source: str) -> None:
+    fixed = fix(source)
+    ast.parse(fixed)
+    assert "_loopbridge_keep_task(" in fixed.rsplit("def ", 1)[1]
+    head, _, tail = fixed.partition("\n\n\n#: Tasks started in this module")
+    assert head == source.split("\n\n")[0].split("\nasync def")[0].split("\nx = 1")[0]
+    assert tail.count("\n\n\n") == 2  # PEP 8 blank lines around the helper
+    assert lint_source(fixed) == [] and fix(fixed) == fixed
+
+
+def test_tasks_that_are_kept_or_not_plain_statements_are_left_alone() -> None:
+    source = textwrap.dedent("""\
+        import asyncio
+
+
+        async def f(c, tasks):
+            tasks.add(asyncio.create_task(c))
+            t = asyncio.create_task(c)
+            await t
+            return [asyncio.create_task(c) for _ in range(2)]
+        """)
+    assert lint_source(source) == []
+    assert fix(source) == source
+
+
 def test_every_code_says_whether_it_is_fixable() -> None:
     from loopbridge.lint import RULES
 
@@ -227,11 +333,17 @@ def _identity(finding: Finding, root: Path) -> tuple[str, str, str, str]:
             finding.scope, finding.key)
 
 
-def _simple_statements(tree: ast.AST) -> list[ast.stmt]:
+def _simple_statements(tree: ast.Module) -> list[ast.stmt]:
+    """The simple statements, without the imports and the task helper a fix adds."""
     compound = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For,
                 ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+    added = {id(node) for top in tree.body
+             if isinstance(top, ast.FunctionDef | ast.AnnAssign)
+             and (top.name if isinstance(top, ast.FunctionDef) else ast.unparse(top.target))
+             .startswith("_loopbridge_") for node in ast.walk(top)}
     return [node for node in ast.walk(tree)
             if isinstance(node, ast.stmt) and not isinstance(node, compound)
+            and id(node) not in added
             and not (isinstance(node, ast.Import) and node.names[0].name in
                      ("asyncio", "bridge.http") and node.col_offset == 0)]
 
