@@ -44,6 +44,7 @@ from ._calls import run
 __all__ = ["LoopBridgeAdapter", "SessionBatch", "retry_overrides"]
 
 _AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+_COOKIE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 
 
 def retry_overrides(max_retries: Any) -> tuple[dict[str, Any], bool]:
@@ -231,7 +232,8 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         response.raw = resp
         response.reason = resp.reason  # type: ignore[assignment]
         response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url  # type: ignore[assignment]
-        extract_cookies_to_jar(response.cookies, req, resp)
+        if any(name.lower() in _COOKIE_HEADERS for name in resp.headers):  # else the jar stays as empty as it is
+            extract_cookies_to_jar(response.cookies, req, resp)
         response.request = req
         response.connection = self  # type: ignore[assignment]
         return response

@@ -27,6 +27,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import datetime
+import functools
 import logging
 import weakref
 from collections.abc import AsyncIterator, Iterable
@@ -114,7 +115,7 @@ class Opened:
 # -- the loop side --------------------------------------------------------------------------------
 def _translate(exc: BaseException, spec: StreamSpec) -> UpstreamError:
     """translate_error, plus the two kinds the requests adapter tells apart: proxy and bad HTTP."""
-    where = f"{spec.method} {spec.url}"
+    where = _where(spec)
     if spec.proxy is not None and isinstance(exc, aiohttp.ClientConnectorError):
         return UpstreamProxyError(f"{where}: could not connect to the proxy {spec.proxy} ({exc.os_error}); is it up?")
     if isinstance(exc, aiohttp.ClientHttpProxyError):
@@ -129,10 +130,21 @@ def _translate(exc: BaseException, spec: StreamSpec) -> UpstreamError:
     return translate_error(exc, spec.method, spec.url, (spec.connect, spec.read))
 
 
-def _check_length(raw: aiohttp.ClientResponse, cap: int, where: str) -> None:
+def _where(spec: StreamSpec) -> str:
+    """How errors name the request (built on the error path only: the URL's text costs)."""
+    return f"{spec.method} {spec.url}"
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout object for ``(connect, read)``, one per pair (it is immutable)."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+
+
+def _check_length(raw: aiohttp.ClientResponse, cap: int, spec: StreamSpec) -> None:
     length = raw.content_length
     if length is not None and length > cap:
-        raise BodyTooLarge(f"{where}: the body is {length} bytes (Content-Length), more than max_body={cap}; "
+        raise BodyTooLarge(f"{_where(spec)}: the body is {length} bytes (Content-Length), more than max_body={cap}; "
                            "raise max_body for this adapter (LoopBridgeAdapter(max_body=...)) if it is expected.")
 
 
@@ -279,27 +291,13 @@ class Transport:
         if body is not None and not isinstance(body, bytes | bytearray):
             extra["chunked"] = spec.chunked or None
         started = loop.time()
-        where = f"{spec.method} {spec.url}"
         raw: aiohttp.ClientResponse | None = None
         try:
-            async with asyncio.timeout_at(deadline):
-                raw = await lease.session.request(
-                    spec.method, spec.url, headers=list(spec.headers), data=body, allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=spec.connect, sock_read=spec.read),
-                    auto_decompress=False, **extra,
-                )
-                elapsed = datetime.timedelta(seconds=loop.time() - started)
-                _check_length(raw, cfg.max_body, where)
-                # latin-1, as http.client decodes header lines (requests re-encodes Location so)
-                headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers)
-                version = raw.version
-                head = Head(raw.status, raw.reason or "", headers, str(raw.url),
-                            11 if version is None else version.major * 10 + version.minor, elapsed)
-                if spec.stream:
-                    body_handle = OpenBody(raw, lease, cfg.max_body, spec)
-                    raw = None  # handed over
-                    return Opened(head, None, body_handle)
-                content = await _read_capped(raw, cfg.max_body, where)
+            if deadline is None:  # no total_timeout: no timer to arm and cancel on every request
+                opened, raw = await self._exchange(lease, spec, cfg, extra, started)
+            else:
+                async with asyncio.timeout_at(deadline):
+                    opened, raw = await self._exchange(lease, spec, cfg, extra, started)
         except TimeoutError as exc:
             if raw is not None:
                 raw.close()
@@ -307,7 +305,7 @@ class Transport:
                 raise
             if isinstance(exc, aiohttp.ServerTimeoutError | aiohttp.ConnectionTimeoutError):
                 raise _translate(exc, spec) from exc
-            raise UpstreamTimeout(f"{where}: total_timeout={cfg.total_timeout}s passed; raise it for this adapter "
+            raise UpstreamTimeout(f"{_where(spec)}: total_timeout={cfg.total_timeout}s passed; raise it for this adapter "
                                   "(LoopBridgeAdapter(total_timeout=...)) or pass a shorter timeout=.") from exc
         except BOUNDARY as exc:
             if raw is not None:
@@ -319,21 +317,45 @@ class Transport:
             if raw is not None:
                 raw.close()
             raise
-        raw.release()
-        lease.release()
-        return Opened(head, content, None)
+        if raw is not None:  # read whole: the connection goes back to the pool
+            raw.release()
+            lease.release()
+        return opened
+
+    async def _exchange(self, lease: SessionLease, spec: StreamSpec, cfg: HttpConfig, extra: dict[str, Any],
+                        started: float) -> tuple[Opened, aiohttp.ClientResponse | None]:
+        """One request and its head; the body read whole, or left open (``stream``): then no response is returned."""
+        raw = await lease.session.request(
+            spec.method, spec.url, headers=spec.headers, data=spec.body, allow_redirects=False,
+            timeout=_client_timeout(spec.connect, spec.read), auto_decompress=False, **extra,
+        )
+        try:
+            elapsed = datetime.timedelta(seconds=asyncio.get_running_loop().time() - started)
+            _check_length(raw, cfg.max_body, spec)
+            # latin-1, as http.client decodes header lines (requests re-encodes Location so)
+            headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers)
+            version = raw.version
+            head = Head(raw.status, raw.reason or "", headers, str(raw.url),
+                        11 if version is None else version.major * 10 + version.minor, elapsed)
+            if spec.stream:
+                return Opened(head, None, OpenBody(raw, lease, cfg.max_body, spec)), None  # handed over
+            return Opened(head, await _read_capped(raw, cfg.max_body, spec), None), raw
+        except BaseException:
+            raw.close()
+            raise
 
 
-async def _read_capped(raw: aiohttp.ClientResponse, cap: int, where: str) -> bytes:
+async def _read_capped(raw: aiohttp.ClientResponse, cap: int, spec: StreamSpec) -> bytes:
     chunks: list[bytes] = []
     size = 0
+    content = raw.content
     while True:
-        chunk = await raw.content.readany()
+        chunk = await content.readany()
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
         if size > cap:
-            raise BodyTooLarge(f"{where}: the body passed max_body={cap} bytes and was not read further; "
+            raise BodyTooLarge(f"{_where(spec)}: the body passed max_body={cap} bytes and was not read further; "
                                "raise max_body for this adapter (LoopBridgeAdapter(max_body=...)) if it is expected.")
         chunks.append(chunk)
 
