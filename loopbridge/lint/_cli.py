@@ -160,7 +160,7 @@ def _run(options: _Options) -> int:
     try:
         config = _config(options)
         paths = list(options.paths) or ["."]
-        result = lint_paths(paths, config)
+        result = lint_paths(paths, config, keep_index=options.fix)
     except (ConfigError, FileNotFoundError) as exc:
         raise _Failure(str(exc)) from exc
     fixed = 0
@@ -179,8 +179,10 @@ def _run(options: _Options) -> int:
                            f"{outcome.files} file(s); nothing was changed.", err=True)
             return 1 if outcome.fixed and not options.exit_zero else 0
         fixed = outcome.fixed
-        if fixed:
-            result = lint_paths(paths, config)
+        if fixed:  # only the files the fixes changed are read and indexed again
+            changed = {finding.path for finding in outcome.fixed_findings}
+            result = lint_paths(paths, config, reuse={
+                path: known for path, known in result.index.items() if path not in changed})
     if options.write_baseline:
         try:
             count = write_baseline(options.write_baseline, result.findings, config.root)

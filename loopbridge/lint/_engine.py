@@ -16,7 +16,7 @@ import gc
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ._codes import FAMILIES
@@ -49,6 +49,9 @@ class LintResult:
     followed: int = 0
     #: For each file with findings, the line spans of its outermost functions (for --fix).
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: With ``keep_index``: each indexed file's index and line count, by the path findings show
+    #: (a later run after ``--fix`` re-reads only the files the fix changed).
+    index: dict[str, tuple[ModuleIndex, int]] = field(default_factory=dict)
 
 
 class _Excluder:
@@ -234,21 +237,30 @@ class _Follower:
         return module
 
 
-def lint_paths(paths: Sequence[str], config: LintConfig | None = None) -> LintResult:
-    """Lint the Python files under ``paths``; see :func:`discover` for the files chosen."""
+def lint_paths(paths: Sequence[str], config: LintConfig | None = None, *,
+               keep_index: bool = False,
+               reuse: Mapping[str, tuple[ModuleIndex, int]] | None = None) -> LintResult:
+    """Lint the Python files under ``paths``; see :func:`discover` for the files chosen.
+
+    ``keep_index`` keeps each file's index in :attr:`LintResult.index`; ``reuse`` is such an
+    index from an earlier run, minus the files changed since (they are read again): the rules
+    still run over every file, so a change in one file is seen wherever it matters.
+    """
     config = config or LintConfig()
     files = discover(paths, config)
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run(files, config)
+        return _run(files, config, keep_index, reuse)
     finally:
         if enabled:
             gc.enable()
 
 
-def _run(files: list[str], config: LintConfig) -> LintResult:
+def _run(files: list[str], config: LintConfig, keep_index: bool = False,
+         reuse: Mapping[str, tuple[ModuleIndex, int]] | None = None) -> LintResult:
     result = LintResult(files=len(files))
+    reuse = reuse or {}
     naming = _Naming()
     problems: list[Finding] = []
     modules: list[ModuleIndex] = []
@@ -259,7 +271,11 @@ def _run(files: list[str], config: LintConfig) -> LintResult:
         name, is_package, root = naming.name(path)
         roots.append(root)
         try:
-            module, lines = _index_file(path, shown, name, is_package, config)
+            known = reuse.get(shown)
+            if known is not None and known[0].modname == name:
+                module, lines = known
+            else:
+                module, lines = _index_file(path, shown, name, is_package, config)
         except FileProblem as problem:
             problems.append(problem.finding)
             continue
@@ -270,6 +286,8 @@ def _run(files: list[str], config: LintConfig) -> LintResult:
             continue
         result.lines += lines
         modules.append(module)
+        if keep_index:
+            result.index[shown] = (module, lines)
     follower = None
     if config.follow_imports:
         follower = _Follower(reversed(roots), naming, config,

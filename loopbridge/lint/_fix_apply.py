@@ -17,11 +17,15 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, PositionProvider
+from libcst._nodes.internal import CodegenState
+from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 from ._config import LintConfig
 from ._engine import LintResult
@@ -229,19 +233,17 @@ def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
                      ) -> tuple[str, list[Finding], set[str], _Replaced]:
     """Rewrite the planned calls of a (small) module text with libcst.
 
-    Returns the new text, the (original) findings fixed, the imports needed, and for each
-    rewritten node the findings it fixes, its range (1-based lines, 0-based character
-    columns) and the imports its new code needs.
+    The tree is walked once, by a code generation that records each node's position and
+    parent; only the subtrees that change are rebuilt, and their new code is spliced into the
+    text (the rest of the text is never regenerated). Returns the new text, the (original)
+    findings fixed, the imports needed, and for each rewritten node the findings it fixes,
+    its range (1-based lines, 0-based character columns) and the imports its new code needs.
     """
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return text, [], set(), []
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    collector = _Parents()
-    wrapper.module.visit(collector)
-    parents = collector.parent
+    positions, parents = _positions_and_parents(module)
     starts: dict[tuple[int, int], list[cst.CSTNode]] = {}
     ends: dict[cst.CSTNode, tuple[int, int]] = {}
     for node, where in positions.items():
@@ -257,7 +259,6 @@ def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
         groups.setdefault(char_position(lines, item[0]), []).append(item)
     edits: dict[cst.CSTNode, tuple[Fix, bool]] = {}
     owners: dict[cst.CSTNode, list[Finding]] = {}
-    fixed: list[Finding] = []
     for position, items in groups.items():
         nodes = sorted(starts.get(position, []), key=lambda n: ends.get(n, (0, 0)),
                        reverse=True)  # outermost call first
@@ -266,38 +267,120 @@ def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
             target, chained, fix = chosen
             edits[target] = (fix, chained)
             owners[target] = [original for _, _, original in items]
-            fixed.extend(owners[target])
     if not edits:
         return text, [], set(), []
+    return _splice(text, module, edits, owners, positions, parents)
+
+
+def _splice(text: str, module: cst.Module, edits: dict[cst.CSTNode, tuple[Fix, bool]],
+            owners: dict[cst.CSTNode, list[Finding]],
+            positions: Mapping[cst.CSTNode, CodeRange], parents: _ParentMap,
+            ) -> tuple[str, list[Finding], set[str], _Replaced]:
+    """Rebuild each outermost node to rewrite (with the ones it holds) and splice its code."""
+    offsets = _line_offsets(text)
     transformer = _Rewriter(edits)
-    new_module = wrapper.module.visit(transformer)
+    pieces: list[tuple[int, int, str]] = []
     replaced: _Replaced = []
-    for node in transformer.built:
+    outermost = [node for node in edits if _outermost_edited(node, edits, parents) is node]
+    for node in edits:
+        outer = _outermost_edited(node, edits, parents)
+        if outer is not node:
+            owners[outer].extend(owners[node])  # rebuilt with the node that holds it
+    for node in outermost:
         where = positions[node]
+        first = offsets[where.start.line - 1] + where.start.column
+        last = offsets[where.end.line - 1] + where.end.column
+        indents = _indents(module, node, parents)
+        if _code(module, node, indents) != text[first:last]:
+            continue  # positions and code disagree: leave this call alone
+        transformer.needs = set()
+        built = node.visit(transformer)
+        if built is node or not isinstance(built, cst.CSTNode):
+            continue
+        pieces.append((first, last, _code(module, built, indents)))
         replaced.append((owners[node], (where.start.line, where.start.column, where.end.line,
-                                        where.end.column), transformer.node_needs.get(node, set())))
-    return new_module.code, fixed, transformer.needs, replaced
+                                        where.end.column), transformer.needs))
+    fixed: list[Finding] = []
+    needs: set[str] = set()
+    for owned, _, wanted in replaced:
+        fixed.extend(owned)
+        needs |= wanted
+    for first, last, code in sorted(pieces, reverse=True):
+        text = text[:first] + code + text[last:]
+    return text, fixed, needs, replaced
+
+
+def _outermost_edited(node: cst.CSTNode, edits: Mapping[cst.CSTNode, object],
+                      parents: _ParentMap) -> cst.CSTNode:
+    """The outermost node to rewrite that holds ``node`` (``node`` itself when none does)."""
+    outer = node
+    current = parents.get(node)
+    while current is not None:
+        if current in edits:
+            outer = current
+        current = parents.get(current)
+    return outer
+
+
+def _indents(module: cst.Module, node: cst.CSTNode, parents: _ParentMap) -> list[str]:
+    """The indentation of the blocks around ``node``, outermost first."""
+    indents: list[str] = []
+    current = parents.get(node)
+    while current is not None:
+        if isinstance(current, cst.IndentedBlock | cst.Match):
+            indents.append(module.default_indent if current.indent is None else current.indent)
+        current = parents.get(current)
+    return indents[::-1]
+
+
+def _code(module: cst.Module, node: cst.CSTNode, indents: list[str]) -> str:
+    """The code of ``node`` where it sits: its continuation lines keep the block's indent."""
+    state = CodegenState(default_indent=module.default_indent,
+                         default_newline=module.default_newline, indent_tokens=list(indents))
+    node._codegen(state)
+    return "".join(state.tokens)
+
+
+def _line_offsets(text: str) -> list[int]:
+    """The offset in ``text`` where each line starts, as libcst counts lines."""
+    return [0] + [match.end() for match in _NEWLINE.finditer(text)]
 
 
 _ParentMap = Mapping[cst.CSTNode, cst.CSTNode]
+_NEWLINE = re.compile(r"\r\n?|\n")
 
 
-class _Parents(cst.CSTVisitor):
-    """Each node's parent, in one generic pass (cheaper than libcst's ParentNodeProvider)."""
+class _Recorder(PositionProvidingCodegenState):
+    """libcst's position-recording code generation that also records each node's parent."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.parent: dict[cst.CSTNode, cst.CSTNode] = {}
-        self._stack: list[cst.CSTNode] = []
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        stack: list[cst.CSTNode] = self.nodes  # type: ignore[attr-defined]
+        if stack:
+            self.parents[node] = stack[-1]  # type: ignore[attr-defined]
+        stack.append(node)
+        super().before_codegen(node)
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if self._stack:
-            self.parent[node] = self._stack[-1]
-        self._stack.append(node)
-        return True
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        super().after_codegen(node)
+        self.nodes.pop()  # type: ignore[attr-defined]
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self._stack.pop()
+
+def _positions_and_parents(module: cst.Module,
+                           ) -> tuple[Mapping[cst.CSTNode, CodeRange], _ParentMap]:
+    """Every node's position (as :class:`PositionProvider` gives it) and parent, in one walk.
+
+    Positions come from a code generation pass; recording parents in the same pass saves a
+    second walk of the tree, the largest part of the cost of a fix after the parse.
+    """
+    provider = PositionProvider()
+    state = _Recorder(default_indent=module.default_indent,
+                      default_newline=module.default_newline, provider=provider)
+    state.nodes = []  # type: ignore[attr-defined]
+    state.parents = {}  # type: ignore[attr-defined]
+    module._codegen(state)
+    positions = cast("Mapping[cst.CSTNode, CodeRange]", provider._computed)
+    parents: _ParentMap = state.parents  # type: ignore[attr-defined]
+    return positions, parents
 
 
 def _choose(nodes: list[cst.CSTNode], items: list[tuple[Finding, Fix]],

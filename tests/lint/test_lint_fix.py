@@ -267,6 +267,22 @@ def test_tasks_that_are_kept_or_not_plain_statements_are_left_alone() -> None:
     assert fix(source) == source
 
 
+def test_the_run_after_a_fix_reads_again_only_the_files_the_fix_changed(tmp_path: Path) -> None:
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("import time\n\n\nasync def f():\n    time.sleep(1)\n")
+    config = LintConfig(root=str(tmp_path))
+    first = lint_paths([str(tmp_path)], config, keep_index=True)
+    assert sorted(Path(p).name for p in first.index) == ["a.py", "b.py"]
+    assert lint_paths([str(tmp_path)], config).index == {}  # kept only when asked
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("async def f():\n    pass\n")
+    # b.py is said to be unchanged: its index is reused (and still reports), a.py is re-read
+    again = lint_paths([str(tmp_path)], config, reuse={
+        path: known for path, known in first.index.items() if not path.endswith("a.py")})
+    assert [Path(f.path).name for f in again.findings] == ["b.py"]
+    assert lint_paths([str(tmp_path)], config).findings == []
+
+
 def test_every_code_says_whether_it_is_fixable() -> None:
     from loopbridge.lint import RULES
 
