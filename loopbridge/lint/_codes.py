@@ -57,7 +57,8 @@ def expand(selectors: list[str] | tuple[str, ...]) -> frozenset[str]:
             selector = "LB"
         matched = {code for code in RULES if code.startswith(selector)}
         if not matched:
-            raise ValueError(f"unknown lint code or prefix {raw!r}; codes are LB101..LB905 "
-                             "(see docs/lint.md)")
+            raise ValueError(f"unknown lint code or prefix {raw!r}; codes are "
+                             f"{min(RULES)}..{max(RULES)} (loopbridge lint --list-rules, "
+                             "docs/lint.md)")
         selected |= matched
     return frozenset(selected)

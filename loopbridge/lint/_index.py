@@ -651,9 +651,9 @@ class _Walker:
     def e_call(self, node: Any, ctx: int, parent: int) -> Value:
         func = node.func
         calls = self.fn.calls
-        index = len(calls)
         position, self._position = self._position, 0  # before any call inside `func`
         target = self.expr(func)
+        index = len(calls)  # after the calls inside `func` (`a().b(x)`: x belongs to b)
         kind = type(func)
         if kind is ast.Name and func.id == "super" and self.cls is not None \
                 and target == ("n", "builtins.super"):

@@ -1,4 +1,11 @@
-"""Output formats: text, json, SARIF 2.1.0 (GitHub code scanning) and GitHub annotations."""
+"""Output formats: text, json, SARIF 2.1.0 (GitHub code scanning) and GitHub annotations.
+
+Columns are 1-based. The text, json and github formats give a finding's column as the lint
+measures it (UTF-8 bytes, as :mod:`ast` does) and a fix's edits in characters (code points).
+SARIF counts columns in UTF-16 code units unless a run says otherwise (2.1.0, section
+3.14.14 ``columnKind``, which GitHub and editors follow): the SARIF output converts every
+column, of findings, chains and fixes alike, and declares ``"columnKind": "utf16CodeUnits"``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._codes import RULES
-from ._fileio import json_text
+from ._fileio import json_text, read_bytes
 from ._fixes import Suggestion
 from ._model import Finding
 
@@ -46,6 +53,44 @@ def _json(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> s
     return json_text({"version": 1, "findings": items})
 
 
+class _Utf16Columns:
+    """Converts columns to UTF-16 code units, reading each file at most once.
+
+    A line that is pure ASCII (or that cannot be read) keeps its column: every unit counts 1.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, list[bytes]] = {}
+
+    def _line(self, path: str, line: int) -> bytes:
+        lines = self._files.get(path)
+        if lines is None:
+            try:
+                lines = read_bytes(path).removeprefix(b"\xef\xbb\xbf").splitlines()
+            except OSError:
+                lines = []
+            self._files[path] = lines
+        return lines[line - 1] if 0 < line <= len(lines) else b""
+
+    def from_bytes(self, path: str, line: int, col: int) -> int:
+        """A 1-based column in UTF-8 bytes (a finding's) as UTF-16 code units."""
+        raw = self._line(path, line)
+        if raw.isascii():
+            return col
+        return _utf16_len(raw[:col - 1].decode("utf-8", "replace")) + 1
+
+    def from_chars(self, path: str, line: int, col: int) -> int:
+        """A 1-based column in code points (an edit's) as UTF-16 code units."""
+        raw = self._line(path, line)
+        if raw.isascii():
+            return col
+        return _utf16_len(raw.decode("utf-8", "replace")[:col - 1]) + 1
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _location(path: str, line: int, col: int) -> dict[str, Any]:
     return {"physicalLocation": {
         "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
@@ -53,12 +98,14 @@ def _location(path: str, line: int, col: int) -> dict[str, Any]:
     }}
 
 
-def _sarif_fix(suggestion: Suggestion) -> dict[str, Any]:
+def _sarif_fix(suggestion: Suggestion, columns: _Utf16Columns) -> dict[str, Any]:
     changes: dict[str, list[dict[str, Any]]] = {}
     for e in suggestion.edits:
         changes.setdefault(e.path, []).append({
-            "deletedRegion": {"startLine": e.line, "startColumn": e.col, "endLine": e.end_line,
-                              "endColumn": e.end_col},
+            "deletedRegion": {"startLine": e.line,
+                              "startColumn": columns.from_chars(e.path, e.line, e.col),
+                              "endLine": e.end_line,
+                              "endColumn": columns.from_chars(e.path, e.end_line, e.end_col)},
             "insertedContent": {"text": e.content}})
     note = "" if suggestion.fix.safe else " (unsafe: review it, see docs/lint.md)"
     return {"description": {"text": suggestion.fix.title + note},
@@ -80,19 +127,21 @@ def _sarif(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> 
         for code in codes
     ]
     results = []
+    columns = _Utf16Columns()
     for f in findings:
         result: dict[str, Any] = {
             "ruleId": f.code, "ruleIndex": index.get(f.code, 0), "level": "error",
             "message": {"text": f.message},
-            "locations": [_location(f.path, f.line, f.col)],
+            "locations": [_location(f.path, f.line, columns.from_bytes(f.path, f.line, f.col))],
             "partialFingerprints": {"loopbridgeScope/v1": f"{f.code}:{f.scope}:{f.key}"},
         }
         if f in fixes:
-            result["fixes"] = [_sarif_fix(fixes[f])]
+            result["fixes"] = [_sarif_fix(fixes[f], columns)]
         if f.chain:
             related = []
             for i, link in enumerate(f.chain):
-                item = _location(link.path, link.line, link.col)
+                item = _location(link.path, link.line,
+                                 columns.from_bytes(link.path, link.line, link.col))
                 item["id"] = i + 1
                 item["message"] = {"text": link.label}
                 related.append(item)
@@ -105,6 +154,7 @@ def _sarif(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> 
             "tool": {"driver": {"name": "loopbridge-lint", "version": _VERSION,
                                 "informationUri": _DOCS, "rules": rules}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
+            "columnKind": "utf16CodeUnits",
             "results": results,
         }],
     }

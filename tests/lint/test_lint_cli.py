@@ -163,6 +163,14 @@ def test_config_adds_blocking_names_and_safe_names(project: Path) -> None:
     assert "geo.resolve_async" in out
 
 
+def test_an_unknown_code_names_the_range_of_codes_there_are(project: Path) -> None:
+    from loopbridge.lint import RULES
+
+    code, _, err = invoke("--select", "LB999")
+    assert code == 2 and "unknown lint code or prefix 'LB999'" in err
+    assert f"codes are LB101..{max(RULES)} " in err and max(RULES) >= "LB906"
+
+
 def test_invalid_config_is_a_usage_error(project: Path) -> None:
     (project / "pyproject.toml").write_text("[tool.loopbridge.lint]\nselct = ['LB']\n")
     code, _, err = invoke()

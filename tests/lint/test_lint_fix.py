@@ -454,6 +454,33 @@ def test_json_and_sarif_carry_each_fix_as_edits(tmp_path: Path,
     assert "unsafe" in fixes["LB101"]["description"]["text"]
 
 
+def test_sarif_columns_count_utf16_code_units_and_say_so(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 'é' is 2 UTF-8 bytes, 1 code point, 1 UTF-16 unit; '😀' 4 bytes, 1 code point, 2 units
+    line = "    x = 'é😀'; time.sleep(1)\n"
+    source = "import asyncio\nimport time\n\n\nasync def f():\n" + line
+    (tmp_path / "app.py").write_text(source, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    document = json.loads(invoke("--isolated", "--format", "sarif", "app.py")[1])
+    run = document["runs"][0]
+    assert run["columnKind"] == "utf16CodeUnits"
+    result, = run["results"]
+    units = line.encode("utf-16-le")
+    start = len(line[:line.index("time")].encode("utf-16-le")) // 2 + 1
+    assert result["locations"][0]["physicalLocation"]["region"]["startColumn"] == start
+    replacement, = result["fixes"][0]["artifactChanges"][0]["replacements"]
+    region = replacement["deletedRegion"]
+    assert (region["startLine"], region["startColumn"]) == (6, start)
+    fixed = (units[:2 * (region["startColumn"] - 1)].decode("utf-16-le")
+             + replacement["insertedContent"]["text"]
+             + units[2 * (region["endColumn"] - 1):].decode("utf-16-le"))
+    assert fixed == "    x = 'é😀'; await asyncio.sleep(1)\n"
+    # json keeps the lint's own units: the column in bytes, the edits in characters
+    found, = json.loads(invoke("--isolated", "--format", "json", "app.py")[1])["findings"]
+    assert found["column"] == len(line[:line.index("time")].encode("utf-8")) + 1
+    assert found["fix"]["edits"][0]["column"] == line.index("time") + 1
+
+
 def test_findings_without_a_fix_say_so_in_json(project: Path) -> None:
     (project / "app.py").write_text("import sqlite3\n\n\nasync def f(db: sqlite3.Connection):\n"
                                     "    db.execute('x')\n")

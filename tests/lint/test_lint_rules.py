@@ -405,3 +405,16 @@ def test_indexing_keeps_no_reference_to_the_syntax_tree() -> None:
             gc.enable()
     assert set(module.functions) == {"m.<module>", "m.f", "m.h"}
     assert after == before
+
+
+# -- the argument of a call on a call's result (a().b(arg)) ---------------------------------
+
+@pytest.mark.parametrize("call", [
+    "concurrent.futures.ThreadPoolExecutor().submit(ping())",
+    "asyncio.get_running_loop().run_in_executor(None, ping())",
+])
+def test_an_argument_belongs_to_the_outer_call_of_a_chain(call: str) -> None:
+    found = lint_source("import asyncio\nimport concurrent.futures\n\n\nasync def ping():\n"
+                        f"    return 1\n\n\nasync def main():\n    {call}\n")
+    assert codes(found) == ["LB307"]
+    assert found[0].col == 5 + call.index("ping()") + 1 - 1
