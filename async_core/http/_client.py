@@ -26,6 +26,7 @@ import asyncio
 import contextvars
 import dataclasses
 import datetime
+import functools
 import logging
 import threading
 import weakref
@@ -56,7 +57,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-
+@functools.lru_cache(maxsize=64)
+def _pool_timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for a request without a total: one object per pair (it is immutable)."""
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read)
 
 
 async def _read_body(resp: aiohttp.ClientResponse, cap: int, method: str) -> bytes:
@@ -369,7 +373,10 @@ class HttpClient:
                 raise UpstreamTimeout(f"{prep.method} {prep.url}: total_timeout={cfg.total_timeout}s passed before this attempt; raise it in bridge.http.configure().")
         # connect= also bounds the wait for a free pooled connection (limit / limit_per_host),
         # so a pool held by one hung host cannot hold every other caller past its timeout
-        timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect, sock_read=read)
+        if total is None:
+            timeout = _pool_timeout(connect, read)
+        else:
+            timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect, sock_read=read)
         extra: dict[str, Any] = {}
         if prep.json is not None:
             extra["json"] = prep.json

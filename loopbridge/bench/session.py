@@ -12,6 +12,11 @@ stock, …) against the bench upstream (its own process, every URL answering aft
 Figures per variant: requests per second and this process's CPU time per request (every thread
 of the worker process, the loop thread included: what a gunicorn worker would pay), medians
 with min–max. The ceiling is ``threads ÷ latency``.
+
+A third figure bounds what any transport adapter can save: requests' own work per call
+(``Session.get`` preparing, merging settings, reading cookies, building the ``Response``),
+measured in one thread with an adapter that answers from memory, no socket. Both variants pay
+it; only the rest of a request's CPU is the transport's.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 from .upstream import delay_url, upstream
 
-__all__ = ["VARIANTS", "adapter_available", "format_session_table", "run_session_bench"]
+__all__ = ["VARIANTS", "adapter_available", "format_session_table", "requests_own_cpu", "run_session_bench"]
 
 
 #: variant -> what it is, for tables and the chart
@@ -50,6 +55,45 @@ def _make_session(variant: str) -> Any:
         session.mount("http://", LoopBridgeAdapter())
         session.mount("https://", LoopBridgeAdapter())
     return session
+
+
+def requests_own_cpu(url: str, calls: int = 2000) -> float:
+    """CPU seconds per ``session.get(url).content`` spent in requests itself (one thread, no socket).
+
+    The Session's ``http://`` and ``https://`` adapters answer every request from memory with the
+    response the bench upstream gives (status, headers, a 2-byte body), built as
+    ``HTTPAdapter`` builds its responses; everything else is the stock Session.
+    """
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+        raise ValueError(f"calls must be an int >= 1, got {calls!r}.")
+    import io
+
+    import requests
+    from urllib3 import HTTPResponse
+
+    class _MemoryAdapter(requests.adapters.HTTPAdapter):
+        def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True,
+                 cert: Any = None, proxies: Any = None) -> Any:
+            raw = HTTPResponse(body=io.BytesIO(b"ok"), headers=_UPSTREAM_HEADERS, status=200, reason="OK",
+                               preload_content=False, decode_content=False, request_method=request.method,
+                               request_url=request.url)
+            return self.build_response(request, raw)
+
+    session = requests.Session()
+    session.mount("http://", _MemoryAdapter())
+    session.mount("https://", _MemoryAdapter())
+    with session:
+        for _ in range(min(200, calls)):  # warm: imports, caches
+            session.get(url, timeout=30).content  # noqa: B018
+        start = time.thread_time()
+        for _ in range(calls):
+            session.get(url, timeout=30).content  # noqa: B018
+        return (time.thread_time() - start) / calls
+
+
+#: the headers the bench upstream answers with (aiohttp's own, for a 2-byte text body)
+_UPSTREAM_HEADERS = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": "2",
+                     "Date": "Mon, 30 Nov 2026 09:00:00 GMT", "Server": "Python/3.11 aiohttp"}
 
 
 def _load(sessions: list[Any], url: str, duration: float) -> tuple[int, int, float, float]:
@@ -125,6 +169,7 @@ def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: flo
                 order: list[str] = list(VARIANTS) if index % 2 == 0 else list(reversed(VARIANTS))
                 for variant in order:
                     runs[variant].append(_load(sessions[variant], url, duration))
+            own_ms = requests_own_cpu(url) * 1000
     finally:
         for group in sessions.values():
             for session in group:
@@ -137,6 +182,8 @@ def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: flo
     stock, adapter = out["variants"]["stock"], out["variants"]["adapter"]
     out["ratios"] = {key: adapter[fig] / stock[fig] if stock[fig] else float("nan")
                      for key, fig in (("adapter_vs_stock_rps", "rps"), ("adapter_vs_stock_cpu", "cpu_ms_per_req"))}
+    out["requests_own_cpu_ms_per_req"] = own_ms
+    out["ratios"]["requests_own_vs_stock_cpu"] = own_ms / stock["cpu_ms_per_req"] if stock["cpu_ms_per_req"] else float("nan")
     return out
 
 
@@ -151,4 +198,8 @@ def format_session_table(result: dict[str, Any]) -> str:
         lines.append(f"  {fig['label']:<40}{fig['rps']:>8.0f}{span:>14}{fig['cpu_ms_per_req']:>12.3f}{fig['errors']:>8}")
     r = result["ratios"]
     lines.append(f"  adapter ÷ stock: req/s {r['adapter_vs_stock_rps']:.2f}×, CPU per request {r['adapter_vs_stock_cpu']:.2f}×")
+    own = result.get("requests_own_cpu_ms_per_req")
+    if own is not None:
+        lines.append(f"  requests' own work per call (1 thread, no socket): {own:.3f} ms = {r['requests_own_vs_stock_cpu']:.2f}× "
+                     "stock's CPU per request, paid by both: no transport can go below it")
     return "\n".join(lines)

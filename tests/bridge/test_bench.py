@@ -22,7 +22,7 @@ from loopbridge.bench.fanout import format_fanout_table, run_fanout_bench
 from loopbridge.bench.flask_e2e import FlaskBenchConfig
 from loopbridge.bench.loadgen import percentile
 from loopbridge.bench.roundtrip import run_roundtrip_bench
-from loopbridge.bench.session import adapter_available, format_session_table, run_session_bench
+from loopbridge.bench.session import adapter_available, format_session_table, requests_own_cpu, run_session_bench
 from loopbridge.bench.upstream import delay_url, upstream
 
 _RUNTIME = ("aiohttp", "flask", "asgiref", "async_core", "bridge", "legacy_app")
@@ -179,7 +179,18 @@ def test_session_section_measures_the_adapter_or_says_it_is_missing() -> None:
         assert fig["rps_min"] <= fig["rps"] <= fig["rps_max"] <= result["ceiling_rps"] * 1.05
         assert fig["cpu_ms_per_req"] > 0
     assert math.isfinite(result["ratios"]["adapter_vs_stock_rps"])
-    assert "LoopBridgeAdapter" in format_session_table(result)
+    # requests' own work is part of what the stock variant pays per request, socket work on top
+    own = result["requests_own_cpu_ms_per_req"]
+    assert 0 < own < result["variants"]["stock"]["cpu_ms_per_req"]
+    assert 0 < result["ratios"]["requests_own_vs_stock_cpu"] < 1
+    table = format_session_table(result)
+    assert "LoopBridgeAdapter" in table and "requests' own work per call" in table
+
+
+def test_requests_own_cpu_refuses_a_bad_count() -> None:
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="calls must be an int >= 1"):
+            requests_own_cpu("http://127.0.0.1:9/", calls=bad)  # type: ignore[arg-type]
 
 
 def _measured() -> dict[str, Any]:
