@@ -17,7 +17,8 @@ Values are plain tuples so that they hash and compare cheaply:
 ``("sup", cls)``      ``super()`` inside class ``cls``
 ``("p", V)``          ``functools.partial(V, ...)`` or a one-call lambda: calls V, with
                       arguments bound in advance
-``("c", V)``          a container (``dict[str, V]``, ``list[V]``) whose items are instances of V
+``("c", V)``          a sequence (``list[V]``) whose items are instances of V
+``("c", V, "{}")``    a mapping (``dict[str, V]``) whose values are instances of V
 
 Values stay plain tuples (not named tuples) because the walk builds one per name and attribute
 it meets and they are hashed as dictionary keys at every lookup: a tuple is the cheapest key.
@@ -100,8 +101,10 @@ def annotation_value(node: Any, walker_value: Any) -> Value:
         item = _container_item(head, node.slice)
         if item is not None:
             item_type = annotation_value(item, walker_value)
-            return ("c", item_type[1]) if item_type is not None and item_type[0] == "t" \
-                else None
+            if item_type is None or item_type[0] != "t":
+                return None
+            return ("c", item_type[1], "{}") if type(node.slice) is ast.Tuple \
+                else ("c", item_type[1])
         if head and head[0] == "n" and head[1] in ("typing.Optional", "typing.Annotated",
                                                    "typing_extensions.Annotated"):
             inner = node.slice
@@ -493,8 +496,7 @@ class _Walker:
         return kind is ast.Attribute and test.attr == "TYPE_CHECKING"  # type: ignore[attr-defined]
 
     def s_for(self, node: Any) -> None:
-        self.expr(node.iter)
-        self.bind(node.target, None)
+        self._bind_items(node.target, node.iter, self.expr(node.iter))
         # a loop body counts as taken: `for attempt in range(3): ... await c` is no finding
         self.body(node.body)
         self.body(node.orelse)
@@ -880,10 +882,38 @@ class _Walker:
             self.expr(value, Ctx.STORE, parent)
         return None
 
+    def _bind_items(self, target: Any, source: Any, value: Value) -> None:
+        """Bind a loop's target to the items of what it iterates, when their type is known.
+
+        ``for s in xs`` (``xs: list[T]``), ``for s in d.values()``, ``for k, s in d.items()``
+        and ``for i, s in enumerate(xs)`` give ``s`` the item type of the annotated container,
+        so that ``s.close()`` is judged as a call on a ``T``. Anything else binds nothing.
+        """
+        item: Value = None
+        pair = False
+        if value is not None and type(source) is not ast.Call:
+            item = ("a", value, "[iter]")
+        elif type(source) is ast.Call and not source.keywords:
+            func = source.func
+            if type(func) is ast.Attribute and not source.args \
+                    and func.attr in ("values", "items") and value is not None \
+                    and value[0] == "r" and value[1] is not None and value[1][0] == "a":
+                item, pair = ("a", value[1][1], "[]"), func.attr == "items"
+            elif type(func) is ast.Name and func.id == "enumerate" and len(source.args) == 1:
+                inner = self.value_only(source.args[0])
+                item, pair = (("a", inner, "[iter]") if inner is not None else None), True
+        if item is not None and pair and type(target) is ast.Tuple and len(target.elts) == 2 \
+                and type(target.elts[1]) is ast.Name:
+            self.bind(target.elts[0], None)
+            self.bind(target.elts[1], item)
+        elif item is not None and not pair and type(target) is ast.Name:
+            self.bind(target, item)
+        else:
+            self.bind(target, None)
+
     def e_comp(self, node: Any, ctx: int, parent: int) -> Value:
         for gen in node.generators:
-            self.expr(gen.iter)
-            self.bind(gen.target, None)
+            self._bind_items(gen.target, gen.iter, self.expr(gen.iter))
             for cond in gen.ifs:
                 self.expr(cond, Ctx.COND)
         if type(node) is ast.DictComp:

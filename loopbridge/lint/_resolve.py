@@ -151,7 +151,8 @@ class Project:
         if kind == "c":
             found = self.meaning(value[1])
             if found is not None and found.kind in ("outside", "class"):
-                return Meaning("instance", f"[{found.name}]")
+                shape = "{}" if len(value) > 2 else "[]"
+                return Meaning("instance", f"{shape[0]}{found.name}{shape[1]}")
             return None
         return None
 
@@ -242,8 +243,11 @@ class Project:
         return None
 
     def _instance_member(self, type_name: str, attr: str) -> Meaning | None:
-        if type_name.startswith("["):  # a container of typed items: only ``x[key]`` is known
-            return Meaning("instance", type_name[1:-1]) if attr == "[]" else None
+        if type_name.startswith(("[", "{")):
+            # a container of typed items: ``x[key]`` is one, and so is each item iterated
+            # over (``[iter]``) in a sequence (iterating a mapping gives its keys)
+            known = attr == "[]" or (attr == "[iter]" and type_name[0] == "[")
+            return Meaning("instance", type_name[1:-1]) if known else None
         if type_name in self.classes:
             return self._class_member(type_name, attr, instance=True)
         attr_type = self.catalogue.attribute_type(type_name, attr)

@@ -1,0 +1,67 @@
+"""Coroutines and blocking objects reached by iterating a typed container; lambdas bound to names."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import requests
+
+FETCH = lambda url: requests.get(url, timeout=5)  # noqa: E731
+
+
+class SessionPool:
+    def __init__(self) -> None:
+        self.sessions: dict[str, aiohttp.ClientSession] = {}
+        self.clients: list[requests.Session] = []
+
+    async def close(self) -> None:
+        for session in self.sessions.values():
+            session.close()
+
+    async def close_named(self) -> None:
+        for name, session in self.sessions.items():
+            print("closing", name)
+            session.close()
+
+    async def warm(self, url: str) -> None:
+        for client in self.clients:
+            client.head(url)
+
+    async def close_properly(self) -> None:
+        for session in self.sessions.values():
+            await session.close()
+        await asyncio.gather(*(s.close() for s in self.sessions.values()))
+        for host in self.sessions:
+            await self.sessions[host].close()
+
+
+async def poll(url: str, clients: dict[str, requests.Session],
+               backups: list[requests.Session]) -> list[int]:
+    for client in clients.values():
+        client.get(url)
+    for index, backup in enumerate(backups):
+        backup.post(url, data={"n": index})
+    return [c.get(url).status_code for c in backups]
+
+
+async def shut(sessions: list[aiohttp.ClientSession]) -> None:
+    for session in sessions:
+        session.close()
+
+
+def shut_from_sync_code(clients: list[requests.Session]) -> None:
+    for client in clients:
+        client.close()  # a plain function may block
+
+
+async def lambdas(url: str) -> object:
+    fetch = lambda: requests.get(url, timeout=5)  # noqa: E731
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, fetch)  # runs in a worker thread: fine
+    fetch()
+    head = lambda target: requests.head(target, timeout=2)  # noqa: E731
+    response = head(url)
+    await asyncio.to_thread(head, url)  # fine
+    FETCH(url)
+    return response
