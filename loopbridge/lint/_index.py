@@ -199,6 +199,8 @@ class _Walker:
         self.branch: tuple[tuple[int, int], ...] = ()
         self.blocks = 0
         self.tracked: set[str] = set()
+        #: Tracked containers made as a dict (iterating one gives its keys, not its items).
+        self.mappings: set[str] = set()
         self.local_names: set[str] | None = None
         self.queue: list[tuple[FunctionInfo, ast.AST, list[dict[str, Value]],
                                list[FunctionInfo], ClassInfo | None, str]] = []
@@ -260,6 +262,7 @@ class _Walker:
         self.fn, self.outer, self.cls, self.self_name = fn, outer, cls, self_name
         self.env = {}
         self.tracked = set()
+        self.mappings = set()
         self.local_names = None
         self.lam, self.tc, self.guard = -1, False, 0
         self.branch, self.blocks = (), 0
@@ -412,7 +415,7 @@ class _Walker:
                     seen = self.fn.assigned_at = {}
                 seen[name] = None if name in seen else self.branch
             else:
-                self._fill(start, name)
+                self._fill(start, name, kind is ast.Dict or kind is ast.DictComp)
         elif single and not self.tc and kind in (ast.IfExp, ast.BoolOp):
             # `c = x or make()` / `c = make() if ok else other`: the branches are assigned
             name = targets[0].id  # type: ignore[attr-defined]
@@ -427,12 +430,16 @@ class _Walker:
         for target in targets:
             self.bind(target, value)
 
-    def _fill(self, start: int, name: str) -> None:
+    def _fill(self, start: int, name: str, mapping: bool = False) -> None:
         """Mark the calls stored directly as items of a container assigned to ``name``."""
         for site in self.fn.calls[start:]:
             if site.ctx == Ctx.STORE and site.parent == -1 and site.lam == -1:
                 site.assigned = name
         self.tracked.add(name)
+        if mapping:
+            self.mappings.add(name)
+        else:
+            self.mappings.discard(name)
 
     def s_annassign(self, node: Any) -> None:
         value = None
@@ -889,6 +896,7 @@ class _Walker:
         and ``for i, s in enumerate(xs)`` give ``s`` the item type of the annotated container,
         so that ``s.close()`` is judged as a call on a ``T``. Anything else binds nothing.
         """
+        self._iterated(target, source)
         item: Value = None
         pair = False
         if value is not None and type(source) is not ast.Call:
@@ -910,6 +918,38 @@ class _Walker:
             self.bind(target, item)
         else:
             self.bind(target, None)
+
+    def _iterated(self, target: Any, source: Any) -> None:
+        """Mark a tracked container's use as iterated, with the name that takes its items.
+
+        ``for c in pending`` (a list or set), ``for c in pending.values()``, ``for k, c in
+        pending.items()`` and ``for i, c in enumerate(pending)`` hand the items to ``c``;
+        iterating a dict itself hands on only its keys. The name ``c`` is tracked from here on,
+        so that its uses show whether the items are ever awaited or handed on.
+        """
+        box, pair = source, False
+        if type(source) is ast.Call and not source.keywords:
+            func = source.func
+            if type(func) is ast.Attribute and not source.args \
+                    and func.attr in ("values", "items"):
+                box, pair = func.value, func.attr == "items"
+            elif type(func) is ast.Name and func.id == "enumerate" and len(source.args) == 1:
+                box, pair = source.args[0], True
+            else:
+                return
+        if type(box) is not ast.Name or box.id not in self.tracked:
+            return
+        uses = self.fn.uses.get(box.id)
+        if not uses or uses[-1][2:4] != (box.lineno, box.col_offset):
+            return
+        keys = box is source and box.id in self.mappings
+        var = target.elts[1] if pair and type(target) is ast.Tuple and len(target.elts) == 2 \
+            else None if pair else target
+        name = var.id if type(var) is ast.Name and not keys else None
+        uses[-1] = (Ctx.ITER, -1, box.lineno, box.col_offset, uses[-1][4] if len(uses[-1]) > 4
+                    else (), name)
+        if name is not None:
+            self.tracked.add(name)
 
     def e_comp(self, node: Any, ctx: int, parent: int) -> Value:
         for gen in node.generators:

@@ -32,6 +32,9 @@ class Ctx:
     STORE = 9
     #: The receiver of a method that adds to a container (``pending.append(...)``).
     GROW = 10
+    #: A container a ``for`` loop or a comprehension iterates; the use records the name its
+    #: items are bound to (or none: a mapping's keys), whose own uses then decide.
+    ITER = 11
 
 
 @dataclass(frozen=True, slots=True)

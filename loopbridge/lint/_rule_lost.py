@@ -192,14 +192,23 @@ def _lost(fn: FunctionInfo, site: CallSite, label: str, run: _Run) -> Finding | 
     return None
 
 
-def _used(fn: FunctionInfo, name: str, run: _Run) -> bool:
-    """Whether a container is ever used in a way that can await its items."""
+def _used(fn: FunctionInfo, name: str, run: _Run, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a container is ever used in a way that can await its items.
+
+    A loop over it (``for c in pending``) awaits them only if the loop's name for an item is
+    itself used that way; printing or logging each item awaits nothing.
+    """
     if name in fn.captured:
         return True
     calls = fn.calls
     for use in fn.uses.get(name, ()):
         ctx, parent = use[0], use[1]
         if ctx in _IDLE:
+            continue
+        if ctx == Ctx.ITER:
+            item = use[5]
+            if item is not None and item not in seen and _used(fn, item, run, seen | {name}):
+                return True
             continue
         if ctx == Ctx.ARG and 0 <= parent < len(calls) and (
                 run.project.is_formatter(calls[parent]) or _sink(calls[parent], run)):

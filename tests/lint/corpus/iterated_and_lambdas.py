@@ -65,3 +65,50 @@ async def lambdas(url: str) -> object:
     await asyncio.to_thread(head, url)  # fine
     FETCH(url)
     return response
+
+
+async def check(url: str) -> int:
+    await asyncio.sleep(0)
+    return len(url)
+
+
+async def report_started(urls: list[str]) -> None:
+    jobs = [check(url) for url in urls]
+    for job in jobs:
+        print("started", job)
+
+
+async def report_by_site(urls: list[str]) -> None:
+    jobs = {url: check(url) for url in urls}
+    for url, job in jobs.items():
+        print(f"{url}: {job}")
+
+
+async def report_numbered(urls: list[str]) -> None:
+    jobs = []
+    for url in urls:
+        jobs.append(check(url))
+    for number, job in enumerate(jobs):
+        if job:
+            print(number)
+
+
+async def report_sites_only(urls: list[str]) -> None:
+    jobs = {url: check(url) for url in urls}
+    for url in jobs:
+        print(url)
+
+
+async def run_each(urls: list[str]) -> list[int]:
+    jobs = [check(url) for url in urls]
+    results = []
+    for job in jobs:
+        results.append(await job)
+    by_site = {url: check(url) for url in urls}
+    for url in by_site:
+        results.append(await by_site[url])
+    started = {url: check(url) for url in urls}
+    async with asyncio.TaskGroup() as group:
+        for job in started.values():
+            group.create_task(job)
+    return results
