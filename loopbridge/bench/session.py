@@ -96,10 +96,23 @@ _UPSTREAM_HEADERS = {"Content-Type": "text/plain; charset=utf-8", "Content-Lengt
                      "Date": "Mon, 30 Nov 2026 09:00:00 GMT", "Server": "Python/3.11 aiohttp"}
 
 
-def _load(sessions: list[Any], url: str, duration: float) -> tuple[int, int, float, float]:
+async def _loop_thread_time() -> float:
+    return time.thread_time()
+
+
+def _loop_cpu(on_loop: bool) -> float:
+    """CPU seconds the shared loop's thread has used so far (0.0 when the variant does not use it)."""
+    if not on_loop:
+        return 0.0
+    from bridge import run
+
+    return run(_loop_thread_time())
+
+
+def _load(sessions: list[Any], url: str, duration: float, on_loop: bool = False) -> tuple[int, int, float, float, float]:
     """Every session loops ``get(url)`` in its own thread for ``duration`` seconds.
 
-    Returns (requests, errors, wall seconds, process CPU seconds).
+    Returns (requests, errors, wall seconds, process CPU seconds, loop thread CPU seconds).
     """
     import requests
 
@@ -126,21 +139,25 @@ def _load(sessions: list[Any], url: str, duration: float) -> tuple[int, int, flo
     threads = [threading.Thread(target=worker, args=(k,), name=f"bench-session-{k}") for k in range(len(sessions))]
     for t in threads:
         t.start()
+    loop_cpu = _loop_cpu(on_loop)
     barrier.wait()
     cpu, start = time.process_time(), time.perf_counter()
     time.sleep(duration)
     stop.set()
     for t in threads:
         t.join(60)
-    return sum(counts), sum(errors), time.perf_counter() - start, time.process_time() - cpu
+    wall, spent = time.perf_counter() - start, time.process_time() - cpu
+    return sum(counts), sum(errors), wall, spent, _loop_cpu(on_loop) - loop_cpu
 
 
-def _figures(runs: list[tuple[int, int, float, float]]) -> dict[str, Any]:
-    rps = [n / wall for n, _, wall, _ in runs]
-    cpu = [spent * 1000 / max(1, n) for n, _, _, spent in runs]
+def _figures(runs: list[tuple[int, int, float, float, float]]) -> dict[str, Any]:
+    rps = [n / wall for n, _, wall, _, _ in runs]
+    cpu = [spent * 1000 / max(1, n) for n, _, _, spent, _ in runs]
+    loop = [on_loop * 1000 / max(1, n) for n, _, _, _, on_loop in runs]
     return {"rps": statistics.median(rps), "rps_min": min(rps), "rps_max": max(rps),
             "cpu_ms_per_req": statistics.median(cpu), "cpu_ms_per_req_min": min(cpu),
-            "cpu_ms_per_req_max": max(cpu), "requests": sum(r[0] for r in runs), "errors": sum(r[1] for r in runs)}
+            "cpu_ms_per_req_max": max(cpu), "loop_cpu_ms_per_req": statistics.median(loop),
+            "requests": sum(r[0] for r in runs), "errors": sum(r[1] for r in runs)}
 
 
 def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: float = 3.0, repeat: int = 3,
@@ -159,7 +176,7 @@ def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: flo
     from async_core import default_loop
 
     sessions = {variant: [_make_session(variant) for _ in range(threads)] for variant in VARIANTS}
-    runs: dict[str, list[tuple[int, int, float, float]]] = {variant: [] for variant in VARIANTS}
+    runs: dict[str, list[tuple[int, int, float, float, float]]] = {variant: [] for variant in VARIANTS}
     try:
         with upstream(upstream_url) as base:
             url = delay_url(base, latency_ms)
@@ -168,7 +185,7 @@ def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: flo
             for index in range(repeat):
                 order: list[str] = list(VARIANTS) if index % 2 == 0 else list(reversed(VARIANTS))
                 for variant in order:
-                    runs[variant].append(_load(sessions[variant], url, duration))
+                    runs[variant].append(_load(sessions[variant], url, duration, on_loop=variant == "adapter"))
             own_ms = requests_own_cpu(url) * 1000
     finally:
         for group in sessions.values():
@@ -198,6 +215,9 @@ def format_session_table(result: dict[str, Any]) -> str:
         lines.append(f"  {fig['label']:<40}{fig['rps']:>8.0f}{span:>14}{fig['cpu_ms_per_req']:>12.3f}{fig['errors']:>8}")
     r = result["ratios"]
     lines.append(f"  adapter ÷ stock: req/s {r['adapter_vs_stock_rps']:.2f}×, CPU per request {r['adapter_vs_stock_cpu']:.2f}×")
+    loop_ms = result["variants"]["adapter"].get("loop_cpu_ms_per_req")
+    if loop_ms is not None:
+        lines.append(f"  of the adapter's CPU per request, the loop thread (aiohttp and the loop side): {loop_ms:.3f} ms")
     own = result.get("requests_own_cpu_ms_per_req")
     if own is not None:
         lines.append(f"  requests' own work per call (1 thread, no socket): {own:.3f} ms = {r['requests_own_vs_stock_cpu']:.2f}× "

@@ -180,6 +180,9 @@ def test_session_section_measures_the_adapter_or_says_it_is_missing() -> None:
         assert fig["cpu_ms_per_req"] > 0
     assert math.isfinite(result["ratios"]["adapter_vs_stock_rps"])
     # requests' own work is part of what the stock variant pays per request, socket work on top
+    adapter = result["variants"]["adapter"]
+    assert 0 < adapter["loop_cpu_ms_per_req"] < adapter["cpu_ms_per_req"]  # part of the process's
+    assert result["variants"]["stock"]["loop_cpu_ms_per_req"] == 0  # the stock variant never uses the loop
     own = result["requests_own_cpu_ms_per_req"]
     assert 0 < own < result["variants"]["stock"]["cpu_ms_per_req"]
     assert 0 < result["ratios"]["requests_own_vs_stock_cpu"] < 1
