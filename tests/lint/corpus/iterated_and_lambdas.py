@@ -112,3 +112,21 @@ async def run_each(urls: list[str]) -> list[int]:
         for job in started.values():
             group.create_task(job)
     return results
+
+
+class Probe:
+    def __init__(self, base: str) -> None:
+        self.fetch = lambda path: requests.get(base + path, timeout=5)  # noqa: E731
+
+    async def probe(self, path: str) -> None:
+        self.fetch(path)
+        await asyncio.to_thread(self.fetch, path)  # fine: in a worker thread
+
+
+async def aliased(url: str) -> None:
+    get = lambda: requests.get(url, timeout=5)  # noqa: E731
+    again = get
+    again()
+    wrapped = lambda: get()  # noqa: E731
+    wrapped()
+    await asyncio.get_running_loop().run_in_executor(None, wrapped)  # fine
