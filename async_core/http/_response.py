@@ -89,7 +89,11 @@ class Response:
 
     Mirrors the parts of ``requests.Response`` legacy code uses: ``status_code``, ``ok``,
     ``reason``, case-insensitive ``headers``, ``content``, ``text``, ``json()``, ``url`` (after
-    redirects), ``elapsed``, ``history``, ``encoding`` and ``raise_for_status()``.
+    redirects), ``elapsed``, ``history``, ``encoding``, ``raise_for_status()``, ``cookies``,
+    ``iter_content``/``iter_lines`` (over the body already read), ``links``,
+    ``apparent_encoding``, ``is_redirect``/``is_permanent_redirect``, and ``close()`` / ``with``
+    (nothing to release). ``request``, ``raw``, ``connection`` and ``next`` raise an
+    ``AttributeError`` naming the way to the full ``requests.Response``.
 
     Example::
 
@@ -205,12 +209,48 @@ class Response:
         lines = body.split(delimiter) if delimiter is not None else body.splitlines()
         yield from lines
 
+    @property
+    def is_permanent_redirect(self) -> bool:
+        """A permanent redirect (301 or 308) with a ``Location`` header, as in requests."""
+        return self.status_code in (301, 308) and "location" in self.headers
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The ``Link`` header parsed, keyed by ``rel`` (else ``url``), as requests' ``links``."""
+        header = self.headers.get("link")
+        if not header:
+            return {}
+        from requests.utils import parse_header_links
+
+        return {link.get("rel") or link.get("url", ""): link for link in parse_header_links(header)}
+
+    @property
+    def apparent_encoding(self) -> str | None:
+        """The charset detected from the body (requests' own detector), as requests' ``apparent_encoding``."""
+        from requests.compat import chardet
+
+        if chardet is None:  # requests installed without charset_normalizer or chardet
+            return "utf-8"
+        return chardet.detect(self.content)["encoding"]
+
+    def close(self) -> None:
+        """Nothing to release: the body was read whole and the connection went back to the pool.
+
+        There so that code written for requests (``resp.close()``, ``with ... as resp:``) runs as is.
+        """
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __getattr__(self, name: str) -> Any:
         hint = _NOT_OFFERED.get(name)
         if hint is None:
             raise AttributeError(f"'Response' object has no attribute {name!r}")
         raise AttributeError(
-            f"bridge.http's Response has no {name!r}: {hint} For the full requests.Response, mount "
+            f"bridge.http's Response has no {name!r}: {hint} for the full requests.Response, mount "
             "bridge.http.LoopBridgeAdapter on a requests.Session (docs/http.md, \"Mount on your Session\")."
         )
 
@@ -223,11 +263,7 @@ _NOT_OFFERED = {
     "request": "no PreparedRequest is built (the request is prepared on the loop);",
     "raw": "the body was read whole on the loop, there is no socket-level stream;",
     "connection": "no adapter object sent it;",
-    "close": "there is nothing to close (the connection went back to the pool when the body was read);",
-    "links": "Link headers are not parsed (read resp.headers['link']);",
-    "next": "Link headers are not parsed;",
-    "apparent_encoding": "no charset detection is offered here (text already falls back to detection);",
-    "is_permanent_redirect": "use is_redirect and status_code;",
+    "next": "no PreparedRequest of the next redirect is built (follow resp.headers['location'] yourself);",
 }
 
 
