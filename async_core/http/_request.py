@@ -17,12 +17,14 @@ __all__ = ["USE_CONFIG", "PreparedRequest", "Timeout", "next_hop", "parse_timeou
 
 Timeout = float | int | tuple[float | int | None, float | int | None] | None
 
+_ADAPTER_WAY = ('mount bridge.http.LoopBridgeAdapter on a requests.Session, which takes it '
+                '(docs/http.md, "Mount on your Session")')
 _UNSUPPORTED = {
-    "files": "multipart uploads are not supported; build the body yourself and pass data=",
-    "stream": "streaming responses are not supported; every body is read completely (see max_body)",
-    "proxies": "proxies are not supported by bridge.http; call requests directly for proxied traffic",
-    "cert": "client certificates are not supported; call requests directly for mutual TLS",
-    "hooks": "response hooks are not supported; post-process the returned Response instead",
+    "files": f"multipart uploads are not built by bridge.http; {_ADAPTER_WAY}, or build the body yourself and pass data=",
+    "stream": f"streaming responses are not offered by bridge.http (every body is read whole, see max_body); {_ADAPTER_WAY} with stream=True",
+    "proxies": f"proxies are not offered by bridge.http; {_ADAPTER_WAY} (http:// proxies, which tunnel https:// too)",
+    "cert": f"client certificates are not offered by bridge.http; {_ADAPTER_WAY}",
+    "hooks": f"response hooks are not offered by bridge.http; post-process the returned Response, or {_ADAPTER_WAY}",
 }
 
 
@@ -144,7 +146,7 @@ def prepare_request(method: str, url: Any, *, params: Any = None, headers: Mappi
     if not isinstance(allow_redirects, bool):
         raise TypeError("allow_redirects must be True or False.")
     if verify is not None and not isinstance(verify, bool):
-        raise TypeError("verify must be True or False (CA bundle paths are not supported; install the CA system-wide).")
+        raise TypeError("verify must be True or False here; for a CA bundle path, " + _ADAPTER_WAY + ", or install the CA system-wide.")
     header_dict = None if headers is None else dict(_pairs("headers", headers))
     if auth is not None:
         header_dict = {k: v for k, v in (header_dict or {}).items() if k.lower() != "authorization"}

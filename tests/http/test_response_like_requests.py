@@ -129,3 +129,18 @@ def test_apparent_encoding_and_permanent_redirects_as_in_requests() -> None:
                         datetime.timedelta(0))
         assert resp.is_permanent_redirect is permanent
     assert not Response(301, "", Headers(), b"", "http://example.test/", datetime.timedelta(0)).is_permanent_redirect
+
+
+@pytest.mark.parametrize("kwargs", [{"stream": True}, {"files": {"f": b"x"}}, {"proxies": {"http": "http://127.0.0.1:9"}},
+                                    {"cert": "client.pem"}, {"hooks": {"response": []}}, {"verify": "/etc/ssl/ca.pem"}])
+def test_an_argument_only_the_adapter_takes_names_the_adapter(cookie_server: str, kwargs: dict[str, object]) -> None:
+    with pytest.raises(TypeError, match="LoopBridgeAdapter on a requests.Session") as caught:
+        http.get(cookie_server, timeout=5, **kwargs)  # type: ignore[arg-type]
+    assert next(iter(kwargs)) in str(caught.value)
+
+
+def test_the_adapter_takes_what_bridge_http_refuses(cookie_server: str) -> None:
+    with http.Session() as session:
+        with session.get(cookie_server, stream=True, timeout=5, hooks={"response": []}) as resp:
+            assert b"".join(resp.iter_content(4)).startswith(b"line one")
+        assert session.post(cookie_server, files={"f": b"x"}, timeout=5).status_code == 405  # GET-only route
