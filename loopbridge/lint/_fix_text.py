@@ -81,7 +81,7 @@ def with_imports(lines: list[str], needs: Iterable[str],
     while index < len(body) and (_is_docstring(body[index], index)
                                  or _is_future_import(body[index])):
         index += 1
-    line = (body[index - 1].end_lineno or 0) + 1 if index else 1
+    line = (body[index - 1].end_lineno or 0) + 1 if index else _past_comments(lines)
     for node in body[index:]:
         if isinstance(node, ast.Import | ast.ImportFrom):
             line = node.lineno
@@ -114,18 +114,27 @@ def with_keep_task(lines: list[str]) -> tuple[list[str], tuple[int, str] | None]
                                  or _is_future_import(body[index])
                                  or isinstance(body[index], ast.Import | ast.ImportFrom)):
         index += 1
-    line = (body[index - 1].end_lineno or 0) + 1 if index else 1
+    line = (body[index - 1].end_lineno or 0) + 1 if index else _past_comments(lines)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     if line - 2 >= 0 and line - 2 < len(lines) and not lines[line - 2].endswith(("\n", "\r")):
         lines[line - 2] += newline
     blank_after = 0
     while line - 1 + blank_after < len(lines) and not lines[line - 1 + blank_after].strip():
         blank_after += 1
-    before = [newline] * 2 if index else []
+    before = [newline] * 2 if line > 1 else []
     after = [] if line - 1 + blank_after >= len(lines) else [newline] * max(0, 2 - blank_after)
     source = _KEEP_TASK_SOURCE.format(tasks=_TASKS, keep=KEEP_TASK)
     added = before + [text + newline for text in source.splitlines()] + after
     return lines[:line - 1] + added + lines[line - 1:], (line, "".join(added))
+
+
+def _past_comments(lines: list[str]) -> int:
+    """The first line after the comments that open the file (``#!``, a coding line, a
+    licence header), which must stay where they are; 1 when the file opens with code."""
+    index = 0
+    while index < len(lines) and lines[index].lstrip().startswith("#"):
+        index += 1
+    return index + 1
 
 
 def _is_docstring(node: ast.stmt, index: int) -> bool:

@@ -254,6 +254,20 @@ def test_the_task_helper_goes_where_the_module_runs_it_first(source: str) -> Non
     assert lint_source(fixed) == [] and fix(fixed) == fixed
 
 
+def test_added_lines_go_below_the_comments_that_open_the_file() -> None:
+    head = "#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\n"
+    late = head + "DEBUG = False\nimport asyncio\n\n\nasync def f(c):\n    asyncio.create_task(c)\n"
+    fixed = fix(late)  # code before the imports: the helper goes above it, below the comments
+    assert fixed.startswith(head + "\n\n#: Tasks started") and "\n\n\nDEBUG = False\n" in fixed
+    assert lint_source(fixed) == []
+    source = head + "import time\n\n\nasync def f():\n    time.sleep(1)\n"
+    assert fix(source).startswith(head + "import asyncio\nimport time\n")
+    source = head + "import asyncio\n\n\nasync def f(c):\n    asyncio.create_task(c)\n"
+    assert fix(source).startswith(head + "import asyncio\n\n\n#: Tasks started")
+    bare = head + "async def f(c):\n    aio.create_task(c)\n"
+    assert fix(bare) == bare  # nothing to fix: aio is not known
+
+
 def test_tasks_that_are_kept_or_not_plain_statements_are_left_alone() -> None:
     source = textwrap.dedent("""\
         import asyncio
