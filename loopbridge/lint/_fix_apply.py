@@ -5,11 +5,13 @@ lint itself never loads it). In each file a finding is matched to its call by po
 start of the callee, as :mod:`ast` reports it), then the call is rewritten only where the
 rewrite is plain to read and certainly valid: a call that is an expression statement, the
 value of an assignment or of a ``return``, directly in the body of the ``async def`` (not in a
-lambda, a comprehension, a decorator or a default). Anything else is left as it is and stays
-reported. A rewritten file must compile, or it is left untouched. ``import asyncio`` (and
-``import bridge.http`` for the HTTP fix) is added when the module lacks it.
+lambda, a comprehension, a decorator or a default); a dropped task (LB310) is kept in any
+function. Anything else is left as it is and stays reported. A rewritten file must compile, or
+it is left untouched. ``import asyncio`` (and ``import bridge.http`` for the HTTP fix) is added
+when the module lacks it, and the task helper once per module.
 
-Every fix is idempotent: the rewritten call is awaited, so it is never reported again.
+Every fix is idempotent: the rewritten call is awaited (or its task kept), so it is never
+reported again.
 """
 
 from __future__ import annotations
@@ -490,21 +492,20 @@ def _comma() -> cst.Comma:
 
 
 class _Rewriter(cst.CSTTransformer):
-    """Replace each chosen node by its fixed form (built from the updated node)."""
+    """Replace each chosen node by its fixed form (built from the updated node).
+
+    ``needs`` collects the imports (and the task helper) the new code uses.
+    """
 
     def __init__(self, edits: dict[cst.CSTNode, tuple[Fix, bool]]) -> None:
         super().__init__()
         self.edits = edits
         self.needs: set[str] = set()
-        self.built: dict[cst.CSTNode, cst.CSTNode] = {}
-        self.node_needs: dict[cst.CSTNode, set[str]] = {}
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name,
                    ) -> cst.BaseExpression:
         if original_node in self.edits:
-            built = _await(updated_node)
-            self.built[original_node] = built
-            return built
+            return _await(updated_node)
         return updated_node
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call,
@@ -513,15 +514,8 @@ class _Rewriter(cst.CSTTransformer):
         if edit is None:
             return updated_node
         fix, chained = edit
-        before = set(self.needs)
-        self.needs = set()
         built = self._build(fix, updated_node, chained=chained)
-        self.node_needs[original_node] = self.needs
-        self.needs = before | self.needs
-        if built is None:
-            return updated_node
-        self.built[original_node] = built
-        return built
+        return updated_node if built is None else built
 
     def _build(self, fix: Fix, call: cst.Call, *, chained: bool) -> cst.BaseExpression | None:
         if fix.kind == "await":
