@@ -37,6 +37,7 @@ from yarl import URL
 
 from async_core import LoopNotRunning, UpstreamError, UpstreamReadTimeout, default_loop
 from async_core.http import HttpConfig, default_http_config
+from async_core.http._socks import SOCKS_SCHEMES, socks_available
 from async_core.http._stream import BodyPipe, Opened, StreamSpec, Transport, iterate_in_thread
 
 from ._calls import run
@@ -269,7 +270,7 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         if parsed.user is not None or parsed.password is not None:
             parsed = parsed.with_user(None)  # requests already made it the Authorization header
         connect, read = _timeouts(timeout)
-        proxy, proxy_headers = self._proxy(request, proxies)
+        proxy, proxy_headers, socks = self._proxy(request, proxies)
         headers = [(str(k), str(v)) for k, v in request.headers.items()]
         if proxy_headers and parsed.scheme == "http":  # no CONNECT: the proxy reads them on the request
             headers += proxy_headers
@@ -282,29 +283,41 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         return StreamSpec(
             method=str(request.method), url=parsed, headers=tuple(headers), body=body, connect=connect, read=read,
             ssl=self._ssl(verify, cert) if parsed.scheme == "https" else None, proxy=proxy, proxy_headers=proxy_headers, stream=bool(stream),
-            chunked=chunked, skip_auto_headers=skip,
+            chunked=chunked, skip_auto_headers=skip, socks=socks,
         )
 
-    def _proxy(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    def _proxy(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None
+               ) -> tuple[str | None, tuple[tuple[str, str], ...], str | None]:
+        """``(http proxy, its headers, SOCKS proxy URL)`` for the request, as ``HTTPAdapter`` picks them."""
         proxy = select_proxy(str(request.url), dict(proxies or {}))
         if not proxy:
-            return None, ()
+            return None, (), None
         proxy = prepend_scheme_if_needed(proxy, "http")
         if not parse_url(proxy).host:
             raise requests.exceptions.InvalidProxyURL(
                 "Please check proxy URL. It is malformed and could be missing the host.", request=request)
         parsed = URL(proxy)
+        if parsed.scheme in SOCKS_SCHEMES:
+            if not socks_available():
+                raise requests.exceptions.InvalidSchema(
+                    f"Missing dependencies for SOCKS support: the proxy {parsed.with_password(None)} needs aiohttp-socks; "
+                    "pip install 'loopbridge[socks]'.", request=request)
+            if parsed.port is None:
+                raise requests.exceptions.InvalidProxyURL(f"SOCKS proxy {parsed.with_password(None)} has no port; add one "
+                                                          "(1080 is the usual).", request=request)
+            return None, (), proxy  # credentials stay in the URL: the SOCKS handshake sends them
         if parsed.scheme != "http":
             raise requests.exceptions.InvalidProxyURL(
                 f"proxy {parsed.with_password(None)} uses {parsed.scheme}://, which LoopBridgeAdapter does not support: "
-                "aiohttp speaks to http:// proxies only (they tunnel https:// too). Use an http:// proxy, or mount "
-                "requests.adapters.HTTPAdapter() for this URL prefix (docs/http.md, 'Mount on your Session').",
+                "it speaks to http:// proxies (they tunnel https:// too) and, with loopbridge[socks], to socks4, socks4a, "
+                "socks5 and socks5h proxies. Use one of those, or mount requests.adapters.HTTPAdapter() for this URL "
+                "prefix (docs/http.md, 'Mount on your Session').",
                 request=request)
         # credentials in the proxy URL become Proxy-Authorization, as HTTPAdapter.proxy_headers does
         username, password = get_auth_from_url(proxy)
         if not username:
-            return proxy, ()
-        return str(parsed.with_user(None)), (("Proxy-Authorization", _basic_auth_str(username, password)),)
+            return proxy, (), None
+        return str(parsed.with_user(None)), (("Proxy-Authorization", _basic_auth_str(username, password)),), None
 
     def _ssl(self, verify: bool | str, cert: Any) -> Any:
         if verify is True and not cert:

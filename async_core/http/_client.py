@@ -31,6 +31,7 @@ import logging
 import threading
 import weakref
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -148,7 +149,8 @@ class HttpClient:
         self._follows_default = config is None
         #: one session per configuration in use: the client's own, and any a request brings
         #: (a Flask app's LOOPBRIDGE_HTTP, an adapter's), each with its own pool and guard
-        self._sessions: dict[HttpConfig, _Session] = {}
+        #: (a SOCKS proxy's sessions are keyed by (configuration, proxy URL): a pool per proxy)
+        self._sessions: dict[HttpConfig | tuple[HttpConfig, str], _Session] = {}
         self._retired: set[_Session] = set()
         #: the configuration and session used last (looked up by identity first)
         self._last: tuple[HttpConfig, _Session] | None = None
@@ -178,33 +180,35 @@ class HttpClient:
         return f"<HttpClient {'closed' if self._closed else 'open'} requests={self.requests} {self._config!r}>"
 
     # -- session lifecycle (loop thread only) ------------------------------------------------
-    def _session(self, cfg: HttpConfig) -> _Session:
+    def _session(self, cfg: HttpConfig, socks: str | None = None) -> _Session:
         loop = asyncio.get_running_loop()
         last = self._last
-        if last is not None and last[0] is cfg and last[1].loop is loop and not last[1].retired:
+        if socks is None and last is not None and last[0] is cfg and last[1].loop is loop and not last[1].retired:
             return last[1]  # the common case, without hashing the config
-        holder = self._sessions.get(cfg)
+        key: HttpConfig | tuple[HttpConfig, str] = cfg if socks is None else (cfg, socks)
+        holder = self._sessions.get(key)
         if holder is not None and holder.loop is loop:
-            self._last = (cfg, holder)
+            if socks is None:
+                self._last = (cfg, holder)
             return holder
         if self._closed:
             raise LoopNotRunning("this HttpClient was closed when its loop stopped; use http_client() to get the current one.")
         if self._lt.running_loop is not loop:
             raise RuntimeError("this HttpClient belongs to another event loop; await async_core.http.async_request(...) or use http_client() of the loop you are on.")
         if holder is not None:  # opened on an earlier loop of this thread: never reuse it here
-            self._sessions.pop(cfg, None)
+            self._sessions.pop(key, None)
         self._retire_stale()
-        holder = self._sessions[cfg] = self._open(cfg)
-        self._last = (cfg, holder)
+        holder = self._sessions[key] = self._open(cfg, socks)
+        if socks is None:
+            self._last = (cfg, holder)
         return holder
 
     def _retire_stale(self) -> None:
         """Retire the sessions of replaced configurations, and idle extra ones past the cap."""
         replaced, self._replaced = self._replaced, set()
-        for cfg in replaced - {self._config}:
-            holder = self._sessions.pop(cfg, None)
-            if holder is not None:
-                self._retire(holder)
+        replaced.discard(self._config)
+        for key in [k for k in self._sessions if (k[0] if isinstance(k, tuple) else k) in replaced]:
+            self._retire(self._sessions.pop(key))
         if len(self._sessions) < _MAX_SESSIONS:
             return
         for cfg, holder in list(self._sessions.items()):
@@ -212,13 +216,18 @@ class HttpClient:
                 del self._sessions[cfg]
                 self._retire(holder)
 
-    def _open(self, cfg: HttpConfig) -> _Session:
+    def _open(self, cfg: HttpConfig, socks: str | None = None) -> _Session:
         resolver = GuardedResolver(lambda: cfg.policy)
-        connector = aiohttp.TCPConnector(
-            limit=cfg.limit, limit_per_host=cfg.limit_per_host, use_dns_cache=cfg.dns_cache,
-            ttl_dns_cache=cfg.dns_ttl if cfg.dns_cache else None,  # type: ignore[arg-type]
-            resolver=resolver, ssl=cfg.verify,
-        )
+        tcp: dict[str, Any] = {
+            "limit": cfg.limit, "limit_per_host": cfg.limit_per_host, "use_dns_cache": cfg.dns_cache,
+            "ttl_dns_cache": cfg.dns_ttl if cfg.dns_cache else None, "ssl": cfg.verify,
+        }
+        if socks is None:
+            connector = aiohttp.TCPConnector(resolver=resolver, **tcp)
+        else:  # every connection through the proxy; the guard resolves names when this process does
+            from ._socks import open_socks_connector
+
+            connector = open_socks_connector(socks, resolver, cfg.policy, **tcp)
         session = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
             headers={"User-Agent": cfg.user_agent}, timeout=aiohttp.ClientTimeout(total=None),
@@ -228,7 +237,7 @@ class HttpClient:
         # A private attribute (its own test client sets it too); absent on releases without it.
         if hasattr(session, "_retry_connection"):
             session._retry_connection = False
-        logger.debug("loopbridge: opened an HTTP session (%r)", cfg)
+        logger.debug("loopbridge: opened an HTTP session (%r%s)", cfg, "" if socks is None else f", through a SOCKS proxy at {urlsplit(socks).hostname}")
         return _Session(session, resolver, 0)
 
     def _retire(self, holder: _Session) -> None:
@@ -284,18 +293,24 @@ class HttpClient:
         cfg = config or _context_config.get() or self._config
         return self._config if cfg is not self._config and cfg == self._config else cfg
 
-    def lease(self, cfg: HttpConfig) -> SessionLease:
-        """Take the session (pool) of ``cfg`` for one request; release it when done (loop thread)."""
-        return SessionLease(self, self._session(cfg))
+    def lease(self, cfg: HttpConfig, socks: str | None = None) -> SessionLease:
+        """Take the session (pool) of ``cfg`` for one request; release it when done (loop thread).
+
+        ``socks``: a SOCKS proxy URL (``loopbridge[socks]``); its connections have a pool of their own.
+        """
+        return SessionLease(self, self._session(cfg, socks))
 
     async def close_config(self, cfg: HttpConfig) -> None:
         """Close the session kept for ``cfg`` if it is idle and not the client's own (loop thread)."""
-        holder = self._sessions.get(cfg)
-        if holder is not None and holder.inflight == 0 and cfg != self._config:
-            del self._sessions[cfg]
-            if self._last is not None and self._last[1] is holder:
-                self._last = None
-            await holder.close()
+        if cfg == self._config:
+            return
+        for key in [k for k in self._sessions if (k[0] if isinstance(k, tuple) else k) == cfg]:
+            holder = self._sessions[key]
+            if holder.inflight == 0:
+                del self._sessions[key]
+                if self._last is not None and self._last[1] is holder:
+                    self._last = None
+                await holder.close()
 
     async def send(self, prep: PreparedRequest, config: HttpConfig | None = None) -> Response:
         """Send a :class:`PreparedRequest`, with retries and redirects as configured.

@@ -80,6 +80,7 @@ class StreamSpec:
     ssl: Any = None  # None: the pool's default; False; an ssl.SSLContext
     proxy: str | None = None
     proxy_headers: tuple[tuple[str, str], ...] = ()
+    socks: str | None = None  # a SOCKS proxy URL, credentials included (never shown): a pool of its own
     stream: bool = False
     chunked: bool = False
     skip_auto_headers: frozenset[str] = frozenset()
@@ -116,8 +117,11 @@ class Opened:
 def _translate(exc: BaseException, spec: StreamSpec) -> UpstreamError:
     """translate_error, plus the two kinds the requests adapter tells apart: proxy and bad HTTP."""
     where = _where(spec)
-    if spec.proxy is not None and isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamProxyError(f"{where}: could not connect to the proxy {spec.proxy} ({exc.os_error}); is it up?")
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(exc, aiohttp.ClientSSLError):
+        if spec.socks is not None:  # the connector's message names the proxy (without its credentials)
+            return UpstreamProxyError(f"{where}: {exc.os_error.strerror or exc.os_error}")
+        if spec.proxy is not None:
+            return UpstreamProxyError(f"{where}: could not connect to the proxy {spec.proxy} ({exc.os_error}); is it up?")
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return UpstreamProxyError(f"{where}: the proxy {spec.proxy} refused the tunnel: {exc.status} {exc.message}.")
     if isinstance(exc, aiohttp.ServerDisconnectedError) and not isinstance(exc.message, str | None):
@@ -255,7 +259,7 @@ class Transport:
         retries = cfg.retries_for(spec.method) if spec.replayable else 0
         attempt = 0
         while True:
-            lease = client.lease(session_cfg)
+            lease = client.lease(session_cfg, spec.socks)
             try:
                 opened = await self._attempt(lease, spec, cfg, deadline)
             except UpstreamError as exc:

@@ -293,10 +293,10 @@ def test_bad_timeouts_fail_in_the_callers_thread(session: requests.Session, upst
         session.get(f"{upstream.base}/hello", timeout=timeout)
 
 
-def test_socks_proxy_is_refused_with_a_message_naming_the_limit(session: requests.Session, upstream: Upstream) -> None:
+def test_a_proxy_scheme_it_cannot_speak_is_refused_with_a_message_naming_the_limit(session: requests.Session, upstream: Upstream) -> None:
     with pytest.raises(requests.exceptions.InvalidProxyURL) as info:
-        session.get(f"{upstream.base}/hello", proxies={"http": "socks5://127.0.0.1:1080"})
-    assert "http:// proxies only" in str(info.value) and "HTTPAdapter" in str(info.value)
+        session.get(f"{upstream.base}/hello", proxies={"http": "https://127.0.0.1:1080"})
+    assert "socks5h" in str(info.value) and "HTTPAdapter" in str(info.value)
     with pytest.raises(requests.exceptions.InvalidProxyURL):
         session.get(f"{upstream.base}/hello", proxies={"http": "http://:8080"})
 

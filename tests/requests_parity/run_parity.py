@@ -31,9 +31,6 @@ _POOL_INTERNALS = ("reads HTTPAdapter's urllib3 pools (adapter.poolmanager.pools
 
 #: tests that pass stock and fail with the adapter on purpose: test id (parameters dropped) -> why
 EXPECTED: dict[str, str] = {
-    "tests.test_lowlevel::test_use_proxy_from_environment": (
-        "a socks5:// proxy: aiohttp speaks to http:// proxies only, so the adapter refuses it with "
-        "InvalidProxyURL naming the limit (the test expects the SOCKS handshake to fail with a ConnectionError)"),
     "tests.test_requests.TestPreparingURLs::test_different_connection_pool_for_tls_settings_verify_True": _POOL_INTERNALS,
     "tests.test_requests.TestPreparingURLs::test_different_connection_pool_for_tls_settings_verify_bundle_expired_cert":
         _POOL_INTERNALS,
