@@ -30,6 +30,7 @@ from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.auth import _basic_auth_str
 from requests.utils import get_auth_from_url, get_encoding_from_headers, prepend_scheme_if_needed, select_proxy
+import urllib3.exceptions
 from urllib3 import HTTPHeaderDict, HTTPResponse
 from urllib3.util import parse_url
 from urllib3.util.retry import Retry
@@ -201,6 +202,8 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
             opened: Opened = run(self._transport.open(lt, spec))
         except UpstreamError as exc:
             exc.request = request
+            if isinstance(exc, UpstreamReadTimeout):
+                _as_urllib3_read_timeout(exc, spec)
             raise
         return self._response(lt, request, spec, opened)
 
@@ -356,6 +359,17 @@ def _ssl_context(verify: bool | str, cert: Any) -> ssl.SSLContext:
     return context
 
 
+def _as_urllib3_read_timeout(exc: UpstreamReadTimeout, spec: StreamSpec) -> None:
+    """Give a read timeout the shape ``HTTPAdapter``'s has: ``args[0]`` is urllib3's
+    ``ReadTimeoutError`` and the text is urllib3's ("…: Read timed out. (read timeout=2.0)"),
+    which code written for requests matches on; the project's advice stays as a note."""
+    pool = f"LoopBridgeAdapter(host={spec.url.host!r}, port={spec.url.port})"
+    inner = urllib3.exceptions.ReadTimeoutError(pool, str(spec.url), f"Read timed out. (read timeout={spec.read})")  # type: ignore[arg-type]
+    advice = str(exc)
+    exc.args = (inner,)
+    exc.add_note(advice)
+
+
 def _timeouts(timeout: Any) -> tuple[float | None, float | None]:
     """requests' ``timeout`` (None, a number, ``(connect, read)``, urllib3 ``Timeout``) as two values."""
     if isinstance(timeout, tuple):
@@ -477,6 +491,8 @@ class SessionBatch:
             if isinstance(job, Exception) or isinstance(result, BaseException):
                 if isinstance(result, requests.RequestException) and not isinstance(job, Exception):
                     result.request = job[0]
+                    if isinstance(result, UpstreamReadTimeout):
+                        _as_urllib3_read_timeout(result, job[2])
                 finished.append(result if isinstance(result, Exception) else job)  # type: ignore[arg-type]
                 continue
             prep, adapter, spec, kwargs = job

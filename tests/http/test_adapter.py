@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+import urllib3.exceptions
 from aiohttp import web
 from urllib3.util.retry import Retry
 
@@ -280,6 +281,11 @@ def test_read_timeout_is_requests_read_timeout(session: requests.Session, upstre
         session.get(f"{upstream.base}/sleep?s=2", timeout=(5, 0.2))
     assert time.monotonic() - started < 1.5  # no retry by default, as HTTPAdapter
     assert info.value.request is not None and info.value.request.url.endswith("/sleep?s=2")
+    # shaped as HTTPAdapter's: urllib3's error inside, urllib3's words outside, the advice as a note
+    inner = info.value.args[0]
+    assert isinstance(inner, urllib3.exceptions.ReadTimeoutError) and "Read timed out. (read timeout=0.2)" in inner.args[0]
+    assert "Read timed out" in str(info.value) and "LoopBridgeAdapter(host='127.0.0.1'" in str(info.value)
+    assert any("timeout=(connect, read)" in note for note in info.value.__notes__)
 
 
 def test_refused_connection_is_requests_connection_error(session: requests.Session, closed_port: int) -> None:

@@ -38,9 +38,6 @@ EXPECTED: dict[str, str] = {
         _POOL_INTERNALS,
     "tests.test_requests.TestRequests::test_session_close_proxy_clear": (
         "patches HTTPAdapter's proxy_manager dict (urllib3 internals) and expects close() to clear it"),
-    "tests.test_requests.TestTimeout::test_stream_timeout": (
-        "reads e.args[0].args[0], the urllib3 ReadTimeoutError inside requests' ReadTimeout; the adapter's "
-        "ReadTimeout (UpstreamReadTimeout) carries the project's message string instead"),
 }
 
 
