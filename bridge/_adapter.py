@@ -196,6 +196,7 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: bool | str = True, cert: Any = None, proxies: Mapping[str, str] | None = None) -> requests.Response:
         """Send a prepared request on the shared loop; see ``requests.adapters.HTTPAdapter.send``."""
+        self.add_headers(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         spec = self._spec(request, stream, timeout, verify, cert, proxies)
         lt = default_loop()
         try:
@@ -226,6 +227,24 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         )
         raw.version_string = f"HTTP/{head.version // 10}.{head.version % 10}"  # a keyword only from urllib3 2.3
         return self.build_response(request, raw)
+
+    def add_headers(self, request: requests.PreparedRequest, **kwargs: Any) -> None:
+        """Add headers a subclass needs on every request; nothing by default.
+
+        Called by :meth:`send` with its keyword arguments, before the request goes to the loop:
+        the hook ``HTTPAdapter`` offers to subclasses, kept so that a subclass of one works as a
+        subclass of this adapter.
+        """
+
+    def proxy_headers(self, proxy: str) -> dict[str, str]:
+        """The headers for an http:// proxy (``Proxy-Authorization`` from credentials in its URL).
+
+        As ``HTTPAdapter.proxy_headers``, and overridable the same way. They reach the proxy,
+        not the destination: on the request line's request for http:// URLs, on the CONNECT for
+        https:// ones.
+        """
+        username, password = get_auth_from_url(proxy)
+        return {"Proxy-Authorization": _basic_auth_str(username, password)} if username else {}
 
     def build_response(self, req: requests.PreparedRequest, resp: HTTPResponse) -> requests.Response:
         """A ``requests.Response`` from the urllib3 response, as ``HTTPAdapter.build_response`` makes it."""
@@ -316,11 +335,8 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
                 "socks5 and socks5h proxies. Use one of those, or mount requests.adapters.HTTPAdapter() for this URL "
                 "prefix (docs/http.md, 'Mount on your Session').",
                 request=request)
-        # credentials in the proxy URL become Proxy-Authorization, as HTTPAdapter.proxy_headers does
-        username, password = get_auth_from_url(proxy)
-        if not username:
-            return proxy, (), None
-        return str(parsed.with_user(None)), (("Proxy-Authorization", _basic_auth_str(username, password)),), None
+        headers = tuple((str(k), str(v)) for k, v in self.proxy_headers(proxy).items())
+        return str(parsed.with_user(None)) if parsed.user or parsed.password else proxy, headers, None
 
     def _ssl(self, verify: bool | str, cert: Any) -> Any:
         if verify is True and not cert:
@@ -470,6 +486,7 @@ class SessionBatch:
         if not isinstance(adapter, LoopBridgeAdapter):
             adapter = _default_adapter()
         kwargs = {"timeout": self.timeout, "verify": settings["verify"], "cert": settings["cert"], "proxies": settings["proxies"]}
+        adapter.add_headers(prep, stream=False, **kwargs)
         spec = adapter._spec(prep, False, **kwargs)
         return prep, adapter, spec, kwargs
 

@@ -318,6 +318,24 @@ def test_http_proxy_carries_the_request(session: requests.Session, upstream: Ups
     assert sent["Proxy-Authorization"] == "Basic dXNlcjpwdw=="  # user:pw
 
 
+def test_the_hooks_subclasses_of_httpadapter_override_are_called(upstream: Upstream) -> None:
+    class Signing(LoopBridgeAdapter):
+        def add_headers(self, request: requests.PreparedRequest, **kwargs: object) -> None:
+            request.headers["X-Signed"] = f"{request.method} {request.path_url} stream={kwargs['stream']}"
+
+        def proxy_headers(self, proxy: str) -> dict[str, str]:
+            return {**super().proxy_headers(proxy), "X-Proxy-Token": "t0k"}
+
+    with requests.Session() as session:
+        session.mount("http://", Signing())
+        assert session.get(f"{upstream.base}/headers").json()["X-Signed"] == "GET /headers stream=False"
+        via = upstream.base.replace("http://", "http://user:pw@")
+        sent = session.get("http://origin.invalid/headers", proxies={"http": via}).json()
+        assert sent["X-Proxy-Token"] == "t0k" and sent["Proxy-Authorization"] == "Basic dXNlcjpwdw=="
+        batch = bridge.http.map([f"{upstream.base}/headers"], session=session)
+        assert batch[0].json()["X-Signed"] == "GET /headers stream=False"
+
+
 def test_unreachable_proxy_is_proxy_error(session: requests.Session, closed_port: int) -> None:
     with pytest.raises(requests.exceptions.ProxyError):
         session.get("http://origin.invalid/", proxies={"http": f"http://127.0.0.1:{closed_port}"}, timeout=2)
