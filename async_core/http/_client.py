@@ -102,7 +102,7 @@ class SessionLease:
     """One request's use of a session: counted while held, and a retired session closes when
     its last lease is released (loop thread only)."""
 
-    __slots__ = ("_client", "_holder", "session")
+    __slots__ = ("_client", "_holder", "resolver", "session")
 
     def __init__(self, client: HttpClient, holder: _Session) -> None:
         holder.inflight += 1
@@ -111,6 +111,7 @@ class SessionLease:
         self._client: HttpClient | None = client
         self._holder = holder
         self.session: aiohttp.ClientSession = holder.session
+        self.resolver: GuardedResolver = holder.resolver
 
     def release(self, failed: bool = False) -> None:
         """Give the session back (idempotent); ``failed`` counts the request as an error."""

@@ -26,7 +26,6 @@ so with the guard on those schemes are refused for names (an IP literal is check
 from __future__ import annotations
 
 import functools
-import ipaddress
 import socket
 import ssl
 from typing import Any
@@ -35,7 +34,7 @@ import aiohttp
 from yarl import URL
 
 from .._errors import BlockedAddress, UpstreamError
-from ._ssrf import AddressPolicy, GuardedResolver
+from ._ssrf import AddressPolicy, GuardedResolver, is_ip_literal
 
 __all__ = ["SOCKS_SCHEMES", "open_socks_connector", "socks_available"]
 
@@ -115,7 +114,7 @@ def _connector_class() -> Any:
                 raise aiohttp.ClientProxyConnectionError(req.connection_key, OSError(0, f"{self._where}: {detail}")) from exc
 
         async def _connect_via_proxy(self, host: str, port: int, ssl: Any = None, timeout: float | None = None) -> Any:
-            if not self._policy.block_private or _is_ip(host):  # an IP literal is checked before each request
+            if not self._policy.block_private or is_ip_literal(host):  # an IP literal is checked before each request
                 return await super()._connect_via_proxy(host, port, ssl, timeout)
             if self._remote_dns:
                 scheme = self._url.scheme
@@ -136,11 +135,3 @@ def _connector_class() -> Any:
             return transport, protocol
 
     return GuardedProxyConnector
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -38,7 +38,7 @@ except ImportError as exc:  # aiohttp < 3.10; the declared floor (pyproject.toml
 
 from .._errors import BlockedAddress
 
-__all__ = ["AddressPolicy", "GuardedResolver", "forbidden_reason"]
+__all__ = ["AddressPolicy", "GuardedResolver", "forbidden_reason", "is_ip_literal"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,11 @@ def _parse_ip(text: str) -> IPAddress | None:
         return ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
     except ValueError:
         return None
+
+
+def is_ip_literal(host: str) -> bool:
+    """Whether ``host`` (a URL's host) is an IP address rather than a name."""
+    return _parse_ip(host) is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +246,17 @@ class GuardedResolver(AbstractResolver):
             logger.warning("loopbridge: SSRF guard refused %s: %s", host, first_error)
             raise first_error
         return kept
+
+    async def resolve_unchecked(self, host: str, port: int = 0) -> str:
+        """The first address of ``host``, not judged: for a proxy the application configured.
+
+        The guard protects destinations (URLs that may come from users); a proxy is the
+        operator's choice, so its own address is not refused, whether it is a name or an IP.
+        """
+        answers = await self._inner.resolve(host, port, socket.AF_UNSPEC)
+        if not answers:
+            raise OSError(f"could not resolve the proxy host {host}")
+        return answers[0]["host"]
 
     async def close(self) -> None:
         """Close the wrapped resolver."""

@@ -49,6 +49,7 @@ from .._errors import (
 from .._loop import LoopThread
 from ._client import HttpClient, SessionLease, loop_http_client
 from ._config import HttpConfig
+from ._ssrf import is_ip_literal
 from ._translate import BOUNDARY, translate_error
 
 __all__ = ["BodyPipe", "Head", "OpenBody", "Opened", "StreamSpec", "Transport", "UpstreamInvalidHeader", "UpstreamProxyError"]
@@ -287,7 +288,7 @@ class Transport:
         if spec.ssl is not None:
             extra["ssl"] = spec.ssl
         if spec.proxy is not None:
-            extra["proxy"] = spec.proxy
+            extra["proxy"] = await _proxy_address(lease, spec.proxy) if cfg.policy.block_private else spec.proxy
             extra["proxy_headers"] = dict(spec.proxy_headers) or None
         if spec.skip_auto_headers:
             extra["skip_auto_headers"] = spec.skip_auto_headers
@@ -347,6 +348,21 @@ class Transport:
         except BaseException:
             raw.close()
             raise
+
+
+async def _proxy_address(lease: SessionLease, proxy: str) -> str:
+    """``proxy`` with its host name replaced by its address, resolved past the SSRF guard.
+
+    The guard judges destinations; an http:// proxy is the application's own choice, and aiohttp
+    would otherwise resolve its name through the guarded resolver and refuse a proxy on the
+    private network (while one given as an IP was never judged).
+    """
+    url = URL(proxy)
+    host = url.host
+    if host is None or is_ip_literal(host):
+        return proxy
+    address = await lease.resolver.resolve_unchecked(host, url.port or 80)
+    return str(url.with_host(address))
 
 
 async def _read_capped(raw: aiohttp.ClientResponse, cap: int, spec: StreamSpec) -> bytes:

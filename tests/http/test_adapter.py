@@ -336,6 +336,17 @@ def test_the_hooks_subclasses_of_httpadapter_override_are_called(upstream: Upstr
         assert batch[0].json()["X-Signed"] == "GET /headers stream=False"
 
 
+def test_the_guard_judges_destinations_not_the_proxy_the_application_chose(upstream: Upstream) -> None:
+    port = upstream.base.rsplit(":", 1)[1]
+    with requests.Session() as session:
+        session.mount("http://", LoopBridgeAdapter(block_private=True))
+        for proxy in (f"http://localhost:{port}", f"http://127.0.0.1:{port}"):  # a name and an IP alike
+            sent = session.get("http://origin.invalid/headers", proxies={"http": proxy}, timeout=5).json()
+            assert sent["Host"] == "origin.invalid" and upstream.seen[-1] == "http://origin.invalid/headers"
+        with pytest.raises(requests.exceptions.ConnectionError, match="loopback"):  # a private destination still is
+            session.get("http://127.0.0.1:9/headers", proxies={"http": f"http://localhost:{port}"}, timeout=5)
+
+
 def test_unreachable_proxy_is_proxy_error(session: requests.Session, closed_port: int) -> None:
     with pytest.raises(requests.exceptions.ProxyError):
         session.get("http://origin.invalid/", proxies={"http": f"http://127.0.0.1:{closed_port}"}, timeout=2)
