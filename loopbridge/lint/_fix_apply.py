@@ -194,7 +194,7 @@ def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Findi
     local = [(dataclasses.replace(finding, line=finding.line - first + 1,
                                   col=finding.col - shift), fix, finding)
              for finding, fix in items]
-    new_text, done, used, replaced = _fix_module_text("".join(dedented), local)
+    new_text, done, used, replaced = _fix_function_text("".join(dedented), local)
     new_lines = new_text.splitlines(keepends=True)
     if not done or len(new_lines) != len(segment):
         return []
@@ -231,8 +231,109 @@ def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Findi
 _Replaced = list[tuple[list[Finding], tuple[int, int, int, int], set[str]]]
 
 
-def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
-                     ) -> tuple[str, list[Finding], set[str], _Replaced]:
+_Planned = list[tuple[Finding, Fix, Finding]]
+_Fixed = tuple[str, list[Finding], set[str], _Replaced]
+#: Compound statements: a finding in one of these is found in its body or in its header.
+_COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
+             ast.While, ast.With, ast.AsyncWith, ast.Try, ast.TryStar, ast.Match)
+
+
+def _fix_function_text(text: str, planned: _Planned) -> _Fixed:
+    """Rewrite the planned calls of one (dedented) function.
+
+    Most findings sit in a simple statement (a call, an assignment, a ``return``): then only
+    the lines of those statements go through libcst, each group on its own, with the
+    function around them known from :mod:`ast`, so the cost follows the statements that
+    change rather than the size of the function. A finding in a statement's header (an
+    ``if`` test, a ``with`` item), statements that share lines, or anything unusual sends the
+    whole function through libcst instead.
+    """
+    groups = _statement_groups(text, planned)
+    if groups is None:
+        return _fix_module_text(text, planned)
+    lines = text.splitlines(keepends=True)
+    fixed: list[Finding] = []
+    needs: set[str] = set()
+    replaced: _Replaced = []
+    for (first, last, is_async), items in groups.items():
+        segment = lines[first - 1:last]
+        head = segment[0]
+        indent = head[: len(head) - len(head.lstrip(" \t"))]
+        shift = len(indent.encode("utf-8"))
+        local = [(dataclasses.replace(finding, line=finding.line - first + 1,
+                                      col=finding.col - shift), fix, original)
+                 for finding, fix, original in items]
+        new_text, done, used, spots = _fix_module_text(
+            "".join(line.removeprefix(indent) for line in segment), local,
+            _ASYNC_ROOT if is_async else _SYNC_ROOT)
+        new_lines = new_text.splitlines(keepends=True)
+        if not done or len(new_lines) != len(segment):
+            continue
+        lines[first - 1:last] = [indent + line for line in new_lines]
+        fixed.extend(done)
+        needs |= used
+        width = len(indent)
+        replaced.extend((owners, (line + first - 1, col + width, end_line + first - 1,
+                                  end_col + width), wanted)
+                        for owners, (line, col, end_line, end_col), wanted in spots)
+    return "".join(lines), fixed, needs, replaced
+
+
+def _statement_groups(text: str, planned: _Planned,
+                      ) -> dict[tuple[int, int, bool], _Planned] | None:
+    """The planned findings by the lines of the simple statement that holds each (and
+    whether its function is async), or ``None`` when that cannot be done cleanly."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # e.g. syntax newer than this Python: the whole function goes
+    lines = text.splitlines(keepends=True)
+    groups: dict[tuple[int, int, bool], _Planned] = {}
+    for item in planned:
+        found = _statement_at(tree.body, item[0].line, item[0].col - 1, None)
+        if found is None:
+            return None
+        statement, function = found
+        first, last = statement.lineno, statement.end_lineno or statement.lineno
+        head = lines[first - 1]
+        indent = head[: len(head) - len(head.lstrip(" \t"))]
+        if any(line.strip() and not line.startswith(indent) for line in lines[first - 1:last]):
+            return None
+        groups.setdefault((first, last, isinstance(function, ast.AsyncFunctionDef)),
+                          []).append(item)
+    spans = sorted((first, last) for first, last, _ in groups)
+    if any(a[1] >= b[0] for a, b in zip(spans, spans[1:])):
+        return None  # statements that share a line
+    return groups
+
+
+def _statement_at(body: list[ast.stmt], line: int, col: int,
+                  function: ast.AST | None) -> tuple[ast.stmt, ast.AST] | None:
+    """The simple statement at (line, byte column) and the function whose body holds it."""
+    for node in body:
+        if not (node.lineno, node.col_offset) <= (line, col) \
+                <= (node.end_lineno or node.lineno, node.end_col_offset or 0):
+            continue
+        if not isinstance(node, _COMPOUND):
+            return (node, function) if function is not None else None
+        if isinstance(node, ast.ClassDef):
+            return None
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node
+        inner: list[list[ast.stmt]] = [getattr(node, name, []) for name in
+                                       ("body", "orelse", "finalbody")]
+        inner.extend(handler.body for handler in getattr(node, "handlers", ()))
+        inner.extend(case.body for case in getattr(node, "cases", ()))
+        for block in inner:
+            found = _statement_at(block, line, col, function)
+            if found is not None:
+                return found
+        return None  # in the header of a compound statement
+    return None
+
+
+def _fix_module_text(text: str, planned: _Planned, root: cst.FunctionDef | None = None,
+                     ) -> _Fixed:
     """Rewrite the planned calls of a (small) module text with libcst.
 
     The tree is walked once, by a code generation that records each node's position and
@@ -246,6 +347,8 @@ def _fix_module_text(text: str, planned: list[tuple[Finding, Fix, Finding]],
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return text, [], set(), []
     positions, parents = _positions_and_parents(module)
+    if root is not None:
+        parents[module] = root  # the text is statements cut out of this function's body
     starts: dict[tuple[int, int], list[cst.CSTNode]] = {}
     ends: dict[cst.CSTNode, tuple[int, int]] = {}
     for node, where in positions.items():
@@ -284,19 +387,27 @@ def _splice(text: str, module: cst.Module, edits: dict[cst.CSTNode, tuple[Fix, b
     pieces: list[tuple[int, int, str]] = []
     replaced: _Replaced = []
     outermost = [node for node in edits if _outermost_edited(node, edits, parents) is node]
+    holders: set[cst.CSTNode] = set()
     for node in edits:
         outer = _outermost_edited(node, edits, parents)
         if outer is not node:
             owners[outer].extend(owners[node])  # rebuilt with the node that holds it
+            holders.add(outer)
     for node in outermost:
         where = positions[node]
         first = offsets[where.start.line - 1] + where.start.column
         last = offsets[where.end.line - 1] + where.end.column
         indents = _indents(module, node, parents)
-        if _code(module, node, indents) != text[first:last]:
+        if where.start.line != where.end.line and _code(module, node, indents) != \
+                text[first:last]:
             continue  # positions and code disagree: leave this call alone
         transformer.needs = set()
-        built = node.visit(transformer)
+        if node in holders:  # rebuild the edits inside it too
+            built = node.visit(transformer)
+        elif isinstance(node, cst.Call):
+            built = transformer.leave_Call(node, node)
+        else:
+            built = node.visit(transformer)
         if built is node or not isinstance(built, cst.CSTNode):
             continue
         pieces.append((first, last, _code(module, built, indents)))
@@ -368,7 +479,8 @@ class _Recorder(PositionProvidingCodegenState):
 
 
 def _positions_and_parents(module: cst.Module,
-                           ) -> tuple[Mapping[cst.CSTNode, CodeRange], _ParentMap]:
+                           ) -> tuple[Mapping[cst.CSTNode, CodeRange],
+                                      dict[cst.CSTNode, cst.CSTNode]]:
     """Every node's position (as :class:`PositionProvider` gives it) and parent, in one walk.
 
     Positions come from a code generation pass; recording parents in the same pass saves a
@@ -381,8 +493,19 @@ def _positions_and_parents(module: cst.Module,
     state.parents = {}  # type: ignore[attr-defined]
     module._codegen(state)
     positions = cast("Mapping[cst.CSTNode, CodeRange]", provider._computed)
-    parents: _ParentMap = state.parents  # type: ignore[attr-defined]
+    parents: dict[cst.CSTNode, cst.CSTNode] = state.parents  # type: ignore[attr-defined]
     return positions, parents
+
+
+def _root(is_async: bool) -> cst.FunctionDef:
+    """A function to stand for the one statements are cut out of (only its kind matters)."""
+    return cst.FunctionDef(name=cst.Name("_"), params=cst.Parameters(),
+                           body=cst.IndentedBlock(body=[cst.SimpleStatementLine([cst.Pass()])]),
+                           asynchronous=cst.Asynchronous() if is_async else None)
+
+
+_ASYNC_ROOT = _root(True)
+_SYNC_ROOT = _root(False)
 
 
 def _choose(nodes: list[cst.CSTNode], items: list[tuple[Finding, Fix]],

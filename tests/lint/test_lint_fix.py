@@ -299,6 +299,45 @@ def test_the_run_after_a_fix_reads_again_only_the_files_the_fix_changed(tmp_path
     assert lint_paths([str(tmp_path)], config).findings == []
 
 
+def test_statements_are_fixed_alone_or_with_their_whole_function() -> None:
+    fixed = fix("""\
+        import time
+
+
+        async def ping():
+            return 1
+
+
+        async def f(flag, pending):
+            if flag: time.sleep(1)
+            for _ in range(2):
+                try:
+                    x = 1; time.sleep(
+                        2)
+                finally:
+                    ping()
+            if pending:
+                await pending
+            def inner():
+                time.sleep(3)
+            return inner
+
+
+        async def g(pending):
+            time.sleep(4)
+            if ping():  # an await added in a header: the whole function goes through libcst
+                ping()
+        """, unsafe=True)
+    assert "    if flag: await asyncio.sleep(1)\n" in fixed
+    assert "            x = 1; await asyncio.sleep(\n                2)\n" in fixed
+    assert "            await ping()\n" in fixed
+    assert "        time.sleep(3)\n" in fixed  # a plain nested function stays as it is
+    assert "    await asyncio.sleep(4)\n    if await ping():" in fixed
+    assert "\n        await ping()\n" in fixed
+    ast.parse(fixed)
+    assert fix(fixed, unsafe=True) == fixed
+
+
 def test_every_code_says_whether_it_is_fixable() -> None:
     from loopbridge.lint import RULES
 
