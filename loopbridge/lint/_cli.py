@@ -27,8 +27,8 @@ from ._codes import RULES
 from ._config import ConfigError, LintConfig, load_config
 from ._engine import LintResult, lint_paths
 from ._fileio import write_text
-from ._model import Finding
 from ._fixes import Suggestion
+from ._model import Finding
 from ._output import FORMATS, FORMATS_WITH_FIXES, render, statistics
 
 __all__ = ["lint_command", "main"]

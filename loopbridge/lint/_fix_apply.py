@@ -19,20 +19,33 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
-import re
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 import libcst as cst
-from libcst.metadata import CodeRange, PositionProvider
-from libcst._nodes.internal import CodegenState
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+from libcst.metadata import CodeRange
 
 from ._config import LintConfig
 from ._engine import LintResult
 from ._fileio import read_bytes, write_text
-from ._fix_text import char_position, outer_spans, prune_noqa, with_imports, with_keep_task
+from ._fix_cst import (
+    ASYNC_ROOT,
+    SYNC_ROOT,
+    ParentMap,
+    code_in_place,
+    indents_around,
+    line_offsets,
+    outermost_edited,
+    positions_and_parents,
+)
+from ._fix_text import (
+    char_position,
+    outer_spans,
+    prune_noqa,
+    with_imports,
+    with_keep_task,
+)
 from ._fixes import KEEP_TASK, Edit, Fix, Suggestion, plan_fix
 from ._model import Finding
 from ._newer import parse_newer
@@ -265,7 +278,7 @@ def _fix_function_text(text: str, planned: _Planned) -> _Fixed:
                  for finding, fix, original in items]
         new_text, done, used, spots = _fix_module_text(
             "".join(line.removeprefix(indent) for line in segment), local,
-            _ASYNC_ROOT if is_async else _SYNC_ROOT)
+            ASYNC_ROOT if is_async else SYNC_ROOT)
         new_lines = new_text.splitlines(keepends=True)
         if not done or len(new_lines) != len(segment):
             continue
@@ -302,7 +315,7 @@ def _statement_groups(text: str, planned: _Planned,
         groups.setdefault((first, last, isinstance(function, ast.AsyncFunctionDef)),
                           []).append(item)
     spans = sorted((first, last) for first, last, _ in groups)
-    if any(a[1] >= b[0] for a, b in zip(spans, spans[1:])):
+    if any(a[1] >= b[0] for a, b in itertools.pairwise(spans)):
         return None  # statements that share a line
     return groups
 
@@ -346,7 +359,7 @@ def _fix_module_text(text: str, planned: _Planned, root: cst.FunctionDef | None 
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return text, [], set(), []
-    positions, parents = _positions_and_parents(module)
+    positions, parents = positions_and_parents(module)
     if root is not None:
         parents[module] = root  # the text is statements cut out of this function's body
     starts: dict[tuple[int, int], list[cst.CSTNode]] = {}
@@ -379,17 +392,17 @@ def _fix_module_text(text: str, planned: _Planned, root: cst.FunctionDef | None 
 
 def _splice(text: str, module: cst.Module, edits: dict[cst.CSTNode, tuple[Fix, bool]],
             owners: dict[cst.CSTNode, list[Finding]],
-            positions: Mapping[cst.CSTNode, CodeRange], parents: _ParentMap,
+            positions: Mapping[cst.CSTNode, CodeRange], parents: ParentMap,
             ) -> tuple[str, list[Finding], set[str], _Replaced]:
     """Rebuild each outermost node to rewrite (with the ones it holds) and splice its code."""
-    offsets = _line_offsets(text)
+    offsets = line_offsets(text)
     transformer = _Rewriter(edits)
     pieces: list[tuple[int, int, str]] = []
     replaced: _Replaced = []
-    outermost = [node for node in edits if _outermost_edited(node, edits, parents) is node]
+    outermost = [node for node in edits if outermost_edited(node, edits, parents) is node]
     holders: set[cst.CSTNode] = set()
     for node in edits:
-        outer = _outermost_edited(node, edits, parents)
+        outer = outermost_edited(node, edits, parents)
         if outer is not node:
             owners[outer].extend(owners[node])  # rebuilt with the node that holds it
             holders.add(outer)
@@ -397,8 +410,8 @@ def _splice(text: str, module: cst.Module, edits: dict[cst.CSTNode, tuple[Fix, b
         where = positions[node]
         first = offsets[where.start.line - 1] + where.start.column
         last = offsets[where.end.line - 1] + where.end.column
-        indents = _indents(module, node, parents)
-        if where.start.line != where.end.line and _code(module, node, indents) != \
+        indents = indents_around(module, node, parents)
+        if where.start.line != where.end.line and code_in_place(module, node, indents) != \
                 text[first:last]:
             continue  # positions and code disagree: leave this call alone
         transformer.needs = set()
@@ -410,7 +423,7 @@ def _splice(text: str, module: cst.Module, edits: dict[cst.CSTNode, tuple[Fix, b
             built = node.visit(transformer)
         if built is node or not isinstance(built, cst.CSTNode):
             continue
-        pieces.append((first, last, _code(module, built, indents)))
+        pieces.append((first, last, code_in_place(module, built, indents)))
         replaced.append((owners[node], (where.start.line, where.start.column, where.end.line,
                                         where.end.column), transformer.needs))
     fixed: list[Finding] = []
@@ -423,93 +436,8 @@ def _splice(text: str, module: cst.Module, edits: dict[cst.CSTNode, tuple[Fix, b
     return text, fixed, needs, replaced
 
 
-def _outermost_edited(node: cst.CSTNode, edits: Mapping[cst.CSTNode, object],
-                      parents: _ParentMap) -> cst.CSTNode:
-    """The outermost node to rewrite that holds ``node`` (``node`` itself when none does)."""
-    outer = node
-    current = parents.get(node)
-    while current is not None:
-        if current in edits:
-            outer = current
-        current = parents.get(current)
-    return outer
-
-
-def _indents(module: cst.Module, node: cst.CSTNode, parents: _ParentMap) -> list[str]:
-    """The indentation of the blocks around ``node``, outermost first."""
-    indents: list[str] = []
-    current = parents.get(node)
-    while current is not None:
-        if isinstance(current, cst.IndentedBlock | cst.Match):
-            indents.append(module.default_indent if current.indent is None else current.indent)
-        current = parents.get(current)
-    return indents[::-1]
-
-
-def _code(module: cst.Module, node: cst.CSTNode, indents: list[str]) -> str:
-    """The code of ``node`` where it sits: its continuation lines keep the block's indent."""
-    state = CodegenState(default_indent=module.default_indent,
-                         default_newline=module.default_newline, indent_tokens=list(indents))
-    node._codegen(state)
-    return "".join(state.tokens)
-
-
-def _line_offsets(text: str) -> list[int]:
-    """The offset in ``text`` where each line starts, as libcst counts lines."""
-    return [0] + [match.end() for match in _NEWLINE.finditer(text)]
-
-
-_ParentMap = Mapping[cst.CSTNode, cst.CSTNode]
-_NEWLINE = re.compile(r"\r\n?|\n")
-
-
-class _Recorder(PositionProvidingCodegenState):
-    """libcst's position-recording code generation that also records each node's parent."""
-
-    def before_codegen(self, node: cst.CSTNode) -> None:
-        stack: list[cst.CSTNode] = self.nodes  # type: ignore[attr-defined]
-        if stack:
-            self.parents[node] = stack[-1]  # type: ignore[attr-defined]
-        stack.append(node)
-        super().before_codegen(node)
-
-    def after_codegen(self, node: cst.CSTNode) -> None:
-        super().after_codegen(node)
-        self.nodes.pop()  # type: ignore[attr-defined]
-
-
-def _positions_and_parents(module: cst.Module,
-                           ) -> tuple[Mapping[cst.CSTNode, CodeRange],
-                                      dict[cst.CSTNode, cst.CSTNode]]:
-    """Every node's position (as :class:`PositionProvider` gives it) and parent, in one walk.
-
-    Positions come from a code generation pass; recording parents in the same pass saves a
-    second walk of the tree, the largest part of the cost of a fix after the parse.
-    """
-    provider = PositionProvider()
-    state = _Recorder(default_indent=module.default_indent,
-                      default_newline=module.default_newline, provider=provider)
-    state.nodes = []  # type: ignore[attr-defined]
-    state.parents = {}  # type: ignore[attr-defined]
-    module._codegen(state)
-    positions = cast("Mapping[cst.CSTNode, CodeRange]", provider._computed)
-    parents: dict[cst.CSTNode, cst.CSTNode] = state.parents  # type: ignore[attr-defined]
-    return positions, parents
-
-
-def _root(is_async: bool) -> cst.FunctionDef:
-    """A function to stand for the one statements are cut out of (only its kind matters)."""
-    return cst.FunctionDef(name=cst.Name("_"), params=cst.Parameters(),
-                           body=cst.IndentedBlock(body=[cst.SimpleStatementLine([cst.Pass()])]),
-                           asynchronous=cst.Asynchronous() if is_async else None)
-
-
-_ASYNC_ROOT = _root(True)
-_SYNC_ROOT = _root(False)
-
-
 def _choose(nodes: list[cst.CSTNode], items: list[tuple[Finding, Fix]],
-            parent_of: _ParentMap) -> tuple[cst.CSTNode, bool, Fix] | None:
+            parent_of: ParentMap) -> tuple[cst.CSTNode, bool, Fix] | None:
     """The node to rewrite for the findings at one position, whether the blocking call is
     inside it (``open(p).read()`` runs whole in the thread, through a lambda), and the fix.
 
@@ -561,12 +489,12 @@ def _callee_name(node: cst.CSTNode) -> str:
     return ""
 
 
-def _statement_value(node: cst.CSTNode, parents: _ParentMap) -> bool:
+def _statement_value(node: cst.CSTNode, parents: ParentMap) -> bool:
     parent = parents.get(node)
     return isinstance(parent, _STATEMENT_PARENTS) and getattr(parent, "value", None) is node
 
 
-def _awaitable_here(node: cst.CSTNode, parents: _ParentMap) -> bool:
+def _awaitable_here(node: cst.CSTNode, parents: ParentMap) -> bool:
     parent = parents.get(node)
     if isinstance(parent, cst.Attribute | cst.Subscript) and parent.value is node:
         return False
@@ -577,16 +505,16 @@ def _awaitable_here(node: cst.CSTNode, parents: _ParentMap) -> bool:
     return _in_async_body(node, parents)
 
 
-def _in_async_body(node: cst.CSTNode, parents: _ParentMap) -> bool:
+def _in_async_body(node: cst.CSTNode, parents: ParentMap) -> bool:
     function = _enclosing_function(node, parents)
     return function is not None and function.asynchronous is not None
 
 
-def _in_function_body(node: cst.CSTNode, parents: _ParentMap) -> bool:
+def _in_function_body(node: cst.CSTNode, parents: ParentMap) -> bool:
     return _enclosing_function(node, parents) is not None
 
 
-def _enclosing_function(node: cst.CSTNode, parents: _ParentMap) -> cst.FunctionDef | None:
+def _enclosing_function(node: cst.CSTNode, parents: ParentMap) -> cst.FunctionDef | None:
     """The ``def`` whose own body holds ``node`` (``None`` past a lambda, class, default ...)."""
     current = parents.get(node)
     while current is not None:

@@ -24,8 +24,16 @@ from typing import Literal
 
 from ._model import Finding
 
-__all__ = ["FIXABILITY", "KEEP_TASK", "Edit", "Fix", "FixKind", "REQUESTS_VERBS", "Suggestion",
-           "plan_fix"]
+__all__ = [
+    "FIXABILITY",
+    "KEEP_TASK",
+    "REQUESTS_VERBS",
+    "Edit",
+    "Fix",
+    "FixKind",
+    "Suggestion",
+    "plan_fix",
+]
 
 #: ``sleep`` time.sleep -> await asyncio.sleep; ``await`` await the coroutine;
 #: ``await_arg`` bridge.run(c) / asyncio.run(c) -> await c; ``bridge_http`` requests.<verb> ->
