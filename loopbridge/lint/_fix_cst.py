@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import cast
+from typing import Any, cast
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
-from libcst.metadata import CodeRange, PositionProvider
-from libcst.metadata.position_provider import PositionProvidingCodegenState
+from libcst.metadata import CodeRange, ParentNodeProvider, PositionProvider
+
+try:  # libcst's code generation state: the fast path (one walk, code generated in place)
+    from libcst._nodes.internal import CodegenState
+    from libcst.metadata.position_provider import PositionProvidingCodegenState
+except ImportError:  # a libcst that moved them: the public API below, slower, same results
+    CodegenState = PositionProvidingCodegenState = None  # type: ignore[assignment,misc]
 
 __all__ = ["ASYNC_ROOT", "SYNC_ROOT", "ParentMap", "code_in_place", "indents_around",
            "line_offsets", "outermost_edited", "positions_and_parents"]
@@ -47,11 +51,21 @@ def indents_around(module: cst.Module, node: cst.CSTNode, parents: ParentMap) ->
 
 
 def code_in_place(module: cst.Module, node: cst.CSTNode, indents: list[str]) -> str:
-    """The code of ``node`` where it sits: its continuation lines keep the block's indent."""
-    state = CodegenState(default_indent=module.default_indent,
-                         default_newline=module.default_newline, indent_tokens=list(indents))
-    node._codegen(state)
-    return "".join(state.tokens)
+    """The code of ``node`` where it sits: its continuation lines keep the block's indent.
+
+    Without libcst's internals the code is generated as the public API does, without the
+    blocks' indentation: a node spanning several lines inside a block then does not match its
+    text, and the caller leaves it alone (reported, not fixed) rather than guess.
+    """
+    if CodegenState is not None:
+        try:
+            state = CodegenState(default_indent=module.default_indent,
+                                 default_newline=module.default_newline, indent_tokens=list(indents))
+            node._codegen(state)
+            return "".join(state.tokens)
+        except (AttributeError, TypeError):  # internals changed shape
+            pass
+    return module.code_for_node(node)
 
 
 def line_offsets(text: str) -> list[int]:
@@ -63,19 +77,31 @@ def line_offsets(text: str) -> list[int]:
 _NEWLINE = re.compile(r"\r\n?|\n")
 
 
-class _Recorder(PositionProvidingCodegenState):
-    """libcst's position-recording code generation that also records each node's parent."""
+def _recorder_class() -> type | None:
+    if PositionProvidingCodegenState is None:
+        return None
 
-    def before_codegen(self, node: cst.CSTNode) -> None:
-        stack: list[cst.CSTNode] = self.nodes  # type: ignore[attr-defined]
-        if stack:
-            self.parents[node] = stack[-1]  # type: ignore[attr-defined]
-        stack.append(node)
-        super().before_codegen(node)
+    class Recorder(PositionProvidingCodegenState):  # type: ignore[misc,valid-type]
+        """libcst's position-recording code generation that also records each node's parent."""
 
-    def after_codegen(self, node: cst.CSTNode) -> None:
-        super().after_codegen(node)
-        self.nodes.pop()  # type: ignore[attr-defined]
+        nodes: list[cst.CSTNode]
+        parents: dict[cst.CSTNode, cst.CSTNode]
+
+        def before_codegen(self, node: cst.CSTNode) -> None:
+            stack = self.nodes
+            if stack:
+                self.parents[node] = stack[-1]
+            stack.append(node)
+            super().before_codegen(node)
+
+        def after_codegen(self, node: cst.CSTNode) -> None:
+            super().after_codegen(node)
+            self.nodes.pop()
+
+    return Recorder
+
+
+_Recorder: Any = _recorder_class()
 
 
 def positions_and_parents(module: cst.Module,
@@ -86,15 +112,21 @@ def positions_and_parents(module: cst.Module,
     Positions come from a code generation pass; recording parents in the same pass saves a
     second walk of the tree, the largest part of the cost of a fix after the parse.
     """
-    provider = PositionProvider()
-    state = _Recorder(default_indent=module.default_indent,
-                      default_newline=module.default_newline, provider=provider)
-    state.nodes = []  # type: ignore[attr-defined]
-    state.parents = {}  # type: ignore[attr-defined]
-    module._codegen(state)
-    positions = cast("Mapping[cst.CSTNode, CodeRange]", provider._computed)
-    parents: dict[cst.CSTNode, cst.CSTNode] = state.parents  # type: ignore[attr-defined]
-    return positions, parents
+    if _Recorder is not None:
+        try:
+            provider = PositionProvider()
+            state = _Recorder(default_indent=module.default_indent,
+                              default_newline=module.default_newline, provider=provider)
+            state.nodes = []
+            state.parents = {}
+            module._codegen(state)
+            positions = cast("Mapping[cst.CSTNode, CodeRange]", provider._computed)
+            parents: dict[cst.CSTNode, cst.CSTNode] = state.parents
+            return positions, parents
+        except (AttributeError, TypeError):  # internals changed shape: the public API
+            pass
+    wrapper = cst.metadata.MetadataWrapper(module, unsafe_skip_copy=True)
+    return wrapper.resolve(PositionProvider), dict(wrapper.resolve(ParentNodeProvider))
 
 
 def _root(is_async: bool) -> cst.FunctionDef:

@@ -338,6 +338,38 @@ def test_statements_are_fixed_alone_or_with_their_whole_function() -> None:
     assert fix(fixed, unsafe=True) == fixed
 
 
+def test_without_libcsts_internals_the_public_api_fixes_the_same_or_leaves_the_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A libcst release that moves its code-generation internals must not break --fix."""
+    from loopbridge.lint import _fix_cst
+
+    source = """\
+        import time
+
+
+        async def ping():
+            return 1
+
+
+        async def f(flag):
+            if flag: time.sleep(1)
+            ping()
+            for _ in range(2):
+                time.sleep(
+                    2)
+        """
+    fast = fix(source, unsafe=True)
+    monkeypatch.setattr(_fix_cst, "CodegenState", None)
+    monkeypatch.setattr(_fix_cst, "_Recorder", None)
+    public = fix(source, unsafe=True)
+    ast.parse(public)
+    assert "    if flag: await asyncio.sleep(1)\n    await ping()\n" in public  # one-line calls: as fast
+    multi = "        await asyncio.sleep(\n            2)\n"
+    assert multi in fast
+    assert multi in public or "        time.sleep(\n            2)\n" in public  # fixed right, or not at all
+    assert fix(public, unsafe=True).count("await asyncio.sleep") >= public.count("await asyncio.sleep")
+
+
 def test_every_code_says_whether_it_is_fixable() -> None:
     from loopbridge.lint import RULES
 
