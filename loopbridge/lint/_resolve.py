@@ -139,7 +139,11 @@ class Project:
             return self.call_result(self.meaning(value[1]))
         if kind == "t":
             found = self.meaning(value[1])
-            if found is not None and found.kind in ("outside", "class"):
+            if found is None:
+                return None
+            if found.kind == "outside":  # an annotation names a class: what calling it makes
+                return Meaning("instance", self.catalogue.returns.get(found.name, found.name))
+            if found.kind == "class":
                 return Meaning("instance", found.name)
             return None
         if kind == "s":
