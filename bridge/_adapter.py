@@ -36,7 +36,7 @@ from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 from yarl import URL
 
-from async_core import LoopNotRunning, UpstreamError, UpstreamReadTimeout, default_loop
+from async_core import DeadlockRisk, LoopNotRunning, UpstreamError, UpstreamReadTimeout, default_loop
 from async_core.http import HttpConfig, default_http_config
 from async_core.http._socks import SOCKS_SCHEMES, socks_available
 from async_core.http._stream import BodyPipe, Opened, StreamSpec, Transport, iterate_in_thread
@@ -196,9 +196,15 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: bool | str = True, cert: Any = None, proxies: Mapping[str, str] | None = None) -> requests.Response:
         """Send a prepared request on the shared loop; see ``requests.adapters.HTTPAdapter.send``."""
+        lt = default_loop()
+        if lt.in_loop_thread():
+            raise DeadlockRisk(
+                f"{request.method} {request.url}: a Session with LoopBridgeAdapter was called on the loopbridge loop "
+                "thread (from a coroutine), where waiting for the answer would block the loop that has to fetch it. "
+                "In async code, await bridge.http.async_request(...) / async_get(...) / async_map(...), or move the "
+                "Session call off the loop: await asyncio.to_thread(session.get, url).")
         self.add_headers(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         spec = self._spec(request, stream, timeout, verify, cert, proxies)
-        lt = default_loop()
         try:
             opened: Opened = run(self._transport.open(lt, spec))
         except UpstreamError as exc:

@@ -19,7 +19,7 @@ from aiohttp import web
 from urllib3.util.retry import Retry
 
 import bridge.http
-from async_core import BlockedAddress, BodyTooLarge, default_loop
+from async_core import BlockedAddress, BodyTooLarge, DeadlockRisk, default_loop
 from async_core.http import HttpConfig, http_client
 from bridge._adapter import retry_overrides
 from bridge.http import LoopBridgeAdapter
@@ -345,6 +345,21 @@ def test_the_guard_judges_destinations_not_the_proxy_the_application_chose(upstr
             assert sent["Host"] == "origin.invalid" and upstream.seen[-1] == "http://origin.invalid/headers"
         with pytest.raises(requests.exceptions.ConnectionError, match="loopback"):  # a private destination still is
             session.get("http://127.0.0.1:9/headers", proxies={"http": f"http://localhost:{port}"}, timeout=5)
+
+
+def test_a_session_called_from_a_coroutine_on_the_loop_says_what_to_do_instead(upstream: Upstream) -> None:
+    with bridge.http.Session() as session:
+        async def view() -> int:
+            return session.get(f"{upstream.base}/hello", timeout=5).status_code
+
+        with pytest.raises(DeadlockRisk, match=r"async_get\(...\).*asyncio.to_thread\(session.get, url\)"):
+            bridge.run(view(), timeout=10)
+
+        async def off_the_loop() -> int:  # the way the message gives works
+            resp = await asyncio.to_thread(session.get, f"{upstream.base}/hello", timeout=5)
+            return resp.status_code
+
+        assert bridge.run(off_the_loop(), timeout=10) == 200
 
 
 def test_unreachable_proxy_is_proxy_error(session: requests.Session, closed_port: int) -> None:
