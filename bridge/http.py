@@ -23,7 +23,7 @@ from typing import Any, TypeVar, overload
 
 import requests
 
-from async_core import InvalidURL, default_loop, fan_out
+from async_core import DeadlockRisk, InvalidURL, default_loop, fan_out
 from async_core.http import (
     DEFAULT_CONCURRENCY,
     USE_CONFIG,
@@ -96,7 +96,20 @@ def request(method: str, url: str, **kwargs: Any) -> Response:
         TooManyRedirects, BodyTooLarge, InvalidURL: all ``requests.RequestException``.
         TypeError / ValueError: bad or unsupported arguments (``files=``, ``stream=``, …).
     """
+    if method == "GET":
+        _refuse_on_loop("get", "async_get(url, ...)")
+    else:
+        _refuse_on_loop(str(method).lower() if str(method).isalpha() else "request", f"async_request({method!r}, url, ...)")
     return run(send_on_loop(prepare_request(method, url, **kwargs)))
+
+
+def _refuse_on_loop(name: str, twin: str) -> None:
+    """Raise :class:`DeadlockRisk` naming the async twin when called on the loop thread."""
+    if default_loop().in_loop_thread():
+        raise DeadlockRisk(
+            f"bridge.http.{name}() was called on the loopbridge loop thread (from a coroutine), where waiting for "
+            f"the answer would block the loop that has to fetch it; in async code, await bridge.http.{twin} "
+            "instead.")
 
 
 def get(url: str, params: Any = None, **kwargs: Any) -> Response:
@@ -258,6 +271,7 @@ def map(items: Iterable[Any], *, concurrency: int = DEFAULT_CONCURRENCY, timeout
             print(url, resp if isinstance(resp, Exception) else resp.status_code)
     """
     check_map_args(concurrency, deadline, progress, return_exceptions)
+    _refuse_on_loop("map", "async_map(items, ...)")
     if session is not None or _has_requests_objects(items):
         return _map_session(session, items, concurrency, timeout, deadline, return_exceptions, progress)
     preps = prepare_items(items, timeout, return_exceptions)

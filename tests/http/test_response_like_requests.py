@@ -144,3 +144,20 @@ def test_the_adapter_takes_what_bridge_http_refuses(cookie_server: str) -> None:
         with session.get(cookie_server, stream=True, timeout=5, hooks={"response": []}) as resp:
             assert b"".join(resp.iter_content(4)).startswith(b"line one")
         assert session.post(cookie_server, files={"f": b"x"}, timeout=5).status_code == 405  # GET-only route
+
+
+@pytest.mark.parametrize(("call", "named", "twin"), [
+    (lambda: http.get("http://127.0.0.1:9/", timeout=1), "bridge.http.get()", "async_get(url, ...)"),
+    (lambda: http.post("http://127.0.0.1:9/", json={}), "bridge.http.post()", "async_request('POST', url, ...)"),
+    (lambda: http.map(["http://127.0.0.1:9/"]), "bridge.http.map()", "async_map(items, ...)"),
+])
+def test_a_sync_call_made_inside_a_coroutine_names_its_async_twin(call: object, named: str, twin: str) -> None:
+    import bridge
+    from async_core import DeadlockRisk
+
+    async def view() -> object:
+        return call()  # type: ignore[operator]
+
+    with pytest.raises(DeadlockRisk) as caught:
+        bridge.run(view(), timeout=10)
+    assert named in str(caught.value) and f"await bridge.http.{twin}" in str(caught.value)
