@@ -17,6 +17,7 @@ __all__ = [
     "GUARDED",
     "HAS_ARGS",
     "NONBLOCKING",
+    "PASSED",
     "NOQA",
     "CallSite",
     "ClassInfo",
@@ -42,6 +43,10 @@ GUARDED = 4
 #: keyword) / the second positional argument of the call around it.
 ARG0 = 8
 ARG1 = 16
+#: Call-site flag: not a call written in the code but a function passed as a callable
+#: (``loop.call_soon(fn)``, ``Thread(target=fn)``): recorded as a call its taker makes, as
+#: ``lambda *a: fn(*a)`` would be.
+PASSED = 32
 
 _NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 #: A ``# noqa`` comment with its optional codes (group ``codes``).

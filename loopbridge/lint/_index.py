@@ -37,6 +37,7 @@ from ._facts import (
     GUARDED,
     HAS_ARGS,
     NONBLOCKING,
+    PASSED,
     CallSite,
     ClassInfo,
     FunctionInfo,
@@ -117,6 +118,17 @@ def annotation_value(node: Any, walker_value: Any) -> Value:
         return ("t", value) if value is not None else None
     return None
 
+
+#: Calls that take a callable and call it later, by the name written (method or function),
+#: and the positional index of that callable; its keyword names are in _CALLABLE_KEYWORDS.
+#: Which callee a name really is gets checked by the rule (``_rule_lost``).
+_CALLABLE_POSITION = {
+    "call_soon": 0, "call_soon_threadsafe": 0, "add_done_callback": 0, "submit": 0,
+    "register": 0, "to_thread": 0, "call_later": 1, "call_at": 1, "add_signal_handler": 1,
+    "add_reader": 1, "add_writer": 1, "run_in_executor": 1, "signal": 1, "Timer": 1,
+    "Thread": 1,
+}
+_CALLABLE_KEYWORDS = frozenset({"target", "callback", "function", "fn", "func"})
 
 _TYPE = 1
 _DEBUG = 2
@@ -694,10 +706,13 @@ class _Walker:
             arg_ctx = Ctx.FORMAT
         expr = self.expr
         first: Value = None
+        takes_at = _CALLABLE_POSITION.get(name, -1) if not self.tc else -1
         for i, arg in enumerate(node.args):
             if i < 2 and type(arg) is ast.Call and not self.tc:
                 self._position = ARG0 if i == 0 else ARG1
             value = expr(arg, arg_ctx, index)
+            if i == takes_at and value is not None and type(arg) in (ast.Name, ast.Attribute):
+                self._given(arg, value, index)
             if i == 0:
                 first = value
             elif name in _EAGER_NAMES and value is not None and not self.tc \
@@ -708,6 +723,9 @@ class _Walker:
                     and type(kw.value) is ast.Call and not self.tc:
                 self._position = ARG0
             value = expr(kw.value, arg_ctx, index)
+            if takes_at >= 0 and kw.arg in _CALLABLE_KEYWORDS and value is not None \
+                    and type(kw.value) in (ast.Name, ast.Attribute):
+                self._given(kw.value, value, index)
             if kw.arg == "file" and name == "print" and value is not None and not self.tc:
                 # print(..., file=fh) writes to fh
                 self.fn.calls.append(CallSite(kw.value.lineno, kw.value.col_offset,
@@ -731,6 +749,14 @@ class _Walker:
         name = node.attr if type(node) is ast.Attribute else node.id
         self.fn.calls.append(CallSite(node.lineno, node.col_offset, value, name, Ctx.OTHER,
                                       caller, caller, self.guard | HAS_ARGS))
+
+    def _given(self, node: Any, value: Value, taker: int) -> None:
+        """Record a function handed to a callback taker (``loop.call_soon(fn)``,
+        ``Thread(target=fn)``) as the call the taker makes later: what ``lambda *a: fn(*a)``
+        given there would record (its result is the lambda's, returned to the taker)."""
+        name = node.attr if type(node) is ast.Attribute else node.id
+        self.fn.calls.append(CallSite(node.lineno, node.col_offset, value, name, Ctx.RETURN,
+                                      taker, taker, self.guard | HAS_ARGS | PASSED))
 
     @staticmethod
     def _call_flags(node: Any) -> int:

@@ -10,7 +10,8 @@ step further, to where it is lost:
 - LB308: returned by a plain helper (``def make(): return ping()``) whose result the caller
   drops;
 - LB309: created in a lambda given as a callback (``signal.signal``, ``loop.call_soon``,
-  ``atexit.register`` ...), which throws the lambda's result away;
+  ``atexit.register`` ...), which throws the lambda's result away, or a coroutine function
+  handed to such a callback taker or to a thread runner (``pool.submit(ping)``) itself;
 - LB310: the task of ``asyncio.create_task`` / ``ensure_future`` / ``loop.create_task`` not
   kept: the loop keeps only a weak reference, so the task can be collected mid-flight.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._facts import ARG0, ARG1
+from ._facts import ARG0, ARG1, PASSED
 from ._index import GROW_METHODS, CallSite, FunctionInfo, Value
 from ._model import Ctx, Finding, Rule
 from ._resolve import Project
@@ -41,8 +42,8 @@ RULES = (
          "the coroutine returned by a plain helper function is dropped by the caller",
          "await the helper's result, or make the helper async and await it"),
     Rule("LB309", "coroutine-in-callback",
-         "a lambda given as a callback calls a coroutine function; the caller drops the "
-         "coroutine", "schedule it with asyncio.create_task (keeping the task) inside the "
+         "a callback (a lambda, or a coroutine function handed over) makes a coroutine; the "
+         "caller drops it", "schedule it with asyncio.create_task (keeping the task) inside the "
          "callback, or register a plain function"),
     Rule("LB310", "task-not-kept",
          "the task from asyncio.create_task / ensure_future is dropped and can be garbage "
@@ -183,6 +184,12 @@ def _lost(fn: FunctionInfo, site: CallSite, label: str, run: _Run) -> Finding | 
         return finding(fn, site, "LB307", f"the coroutine from {label} is handed to {sink}(), "
                        "which cannot await it, so it never runs; await it and pass the result",
                        label)
+    if site.flags & PASSED and 0 <= site.lam < len(calls) and _takes_callable(calls[site.lam], run):
+        taker = display_name(run.name_of(calls[site.lam])) or calls[site.lam].name
+        return finding(fn, site, "LB309", f"{label[:-2]} is a coroutine function handed to {taker}(), "
+                       "which calls it and drops the coroutine it returns, so it never runs; await "
+                       "it on the loop, or hand over a plain function that schedules it with "
+                       "asyncio.create_task (and keeps the task)", label)
     if site.ctx == Ctx.RETURN and 0 <= site.lam < len(calls) and _takes_callback(
             calls[site.lam], run):
         taker = display_name(run.name_of(calls[site.lam])) or calls[site.lam].name
@@ -233,6 +240,12 @@ def _sink(site: CallSite, run: _Run, position: int = 0) -> bool:
 
 def _takes_callback(site: CallSite, run: _Run) -> bool:
     return site.name in _CALLBACK_METHODS or run.name_of(site) in _CALLBACK_TAKERS
+
+
+def _takes_callable(site: CallSite, run: _Run) -> bool:
+    """Whether ``site`` calls a function handed to it and drops what it returns: a callback
+    registrar, or a runner that calls it in a thread (``submit``, ``run_in_executor``)."""
+    return _takes_callback(site, run) or run.name_of(site) in _CALLABLE_TAKERS
 
 
 def _task(fn: FunctionInfo, site: CallSite, run: _Run) -> Finding | None:
