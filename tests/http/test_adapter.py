@@ -217,6 +217,20 @@ def test_gzip_is_decoded_by_requests_and_raw_keeps_the_wire_bytes(session: reque
     assert wire != b"z" * 5000 and gzip.decompress(wire) == b"z" * 5000
 
 
+def test_the_download_recipe_copies_raw_decoded(session: requests.Session, upstream: Upstream, tmp_path: object) -> None:
+    """``r.raw.decode_content = True; shutil.copyfileobj(r.raw, f)``: the common streaming download."""
+    import shutil
+
+    target = f"{tmp_path}/out.bin"
+    with session.get(f"{upstream.base}/gzip", stream=True) as r, open(target, "wb") as f:
+        r.raw.decode_content = True
+        shutil.copyfileobj(r.raw, f, 1024)
+    with open(target, "rb") as f:
+        assert f.read() == b"z" * 5000
+    r = session.get(f"{upstream.base}/gzip", stream=True)
+    assert r.raw.read(decode_content=True) == b"z" * 5000
+
+
 def test_bad_gzip_is_a_content_decoding_error(session: requests.Session, upstream: Upstream) -> None:
     with pytest.raises(requests.exceptions.ContentDecodingError):
         session.get(f"{upstream.base}/bad-gzip")
