@@ -232,6 +232,7 @@ class HttpClient:
         session = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
             headers={"User-Agent": cfg.user_agent}, timeout=aiohttp.ClientTimeout(total=None),
+            max_line_size=_MAX_LINE, max_field_size=_MAX_LINE,
         )
         # Our retry policy is the only one: aiohttp would otherwise resend an idempotent request
         # once after a reset, doubling the attempts (and a PUT's or DELETE's side effects).
@@ -445,6 +446,9 @@ _followers: weakref.WeakSet[HttpClient] = weakref.WeakSet()
 _create_lock = threading.Lock()
 #: sessions one client keeps open at most (beyond it, idle sessions of other configs close)
 _MAX_SESSIONS = 16
+#: longest status line and header line accepted, as requests (http.client) accepts them: a
+#: large cookie or CSP header is common, and aiohttp's own default (8190) refuses them
+_MAX_LINE = 65536
 #: the configuration requests made in this context use (see :func:`use_http_config`)
 _context_config: contextvars.ContextVar[HttpConfig | None] = contextvars.ContextVar("loopbridge_http_config", default=None)
 

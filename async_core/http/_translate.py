@@ -92,8 +92,8 @@ def translate_error(exc: BaseException, method: str, url: Any, timeouts: tuple[f
         return InvalidURL(f"{where}: invalid URL: {exc}.")
     if isinstance(exc, aiohttp.ClientConnectionError | ConnectionError | OSError):
         return UpstreamConnectionError(f"{where}: connection failed: {exc!r}.")
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return UpstreamError(f"{where}: the server's answer is not valid HTTP: {exc.message}.")
+    if isinstance(exc, aiohttp.ClientResponseError):  # requests raises a ConnectionError for these too
+        return UpstreamConnectionError(f"{where}: the server's answer is not valid HTTP: {exc.message}.")
     return UpstreamError(f"{where}: request failed: {exc!r}.")
 
 

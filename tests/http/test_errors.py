@@ -171,7 +171,7 @@ _KEY = aiohttp.client_reqrep.ConnectionKey("h", 80, False, True, None, None, Non
     (aiohttp.InvalidURL("x"), InvalidURL),
     (aiohttp.NonHttpUrlClientError("ftp://x"), InvalidURL),
     (ConnectionResetError(104, "reset"), UpstreamConnectionError),
-    (aiohttp.ClientResponseError(None, (), status=400, message="bad status line"), UpstreamError),  # type: ignore[arg-type]
+    (aiohttp.ClientResponseError(None, (), status=400, message="bad status line"), UpstreamConnectionError),  # type: ignore[arg-type]
 ])
 def test_translate_error_maps_each_aiohttp_error(exc: BaseException, expected: type) -> None:
     mapped = translate_error(exc, "GET", URL("http://h/"), (1.0, 2.0))

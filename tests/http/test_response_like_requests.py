@@ -161,3 +161,47 @@ def test_a_sync_call_made_inside_a_coroutine_names_its_async_twin(call: object, 
     with pytest.raises(DeadlockRisk) as caught:
         bridge.run(view(), timeout=10)
     assert named in str(caught.value) and f"await bridge.http.{twin}" in str(caught.value)
+
+
+def test_header_lines_as_long_as_requests_accepts() -> None:
+    """A 20 KB header (a big cookie, a CSP) is read as requests reads it; past 64 KB both refuse."""
+    async def big(request: web.Request) -> web.Response:
+        size = int(request.query["size"])
+        return web.Response(text="ok", headers={"X-Big": "a" * size, "Set-Cookie": "jwt=" + "b" * 12000})
+
+    loop = asyncio.new_event_loop()
+    box: dict[str, object] = {}
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        app = web.Application()
+        app.router.add_get("/", big)
+        runner = web.AppRunner(app, max_field_size=200_000, max_line_size=200_000)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        box["port"], box["runner"] = site._server.sockets[0].getsockname()[1], runner  # type: ignore[union-attr]
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    url = f"http://127.0.0.1:{box['port']}/"
+    try:
+        assert len(http.get(url, params={"size": 20000}, timeout=5).headers["X-Big"]) == 20000
+        with pytest.raises(requests.exceptions.ConnectionError, match="not valid HTTP"):
+            http.get(url, params={"size": 100_000}, timeout=5)
+        with http.Session() as session:
+            resp = session.get(url, params={"size": 20000}, timeout=5)
+            assert len(resp.headers["X-Big"]) == 20000 and len(session.cookies["jwt"]) == 12000
+            with pytest.raises(requests.exceptions.ConnectionError):  # as stock requests: too long
+                session.get(url, params={"size": 100_000}, timeout=5)
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(url, params={"size": 100_000}, timeout=5)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
