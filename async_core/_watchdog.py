@@ -101,10 +101,6 @@ _NO_ROUTE = "(no request)"
 
 _all_watchdogs: weakref.WeakSet[Watchdog] = weakref.WeakSet()
 
-#: the ticks run in an empty context: scheduled from a caller's thread (the loop starts lazily,
-#: often inside a Flask request) they would otherwise keep that caller's context, and every
-#: object in it, alive for the life of the loop
-_EMPTY_CONTEXT = contextvars.Context()
 
 
 def resolution_s(threshold_s: float) -> float:
@@ -181,6 +177,13 @@ class Watchdog:
         report_after_ms: float | None,
     ) -> None:
         self._loop, self._loop_ident, self._thread_name = loop, ident, thread_name
+        # The ticks run in an empty context of their own: scheduled from a caller's thread (the
+        # loop starts lazily, often inside a Flask request) they would otherwise keep that
+        # caller's context, and every object in it, alive for the life of the loop. One per
+        # watchdog, entered only by its loop's thread: a context shared between loops can be
+        # entered by two threads at once, and the tick that finds it "already entered" fails
+        # and stops ticking, which reads as a stall that never happened.
+        self._context = contextvars.Context()
         self._threshold_ms, self._strict, self._report_after_ms = threshold_ms, strict, report_after_ms
         self._pid = os.getpid()
         self._stopping = threading.Event()
@@ -253,7 +256,7 @@ class Watchdog:
         if not self._thread.is_alive():
             self._thread.start()
             if not self._paused:
-                self._loop.call_soon_threadsafe(self._start_ticking, context=_EMPTY_CONTEXT)
+                self._loop.call_soon_threadsafe(self._start_ticking, context=self._context)
 
     def stop(self, timeout: float = 1.0) -> None:
         """Stop the monitor thread (idempotent; safe from any thread, the loop's included)."""
@@ -316,7 +319,7 @@ class Watchdog:
         if not self._ticking and not self._stopping.is_set():
             self._ticking = True
             self._last_ran = time.monotonic()
-            self._loop.call_soon(self._tick, context=_EMPTY_CONTEXT)
+            self._loop.call_soon(self._tick, context=self._context)
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -328,7 +331,7 @@ class Watchdog:
         if not self._paused:
             self._check_gap(now)
         self._last_ran = now
-        self._loop.call_later(step, self._tick, context=_EMPTY_CONTEXT)
+        self._loop.call_later(step, self._tick, context=self._context)
 
     def _check_gap(self, now: float) -> None:
         """Loop thread: count how late this look came, and record a proven stall."""

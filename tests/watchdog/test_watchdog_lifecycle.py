@@ -266,3 +266,66 @@ def test_a_forked_child_gets_its_own_watchdog() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
+
+
+_MANY_LOOPS = textwrap.dedent("""
+    import logging, sys, threading, time
+    import async_core._watchdog
+    from async_core import LoopConfig, LoopThread
+
+    collisions = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            text = record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
+            if "already entered" in text:
+                collisions.append(text)
+
+    logging.getLogger().addHandler(Catch())
+    loops = [LoopThread(LoopConfig(watchdog_ms=20, thread_name=f"many-{i}", use_uvloop=sys.argv[1] == "uvloop"))
+             for i in range(12)]
+    for lt in loops:
+        lt.start()
+    stop = threading.Event()
+
+    def spin():  # GIL pressure: ticks get preempted half-way, as under a busy server
+        while not stop.is_set():
+            sum(range(1000))
+
+    spinners = [threading.Thread(target=spin) for _ in range(4)]
+    for t in spinners:
+        t.start()
+    sys.setswitchinterval(0.0001)
+    time.sleep(3)
+    stop.set()
+    for t in spinners:
+        t.join()
+    sys.setswitchinterval(0.005)
+    time.sleep(0.3)
+    late = [lt.config.thread_name for lt in loops if time.monotonic() - lt.watchdog._last_ran > 0.25]
+    print("collisions", len(collisions), "not ticking", late)
+    for lt in loops:
+        lt.stop()
+""")
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+def test_watchdogs_of_many_loops_never_share_a_context(loop_kind: str) -> None:
+    """Each watchdog ticks in a context of its own: one context shared between loop threads
+    was entered by two at once under GIL pressure, the tick failed ("already entered"), and
+    its watchdog stopped ticking and reported a stall of an idle loop."""
+    if loop_kind == "uvloop":
+        pytest.importorskip("uvloop")
+    first, second = LoopThread(LoopConfig(watchdog_ms=50, thread_name="ctx-a")), LoopThread(
+        LoopConfig(watchdog_ms=50, thread_name="ctx-b"))
+    try:
+        first.start()
+        second.start()
+        assert first.watchdog is not None and second.watchdog is not None
+        assert first.watchdog._context is not second.watchdog._context
+    finally:
+        first.stop()
+        second.stop()
+    out = subprocess.run([sys.executable, "-c", _MANY_LOOPS, loop_kind], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "collisions 0 not ticking []" in out.stdout, out.stdout + out.stderr[-2000:]
