@@ -50,7 +50,8 @@ def coroutine_names(project: Project) -> frozenset[str]:
     return frozenset(names)
 
 
-def _label(site: CallSite, project: Project) -> str | None:
+def coroutine_label(site: CallSite, project: Project) -> str | None:
+    """``name()`` when the call at ``site`` creates a coroutine, else ``None``."""
     found = project.callee(site)
     if found is None:
         return None
@@ -71,7 +72,7 @@ def check(fn: FunctionInfo, project: Project, names: frozenset[str]) -> Iterator
             continue
         if not fn.is_async and site.name not in names:
             continue
-        label = _label(site, project)
+        label = coroutine_label(site, project)
         if label is None:
             continue
         key = label

@@ -25,7 +25,7 @@ from ._index import GROW_METHODS, CallSite, FunctionInfo, Value
 from ._model import Ctx, Finding, Rule
 from ._resolve import Project
 from ._rule_base import Checker, RuleFamily, display_name, finding
-from ._rule_coroutines import coroutine_names
+from ._rule_coroutines import coroutine_label, coroutine_names
 
 __all__ = ["FAMILY", "RULES", "check"]
 
@@ -114,14 +114,7 @@ class _Run:
         """``name()`` when calling ``target`` creates a coroutine, else ``None``."""
         if target is None:
             return None
-        found = self.project.callee(CallSite(0, 0, target, "", 0, -1, -1, 0))
-        if found is None:
-            return None
-        if found.kind in ("coro", "offloaded") and found.fn is not None:
-            return f"{found.fn.display}()"
-        if found.kind == "async":
-            return f"{display_name(found.name)}()"
-        return None
+        return coroutine_label(CallSite(0, 0, target, "", 0, -1, -1, 0), self.project)
 
     def name_of(self, site: CallSite) -> str:
         """The qualified name a call site invokes, or ``""``."""

@@ -7,6 +7,8 @@ import asyncio
 import datetime
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import requests
@@ -21,14 +23,9 @@ def _response(content: bytes = b"", headers: tuple[tuple[str, str], ...] = (), e
                     datetime.timedelta(milliseconds=1), encoding)
 
 
-@pytest.fixture(scope="module")
-def cookie_server() -> Iterator[str]:
-    async def handler(request: web.Request) -> web.Response:
-        resp = web.Response(text="line one\nline two\nline three")
-        resp.set_cookie("session", "abc123", path="/", httponly=True)
-        resp.set_cookie("theme", "dark", path="/prefs")
-        return resp
-
+@contextmanager
+def _serving(handler: Any, **runner_options: Any) -> Iterator[str]:
+    """``handler`` on GET / of an aiohttp server on 127.0.0.1, in a thread, for the block."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     box: dict[str, object] = {}
@@ -37,12 +34,11 @@ def cookie_server() -> Iterator[str]:
         asyncio.set_event_loop(loop)
         app = web.Application()
         app.router.add_get("/", handler)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, **runner_options)
         loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
         loop.run_until_complete(site.start())
         box["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        box["runner"] = runner
         ready.set()
         loop.run_forever()
         loop.run_until_complete(runner.cleanup())
@@ -50,10 +46,24 @@ def cookie_server() -> Iterator[str]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    ready.wait(10)
-    yield f"http://127.0.0.1:{box['port']}/"
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    assert ready.wait(10), "the test server did not start"
+    try:
+        yield f"http://127.0.0.1:{box['port']}/"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def cookie_server() -> Iterator[str]:
+    async def handler(request: web.Request) -> web.Response:
+        resp = web.Response(text="line one\nline two\nline three")
+        resp.set_cookie("session", "abc123", path="/", httponly=True)
+        resp.set_cookie("theme", "dark", path="/prefs")
+        return resp
+
+    with _serving(handler) as url:
+        yield url
 
 
 def test_cookies_of_a_real_response_are_a_requests_jar(cookie_server: str) -> None:
@@ -169,29 +179,7 @@ def test_header_lines_as_long_as_requests_accepts() -> None:
         size = int(request.query["size"])
         return web.Response(text="ok", headers={"X-Big": "a" * size, "Set-Cookie": "jwt=" + "b" * 12000})
 
-    loop = asyncio.new_event_loop()
-    box: dict[str, object] = {}
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        app = web.Application()
-        app.router.add_get("/", big)
-        runner = web.AppRunner(app, max_field_size=200_000, max_line_size=200_000)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        box["port"], box["runner"] = site._server.sockets[0].getsockname()[1], runner  # type: ignore[union-attr]
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    url = f"http://127.0.0.1:{box['port']}/"
-    try:
+    with _serving(big, max_field_size=200_000, max_line_size=200_000) as url:
         assert len(http.get(url, params={"size": 20000}, timeout=5).headers["X-Big"]) == 20000
         with pytest.raises(requests.exceptions.ConnectionError, match="not valid HTTP"):
             http.get(url, params={"size": 100_000}, timeout=5)
@@ -202,6 +190,3 @@ def test_header_lines_as_long_as_requests_accepts() -> None:
                 session.get(url, params={"size": 100_000}, timeout=5)
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(url, params={"size": 100_000}, timeout=5)
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
