@@ -147,7 +147,7 @@ async def fan_out(
         A list, in input order, of each item's result or exception.
 
     Raises:
-        TypeError / ValueError: bad arguments (before anything runs).
+        TypeError, ValueError: bad arguments (before anything runs).
         Exception: with ``return_exceptions=False``, the first item's failure.
 
     Example::

@@ -352,7 +352,7 @@ class LoopThread:
 
         Registered closers run (newest first), async generators and the default executor are
         shut down, and the thread is joined. The whole call returns within ``grace`` plus
-        :data:`STOP_MARGIN` seconds whatever the loop is doing (as gunicorn's graceful timeout):
+        ``STOP_MARGIN`` seconds whatever the loop is doing (as gunicorn's graceful timeout):
         a loop blocked in sync code is left to die with the process (its thread is a daemon),
         and the log says so. Idempotent; the instance can be started again.
         Raises :class:`DeadlockRisk` when called on the loop thread itself.

@@ -3,7 +3,7 @@
 Unchanged synchronous code hands IO-heavy work to the process's one event-loop thread and gets
 results back: :func:`run`, :func:`to_sync`, :func:`to_async`, the Flask extension
 :class:`LoopBridge`, the requests-shaped :mod:`bridge.http`, and the ``loopbridge`` command
-(``lint``, ``demo``, ``bench``), which lives in the tools package :mod:`loopbridge`.
+(``lint``, ``demo``, ``bench``), which lives in the tools package ``loopbridge``.
 """
 
 import logging as _logging

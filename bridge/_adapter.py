@@ -147,7 +147,7 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
             timeouts, retries); ``None`` (default) uses the loop's shared pool and the
             process's configuration (``bridge.http.configure``).
         max_retries: as for ``HTTPAdapter``: an int, or a urllib3 ``Retry`` (see
-            :func:`retry_overrides` for what is mapped). Not given: the retry policy of
+            ``retry_overrides`` for what is mapped). Not given: the retry policy of
             ``config`` / ``**changes`` when either is given, else none (``HTTPAdapter``'s 0).
         pool_maxsize: as for ``HTTPAdapter``: connections per host (gives the adapter its own pool).
         pool_connections, pool_block: accepted for ``HTTPAdapter`` compatibility; aiohttp has

@@ -95,7 +95,7 @@ class LoopBridge:
         """Install the extension on ``app`` (idempotent).
 
         Raises:
-            TypeError / ValueError: a bad ``LOOPBRIDGE_*`` value (the message names the key).
+            TypeError, ValueError: a bad ``LOOPBRIDGE_*`` value (the message names the key).
         """
         if not isinstance(app, Flask):
             raise TypeError(f"LoopBridge.init_app() needs a Flask app, got {type(app).__name__}.")

@@ -92,9 +92,10 @@ def request(method: str, url: str, **kwargs: Any) -> Response:
             ``(user, password)`` tuple), ``verify``.
 
     Raises:
-        UpstreamConnectionError, UpstreamTimeout (and their connect/read kinds), BlockedAddress,
-        TooManyRedirects, BodyTooLarge, InvalidURL: all ``requests.RequestException``.
-        TypeError / ValueError: bad or unsupported arguments (``files=``, ``stream=``, …).
+        UpstreamError: the upstream failed (``UpstreamConnectionError``, ``UpstreamTimeout`` and
+            their connect and read kinds, ``BlockedAddress``, ``TooManyRedirects``,
+            ``BodyTooLarge``, ``InvalidURL``), each a ``requests.RequestException``.
+        TypeError, ValueError: bad or unsupported arguments (``files=``, ``stream=``, …).
     """
     if method == "GET":
         _refuse_on_loop("get", "async_get(url, ...)")
@@ -263,7 +264,7 @@ def map(items: Iterable[Any], *, concurrency: int = DEFAULT_CONCURRENCY, timeout
         A list with, for each item, its :class:`Response` or its exception.
 
     Raises:
-        TypeError / ValueError: a bad item or argument (before any request is sent).
+        TypeError, ValueError: a bad item or argument (before any request is sent).
 
     Example::
 
@@ -327,7 +328,7 @@ def configure(**changes: Any) -> HttpConfig:
         bridge.http.configure(block_private=True, allow=["127.0.0.1"], timeout=(3, 10), retries=1)
 
     Raises:
-        TypeError / ValueError: an unknown field or a bad value (the message names it).
+        TypeError, ValueError: an unknown field or a bad value (the message names it).
     """
     if not changes:
         return default_http_config()

@@ -20,6 +20,8 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
+
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from bridge import LoopBridge, http, run, to_async, to_sync
 
@@ -28,7 +30,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 #: the bridge names re-exported lazily (each a contract: they are bridge's own objects)
 _BRIDGE_NAMES = ("LoopBridge", "http", "run", "to_async", "to_sync")
 
-__all__ = ["LoopBridge", "http", "run", "to_async", "to_sync"]
+__all__ = ["LoopBridge", "__version__", "http", "run", "to_async", "to_sync"]
 
 
 def __getattr__(name: str) -> Any:

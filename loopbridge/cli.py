@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from ._version import __version__
+
 __all__ = ["main"]
 
 #: subcommand -> (module, attribute, one-line help)
@@ -54,7 +56,7 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="loopbridge")
+@click.version_option(version=__version__, prog_name="loopbridge")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """loopbridge: move a sync Flask + requests app onto asyncio one call at a time."""

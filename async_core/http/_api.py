@@ -112,6 +112,13 @@ async def async_get(url: str, params: Any = None, **kwargs: Any) -> Response:
 
 # -- fan-out --------------------------------------------------------------------------------------
 def check_map_args(concurrency: int, deadline: float | None, progress: Progress | None, return_exceptions: bool) -> None:
+    """Validate a fan-out's own arguments in the caller's thread, before anything is sent.
+
+    Raises:
+        TypeError, ValueError: ``concurrency`` outside 1..``MAX_CONCURRENCY``, a negative or
+            non-numeric ``deadline``, a ``progress`` that is not callable, a non-bool
+            ``return_exceptions`` (the message names the argument).
+    """
     check_int("concurrency", concurrency, minimum=1, maximum=MAX_CONCURRENCY)
     check_seconds("deadline", deadline, allow_none=True)
     if progress is not None and not callable(progress):
@@ -121,6 +128,17 @@ def check_map_args(concurrency: int, deadline: float | None, progress: Progress 
 
 
 def prepare_items(items: Iterable[Item], timeout: Any, return_exceptions: bool) -> list[PreparedRequest | InvalidURL]:
+    """Turn a fan-out's items (URLs, dicts of request arguments, ``Request`` objects) into prepared requests.
+
+    Runs in the caller's thread so bad input fails before anything is sent. With
+    ``return_exceptions``, an item whose URL is invalid becomes its :class:`InvalidURL` in place
+    (the fan-out returns it as that item's result); without, the first one is raised.
+
+    Raises:
+        TypeError: ``items`` is a single URL, a mapping or not iterable, or an item is neither
+            a URL, a dict nor a ``Request``.
+        InvalidURL: an item's URL cannot be sent (without ``return_exceptions``).
+    """
     if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
         raise TypeError(f"map() needs a list of URLs or Requests, got {type(items).__name__}; "
                         "wrap a single URL in a list: map([url]).")
@@ -155,6 +173,12 @@ def prepare_items(items: Iterable[Item], timeout: Any, return_exceptions: bool) 
 
 async def fan_out_requests(preps: list[PreparedRequest | InvalidURL], concurrency: int, deadline: float | None,
                             return_exceptions: bool, progress: Progress | None) -> list[Response | Exception]:
+    """Send prepared requests on the running loop's client with a concurrency bound (loop side).
+
+    Results keep the order of ``preps``; with ``return_exceptions`` each failure is returned in
+    its place, otherwise the first one is raised and the rest are cancelled. Call it on the loop
+    thread (``bridge.http.map`` does it through ``bridge.run``).
+    """
     client = loop_client()
     send = client.send
     factories: list[Any] = []

@@ -284,7 +284,7 @@ class HttpClient:
 
         Raises:
             UpstreamError: a subclass for each failure (connection, timeout, TLS, body size,
-                redirects, blocked address); TypeError / ValueError / InvalidURL for bad arguments.
+                redirects, blocked address); TypeError, ValueError or InvalidURL for bad arguments.
         """
         return await self.send(prepare_request(method, url, **kwargs))
 

@@ -39,7 +39,7 @@ def parse_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
     (as in requests; the config's ``total_timeout`` still applies).
 
     Raises:
-        TypeError / ValueError: any other shape, or a value that is not a positive number.
+        TypeError, ValueError: any other shape, or a value that is not a positive number.
 
     Example::
 

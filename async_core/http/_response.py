@@ -127,7 +127,7 @@ class Response:
 
     @property
     def text(self) -> str:
-        """The body decoded: the declared charset, else UTF-8, else a detected one (never raises)."""
+        """The body decoded, with the declared charset, else UTF-8, else a detected one (never raises)."""
         cached = self.__dict__.get("_text")
         if cached is None:
             cached = _decode(self.content, self.encoding)

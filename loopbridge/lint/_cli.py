@@ -29,7 +29,7 @@ from ._engine import LintResult, lint_paths
 from ._fileio import write_text
 from ._fixes import Suggestion
 from ._model import Finding
-from ._output import FORMATS, FORMATS_WITH_FIXES, render, statistics
+from ._output import FORMATS, FORMATS_WITH_FIXES, code_url, render, statistics
 
 __all__ = ["lint_command", "main"]
 
@@ -202,6 +202,8 @@ def _run(options: _Options) -> int:
         raise _Failure(f"cannot write the report: {_os_reason(exc)}") from exc
     if not options.quiet:
         _summary(result, len(findings), known, stale, fixed, options)
+        if options.fmt == "text":
+            _doc_hints(findings)
     return 1 if findings and not options.exit_zero else 0
 
 
@@ -249,6 +251,19 @@ def _emit(report: str, output_file: str | None) -> None:
         write_text(output_file, report)
     elif report:
         click.echo(report, nl=False)
+
+
+#: at most this many codes get a documentation line after the text report
+_MAX_DOC_HINTS = 8
+
+
+def _doc_hints(findings: list[Finding]) -> None:
+    """One line per code found, linking its section of the rule reference (what it means, the fix)."""
+    codes = sorted({finding.code for finding in findings})
+    for code in codes[:_MAX_DOC_HINTS]:
+        click.echo(f"  {code}: how to fix it: {code_url(code)}", err=True)
+    if len(codes) > _MAX_DOC_HINTS:
+        click.echo(f"  ... every code: {code_url(codes[_MAX_DOC_HINTS]).split('#')[0]}", err=True)
 
 
 def _summary(result: LintResult, shown: int, known: int, stale: int, fixed: int,

@@ -41,7 +41,7 @@ class LintResult:
     """The outcome of a run: sorted findings, the files read, and counts for statistics."""
 
     findings: list[Finding] = field(default_factory=list)
-    #: Every file of the run as findings show it (for a baseline: what this run can judge).
+    #: Every file of the run, each path as findings show it; a baseline judges only these.
     paths: list[str] = field(default_factory=list)
     files: int = 0
     lines: int = 0
@@ -240,7 +240,7 @@ class _Follower:
 def lint_paths(paths: Sequence[str], config: LintConfig | None = None, *,
                keep_index: bool = False,
                reuse: Mapping[str, tuple[ModuleIndex, int]] | None = None) -> LintResult:
-    """Lint the Python files under ``paths``; see :func:`discover` for the files chosen.
+    """Lint the Python files under ``paths``; see ``discover`` for the files chosen.
 
     ``keep_index`` keeps each file's index in :attr:`LintResult.index`; ``reuse`` is such an
     index from an earlier run, minus the files changed since (they are read again): the rules

@@ -13,16 +13,20 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .._version import DOCS_URL, __version__
 from ._codes import RULES
 from ._fileio import json_text, read_bytes
 from ._fixes import Suggestion
 from ._model import Finding
 
-__all__ = ["FORMATS", "FORMATS_WITH_FIXES", "render", "statistics"]
+__all__ = ["FORMATS", "FORMATS_WITH_FIXES", "code_url", "render", "statistics"]
 
 
-_DOCS = "https://github.com/loopbridge/loopbridge/blob/main/docs/lint.md"
-_VERSION = "0.1.0"
+def code_url(code: str) -> str:
+    """The address of a code's section in the published rule reference (docs/lint.md)."""
+    return f"{DOCS_URL}lint.html#{code.lower()}"
+
+
 
 
 def _text(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> str:
@@ -122,7 +126,7 @@ def _sarif(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> 
          "shortDescription": {"text": RULES[code].summary},
          "fullDescription": {"text": f"{RULES[code].summary}. Fix: {RULES[code].fix}."},
          "help": {"text": RULES[code].fix},
-         "helpUri": f"{_DOCS}#{code.lower()}",
+         "helpUri": code_url(code),
          "defaultConfiguration": {"level": "error"}}
         for code in codes
     ]
@@ -151,8 +155,8 @@ def _sarif(findings: Sequence[Finding], fixes: Mapping[Finding, Suggestion]) -> 
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "loopbridge-lint", "version": _VERSION,
-                                "informationUri": _DOCS, "rules": rules}},
+            "tool": {"driver": {"name": "loopbridge-lint", "version": __version__,
+                                "informationUri": f"{DOCS_URL}lint.html", "rules": rules}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
             "columnKind": "utf16CodeUnits",
             "results": results,

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from .._version import __version__
 from ._config import ConfigError, LintConfig, find_pyproject, load_config
 from ._engine import lint_tree
 from ._index import ModuleIndex
@@ -41,7 +42,7 @@ class LoopbridgeFlake8:
     """The flake8 checker: yields ``(line, column, "LBxxx message", type)`` per finding."""
 
     name = "loopbridge"
-    version = "0.1.0"
+    version = __version__
     #: False when flake8's --select names codes but none of ours (the work would be thrown away).
     active = True
 
