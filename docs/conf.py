@@ -39,6 +39,7 @@ suppress_warnings: list[str] = []
 # API reference: docstrings are reST with Google-style sections (Raises:, Returns:).
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented"
 autodoc_default_options = {"show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

@@ -34,19 +34,24 @@ class HttpConfig:
         limit_per_host: connections open at once to one host:port (0 = no limit per host); below
             ``limit`` so one slow or hung host cannot take the whole pool. Waiting for a free
             connection counts against the connect timeout.
-        dns_cache / dns_ttl: cache DNS answers for ``dns_ttl`` seconds.
-        connect_timeout / read_timeout: seconds to connect, and to wait for each piece of the
-            response. ``timeout=`` sets both the requests way (a number or ``(connect, read)``).
+        dns_cache: cache DNS answers.
+        dns_ttl: seconds a cached DNS answer is used.
+        connect_timeout: seconds to connect. ``timeout=`` sets it and ``read_timeout`` the
+            requests way (a number or ``(connect, read)``).
+        read_timeout: seconds to wait for each piece of the response.
         total_timeout: seconds for a whole call, redirects and retries included (None = none).
         retries: extra attempts for idempotent methods (``retry_methods``) after a retryable
             failure (default 0: like requests, nothing is retried unless asked); a call makes
             exactly ``1 + retries`` attempts, aiohttp's own resend after a reset is turned off; ``backoff`` * 2**(attempt-1) seconds apart, capped at ``backoff_max``, with
             jitter (half the delay is random).
-        retry_on_connection_errors / retry_on_timeouts / retry_statuses: which failures retry.
+        retry_on_connection_errors: retry after a failure to connect.
+        retry_on_timeouts: retry after a timeout.
+        retry_statuses: the response statuses that are retried.
         max_body: largest response body accepted, in bytes (streamed; larger is an error).
         max_redirects: longest redirect chain followed.
         verify: verify TLS certificates.
-        block_private / allow: the SSRF guard and its allow-list of hosts and networks.
+        block_private: the SSRF guard: refuse private, loopback and link-local addresses.
+        allow: the guard's allow-list of hosts and networks.
         user_agent: the ``User-Agent`` header sent unless a request sets its own.
 
     Example::
