@@ -29,6 +29,8 @@ from async_core._errors import InvalidURL, UpstreamPayloadError, UpstreamSSLErro
 from async_core.http import translate_error
 from bridge import http
 
+from .raw_server import OkHandler
+
 
 @pytest.fixture(autouse=True)
 def no_retries() -> None:
@@ -126,17 +128,7 @@ def tls_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(d / "cert.pem", d / "key.pem")
 
-    class Quiet(stdlib_http_server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = stdlib_http_server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    server = stdlib_http_server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
