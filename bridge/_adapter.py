@@ -23,6 +23,7 @@ import os
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,9 +49,17 @@ from async_core import (
     default_loop,
 )
 from async_core.http import HttpConfig, default_http_config
-from async_core.http._socks import SOCKS_SCHEMES, socks_available
 from async_core.http._request import SKIP_HEADER, check_skip, header_text
-from async_core.http._stream import BodyPipe, Head, Opened, StreamSpec, Transport, UpstreamLoopStopped, iterate_in_thread
+from async_core.http._socks import SOCKS_SCHEMES, socks_available
+from async_core.http._stream import (
+    BodyPipe,
+    Head,
+    Opened,
+    StreamSpec,
+    Transport,
+    UpstreamLoopStopped,
+    iterate_in_thread,
+)
 
 from ._calls import run
 
@@ -278,6 +287,10 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
                 "Session call off the loop: await asyncio.to_thread(session.get, url).")
         self.add_headers(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         spec = self._spec(request, stream, timeout, verify, cert, proxies)
+        if spec.ssl is False:  # as urllib3 warns, so that code (and tests) relying on the warning keep it
+            warnings.warn(f"Unverified HTTPS request is being made to host '{spec.url.host}'. Adding certificate "
+                          "verification is strongly advised. See: https://urllib3.readthedocs.io/en/latest/"
+                          "advanced-usage.html#tls-warnings", urllib3.exceptions.InsecureRequestWarning, stacklevel=2)
         try:
             opened: Opened = run(self._transport.open(lt, spec))
         except UpstreamError as exc:
@@ -304,7 +317,9 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
             preload_content=False, decode_content=False, original_response=source,  # type: ignore[arg-type]
             request_method=request.method, request_url=request.url,
         )
-        raw.version_string = f"HTTP/{head.version // 10}.{head.version % 10}"  # a keyword only from urllib3 2.3
+        # urllib3 (2.3+, a keyword only from then) gives the version its connection speaks, HTTP/1.1, whatever
+        # the response's own (that is raw.version)
+        raw.version_string = "HTTP/1.1"
         return self.build_response(request, raw)
 
     def add_headers(self, request: requests.PreparedRequest, **kwargs: Any) -> None:

@@ -76,21 +76,29 @@ class RawServer:
                         return
                     buffer += data
                 head, _, buffer = buffer.partition(b"\r\n\r\n")
+                chunked = b"transfer-encoding: chunked" in head.lower()
+                end = b"0\r\n\r\n" if chunked else b""
                 length = _content_length(head)
-                while len(buffer) < length:
+                while (end not in buffer) if chunked else (len(buffer) < length):
                     data = conn.recv(65536)
                     if not data:
                         return
                     buffer += data
-                body, buffer = buffer[:length], buffer[length:]
+                if chunked:
+                    cut = buffer.index(end) + len(end)
+                    body, buffer = buffer[:cut], buffer[cut:]
+                else:
+                    body, buffer = buffer[:length], buffer[length:]
                 self.requests.append(head + b"\r\n\r\n" + body)
-                path = head.split(b" ", 2)[1].decode("latin-1").split("?")[0]
-                answer = self.routes[path](head)
+                method, target = head.split(b" ", 2)[:2]
+                answer = self.routes[target.decode("latin-1").split("?")[0]](head)
                 if answer is None:  # say nothing; hold the connection until the test ends
                     self._stop.wait(30)
                     return
+                if method == b"HEAD":  # the head only, as HTTP says
+                    answer = answer.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
                 conn.sendall(answer)
-                if b"connection: close" in answer.lower().split(b"\r\n\r\n")[0] or path in self.close_after:
+                if b"connection: close" in answer.lower().split(b"\r\n\r\n")[0] or target.decode("latin-1") in self.close_after:
                     conn.shutdown(socket.SHUT_RDWR)
                     return
         except OSError:
@@ -157,3 +165,28 @@ class OkHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+#: routes for the tests: well-formed answers of every shape, and malformed ones
+RAW_ROUTES: dict[str, Route] = {
+    "/ok": lambda head: answer(headers=[(b"X-A", b"1"), (b"X-A", b"2"), (b"Content-Type", b"text/plain")], body=b"hi"),
+    "/spaced-reason": lambda head: answer(status=b"200   Fine  ", body=b"x"),
+    "/http10": lambda head: answer(version=b"HTTP/1.0", status=b"201 Made", body=b"x"),
+    "/no-reason": lambda head: answer(status=b"299", body=b"x"),
+    "/latin1-header": lambda head: answer(headers=[(b"X-L", "é".encode("latin-1"))], body=b"x"),
+    "/chunked": lambda head: answer(headers=[(b"Transfer-Encoding", b"chunked")], body=b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", length=False),
+    "/until-close": lambda head: answer(headers=[(b"Connection", b"close")], body=b"read to the end", length=False),
+    "/cookies": lambda head: answer(headers=[(b"Set-Cookie", b"a=1; Path=/"), (b"Set-Cookie", b"b=2; Path=/; HttpOnly")], body=b"c"),
+    "/charset": lambda head: answer(headers=[(b"Content-Type", b"text/html; charset=ISO-8859-1")], body="é".encode("latin-1")),
+    "/json": lambda head: answer(headers=[(b"Content-Type", b"application/json")], body=b'{"a": [1, 2]}'),
+    "/see-other": lambda head: answer(status=b"303 See Other", headers=[(b"Location", b"/ok")]),
+    "/loop": lambda head: answer(status=b"302 Found", headers=[(b"Location", b"/loop")]),
+    "/links": lambda head: answer(headers=[(b"Link", b'<http://x/2>; rel="next"')], body=b""),
+    "/empty": lambda head: answer(status=b"204 No Content", length=False),
+    # malformed answers
+    "/bad-status": lambda head: b"NONSENSE\r\n\r\n",
+    "/bad-chunk": lambda head: answer(headers=[(b"Transfer-Encoding", b"chunked")], body=b"zz\r\nhello\r\n0\r\n\r\n", length=False),
+    "/truncated": lambda head: b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b",
+    "/silent": lambda head: None,
+    "/first-then-silent": lambda head: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n",
+}

@@ -44,28 +44,6 @@ def test_connection_refused(closed_port: int) -> None:
     assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
 
 
-@pytest.fixture
-def full_backlog() -> Iterator[int]:
-    """A listening port whose accept queue is full: connecting to it hangs (connect timeout)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        s = socket.socket()
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(s)
-    yield port
-    for s in fillers:
-        s.close()
-    server.close()
-
-
 def test_connect_timeout(full_backlog: int) -> None:
     with pytest.raises(requests.ConnectTimeout) as info:
         http.get(f"http://127.0.0.1:{full_backlog}/", timeout=(0.2, 5))
