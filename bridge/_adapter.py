@@ -58,10 +58,12 @@ from async_core.http._stream import (
     StreamSpec,
     Transport,
     UpstreamLoopStopped,
+    drop_opened,
     iterate_in_thread,
 )
+from async_core.http._track import CallerDeadline, Progress
 
-from ._calls import run
+from ._calls import run_watched
 
 __all__ = ["LoopBridgeAdapter", "SessionBatch", "retry_overrides"]
 
@@ -291,8 +293,11 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
             warnings.warn(f"Unverified HTTPS request is being made to host '{spec.url.host}'. Adding certificate "
                           "verification is strongly advised. See: https://urllib3.readthedocs.io/en/latest/"
                           "advanced-usage.html#tls-warnings", urllib3.exceptions.InsecureRequestWarning, stacklevel=2)
+        progress = Progress(self._transport.connections)
+        watch = CallerDeadline(lt, progress, spec.connect, spec.read, self._transport.caller_total(),
+                               f"{spec.method} {request.url}", settle=drop_opened)
         try:
-            opened: Opened = run(self._transport.open(lt, spec))
+            opened: Opened = run_watched(self._transport.open(lt, spec, progress), watch)
         except UpstreamError as exc:
             exc.request = request
             if isinstance(exc, UpstreamReadTimeout):

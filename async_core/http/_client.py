@@ -42,12 +42,13 @@ from ._request import USE_CONFIG, PreparedRequest, next_hop, parse_timeout, prep
 from ._response import REDIRECT_STATUSES as _REDIRECTS
 from ._response import Headers, Response
 from ._ssrf import GuardedResolver
-from ._track import TrackConnections
+from ._track import CURRENT, TrackConnections
 from ._translate import BOUNDARY, translate_error
 
 __all__ = [
     "HttpClient",
     "SessionLease",
+    "current_http_config",
     "default_http_config",
     "http_client",
     "loop_http_client",
@@ -444,6 +445,9 @@ class HttpClient:
                 allow_redirects=False, cookies=prep.cookies, **extra,
             ) as raw:
                 elapsed = loop.time() - started
+                progress = CURRENT.get()
+                if progress is not None:  # the head came: the caller's read deadline starts again
+                    progress.step()
                 content = await _read_body(raw, cfg.max_body, prep.method)
                 return Response(
                     raw.status, (raw.reason or "").strip(), Headers(tuple([(str(k), v) for k, v in raw.headers.items()])), content, str(raw.url),
@@ -503,6 +507,12 @@ def use_http_config(config: HttpConfig | None) -> contextvars.Token[HttpConfig |
 def reset_http_config(token: contextvars.Token[HttpConfig | None]) -> None:
     """Undo a :func:`use_http_config` (the token it returned)."""
     _context_config.reset(token)
+
+
+def current_http_config() -> HttpConfig:
+    """The configuration a request sent from this context uses: the one :func:`use_http_config`
+    set, else the process's (any thread; the caller's side reads its limits here)."""
+    return _context_config.get() or _process_config
 
 
 def default_http_config() -> HttpConfig:

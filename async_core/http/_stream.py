@@ -47,10 +47,10 @@ from .._errors import (
     UpstreamTimeout,
 )
 from .._loop import LoopThread
-from ._client import HttpClient, SessionLease, loop_http_client
+from ._client import HttpClient, SessionLease, current_http_config, loop_http_client
 from ._config import HttpConfig
 from ._ssrf import is_ip_literal
-from ._track import CURRENT, Progress, close_idle, loop_answers
+from ._track import CURRENT, PROBE_WAIT, Progress, close_idle, loop_answers
 from ._translate import BOUNDARY, body_framing_error, translate_error
 
 __all__ = [
@@ -63,12 +63,11 @@ __all__ = [
     "UpstreamInvalidHeader",
     "UpstreamLoopStopped",
     "UpstreamProxyError",
+    "drop_opened",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: seconds the caller waits for a blocked-looking loop to answer before ending a call itself
-PROBE_WAIT = 0.05
 
 
 class UpstreamProxyError(UpstreamConnectionError, requests.exceptions.ProxyError):
@@ -278,7 +277,7 @@ class Transport:
         body was handed over (``progress.abandoned``) never gets it: it is closed here.
         """
         if progress is None:
-            progress = Progress(self.connections)
+            progress = Progress(self.connections, CURRENT.get())
         token = CURRENT.set(progress)
         try:
             opened = await self._open(lt, spec)
@@ -288,6 +287,10 @@ class Transport:
         if progress.abandoned and opened.body is not None:
             opened.body.abandon()
         return opened
+
+    def caller_total(self) -> float | None:
+        """The ``total_timeout`` the caller's side holds for this transport's requests (any thread)."""
+        return (self._config or current_http_config()).total_timeout
 
     def close_idle(self, lt: LoopThread) -> int:
         """Close the idle pooled connections this transport's requests used (loop thread); the count."""
@@ -387,6 +390,9 @@ class Transport:
             version = raw.version
             head = Head(raw.status, (raw.reason or "").strip(), headers, str(raw.url),
                         11 if version is None else version.major * 10 + version.minor, elapsed)
+            progress = CURRENT.get()
+            if progress is not None:
+                progress.step()
             if spec.stream:
                 return Opened(head, None, OpenBody(raw, lease, cfg.max_body, spec)), None  # handed over
             return Opened(head, await _read_capped(raw, cfg.max_body, spec), None), raw
@@ -414,10 +420,13 @@ async def _read_capped(raw: aiohttp.ClientResponse, cap: int, spec: StreamSpec) 
     chunks: list[bytes] = []
     size = 0
     content = raw.content
+    progress = CURRENT.get()  # each chunk is a step: the caller's read deadline moves with it
     while True:
         chunk = await content.readany()
         if not chunk:
             return b"".join(chunks)
+        if progress is not None:
+            progress.step()
         size += len(chunk)
         if size > cap:
             raise BodyTooLarge(f"{_where(spec)}: the body passed max_body={cap} bytes and was not read further; "
@@ -453,6 +462,12 @@ async def iterate_in_thread(items: Iterable[Any]) -> AsyncIterator[bytes]:
 
 
 # -- the caller side ------------------------------------------------------------------------------
+def drop_opened(opened: Opened) -> None:
+    """Give up an :class:`Opened` nobody will read (loop thread): its open body's connection closes."""
+    if opened.body is not None:
+        opened.body.abandon()
+
+
 def _abandon(lt: LoopThread, body: OpenBody) -> None:
     try:
         lt.call_soon(body.abandon)

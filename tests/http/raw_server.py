@@ -13,9 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-#: a route: request head (bytes, up to the blank line) -> the bytes to send back; ``None``: say nothing
-Route = Callable[[bytes], bytes | None]
+#: a route: request head (bytes, up to the blank line) -> the bytes to send back (a list: pieces sent
+#: 0.4 s apart); ``None``: say nothing
+Route = Callable[[bytes], Any]
 
 
 class RawServer:
@@ -45,6 +47,10 @@ class RawServer:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
+        except OSError:
+            pass
         self._sock.close()
         for conn in list(self._conns):
             try:
@@ -97,6 +103,11 @@ class RawServer:
                     return
                 if method == b"HEAD":  # the head only, as HTTP says
                     answer = answer.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+                if isinstance(answer, list):  # pieces, sent 0.4 s apart (a body that trickles in)
+                    for piece in answer[:-1]:
+                        conn.sendall(piece)
+                        time.sleep(0.4)
+                    answer = answer[-1]
                 conn.sendall(answer)
                 if b"connection: close" in answer.lower().split(b"\r\n\r\n")[0] or target.decode("latin-1") in self.close_after:
                     conn.shutdown(socket.SHUT_RDWR)
