@@ -15,12 +15,15 @@ docs/http.md ("Mount on your Session") lists what differs from ``HTTPAdapter``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import io
+import logging
 import os
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,15 +39,38 @@ from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 from yarl import URL
 
-from async_core import DeadlockRisk, LoopNotRunning, UpstreamError, UpstreamReadTimeout, default_loop
+from async_core import (
+    BodyTooLarge,
+    DeadlockRisk,
+    LoopNotRunning,
+    UpstreamError,
+    UpstreamReadTimeout,
+    UpstreamSSLError,
+    default_loop,
+)
 from async_core.http import HttpConfig, default_http_config
+from async_core.http._request import SKIP_HEADER, check_skip, header_text
 from async_core.http._socks import SOCKS_SCHEMES, socks_available
-from async_core.http._stream import BodyPipe, Opened, StreamSpec, Transport, iterate_in_thread
+from async_core.http._stream import (
+    BodyPipe,
+    Head,
+    Opened,
+    StreamSpec,
+    Transport,
+    UpstreamLoopStopped,
+    drop_opened,
+    iterate_in_thread,
+)
+from async_core.http._track import CallerDeadline, Progress
 
-from ._calls import run
+from ._calls import run_watched
 
 __all__ = ["LoopBridgeAdapter", "SessionBatch", "retry_overrides"]
 
+logger = logging.getLogger(__name__)
+
+#: seconds close() waits for the loop to close the adapter's connections
+_CLOSE_WAIT = 2.0
 _AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 _COOKIE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 
@@ -89,14 +115,44 @@ def retry_overrides(max_retries: Any) -> tuple[dict[str, Any], bool]:
 class _Source:
     """What urllib3's ``HTTPResponse`` reads from: the part ``http.client.HTTPResponse`` plays.
 
-    ``msg`` carries every header line (requests' cookie extraction reads ``Set-Cookie`` there).
+    It is also ``raw._original_response``, so it offers what code reads there from
+    http.client's response: ``version`` (10 or 11), ``status``, ``reason``, ``msg`` and
+    ``headers`` (every header line; requests' cookie extraction reads ``Set-Cookie`` there),
+    ``getheader``, ``getheaders``, ``info``, ``getcode`` and ``geturl``.
     """
 
-    def __init__(self, msg: http.client.HTTPMessage, content: bytes | None, pipe: BodyPipe | None) -> None:
-        self.msg = msg
+    debuglevel = 0
+
+    def __init__(self, head: Head, content: bytes | None, pipe: BodyPipe | None) -> None:
+        self.msg = self.headers = _message(head.headers)
+        self.version, self.status, self.reason = head.version, head.status, head.reason
+        self.url = head.url
         self._memory = io.BytesIO(content) if content is not None else None
         self._pipe = pipe
         self._closed = False
+
+    @property
+    def code(self) -> int:
+        return self.status
+
+    def getcode(self) -> int:
+        return self.status
+
+    def geturl(self) -> str:
+        return self.url
+
+    def info(self) -> http.client.HTTPMessage:
+        return self.msg
+
+    def getheader(self, name: str, default: Any = None) -> Any:
+        """The header's value (repeated headers joined with ``", "``), as http.client gives it."""
+        values = self.msg.get_all(name)
+        if not values:
+            return default
+        return ", ".join(values)
+
+    def getheaders(self) -> list[tuple[str, str]]:
+        return list(self.msg.items())
 
     def read(self, amt: int | None = None) -> bytes:
         if self._closed:
@@ -130,6 +186,34 @@ class _Source:
         if self._pipe is not None:
             self._pipe.close()
         self._memory = None
+
+
+class _Raw(HTTPResponse):
+    """urllib3's response, except that two errors of ours reach the caller as themselves.
+
+    urllib3 wraps every ``OSError`` a body read raises in its ``ProtocolError`` (requests then
+    raises ``ChunkedEncodingError``), and our errors are ``OSError`` through
+    ``requests.RequestException``. :class:`BodyTooLarge` (a limit of ours, caught by
+    ``except BodyTooLarge``) and :class:`UpstreamLoopStopped` (a ``ConnectionError``: the loop
+    went away, the upstream did nothing wrong) are unwrapped; every other error keeps urllib3's
+    shape, as with ``HTTPAdapter``.
+    """
+
+    def read(self, *args: Any, **kwargs: Any) -> bytes:
+        return _unwrapping_ours(super().read, *args, **kwargs)
+
+    def read1(self, *args: Any, **kwargs: Any) -> bytes:
+        return _unwrapping_ours(super().read1, *args, **kwargs)
+
+
+def _unwrapping_ours(read: Any, *args: Any, **kwargs: Any) -> bytes:
+    try:
+        return read(*args, **kwargs)  # type: ignore[no-any-return]
+    except urllib3.exceptions.ProtocolError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, BodyTooLarge | UpstreamLoopStopped):
+            raise cause.with_traceback(cause.__traceback__) from cause.__cause__
+        raise
 
 
 def _message(headers: tuple[tuple[str, str], ...]) -> http.client.HTTPMessage:
@@ -205,8 +289,15 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
                 "Session call off the loop: await asyncio.to_thread(session.get, url).")
         self.add_headers(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         spec = self._spec(request, stream, timeout, verify, cert, proxies)
+        if spec.ssl is False:  # as urllib3 warns, so that code (and tests) relying on the warning keep it
+            warnings.warn(f"Unverified HTTPS request is being made to host '{spec.url.host}'. Adding certificate "
+                          "verification is strongly advised. See: https://urllib3.readthedocs.io/en/latest/"
+                          "advanced-usage.html#tls-warnings", urllib3.exceptions.InsecureRequestWarning, stacklevel=2)
+        progress = Progress(self._transport.connections)
+        watch = CallerDeadline(lt, progress, spec.connect, spec.read, self._transport.caller_total(),
+                               f"{spec.method} {request.url}", settle=drop_opened)
         try:
-            opened: Opened = run(self._transport.open(lt, spec))
+            opened: Opened = run_watched(self._transport.open(lt, spec, progress), watch)
         except UpstreamError as exc:
             exc.request = request
             if isinstance(exc, UpstreamReadTimeout):
@@ -224,14 +315,16 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
                 "(the status is in its status_forcelist; pass Retry(raise_on_status=False) to get the response).",
                 request=request)
         pipe = None if opened.body is None else BodyPipe(lt, opened.body, spec.read)
-        source = _Source(_message(head.headers), opened.content, pipe)
-        raw = HTTPResponse(
+        source = _Source(head, opened.content, pipe)
+        raw = _Raw(
             body=source,  # type: ignore[arg-type]
             headers=HTTPHeaderDict(list(head.headers)), status=head.status, version=head.version, reason=head.reason,
             preload_content=False, decode_content=False, original_response=source,  # type: ignore[arg-type]
             request_method=request.method, request_url=request.url,
         )
-        raw.version_string = f"HTTP/{head.version // 10}.{head.version % 10}"  # a keyword only from urllib3 2.3
+        # urllib3 (2.3+, a keyword only from then) gives the version its connection speaks, HTTP/1.1, whatever
+        # the response's own (that is raw.version)
+        raw.version_string = "HTTP/1.1"
         return self.build_response(request, raw)
 
     def add_headers(self, request: requests.PreparedRequest, **kwargs: Any) -> None:
@@ -268,20 +361,29 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         return response
 
     def close(self) -> None:
-        """Close the pool kept for this adapter's own configuration (the shared pool is the loop's).
+        """Close the idle connections this adapter's requests used, and its own pool if it has one.
 
-        Idempotent; the adapter stays usable (a later request opens a new pool), as
-        ``HTTPAdapter`` after ``close()``.
+        As with ``HTTPAdapter``, a Session's connections end with ``session.close()``: those it
+        used that sit idle in the loop's shared pool are closed (a server waiting for its
+        clients to hang up is not kept waiting for the pool's keep-alive timeout), while
+        connections busy with any Session's request are left to finish. The pool kept for the
+        adapter's own configuration closes once idle. Idempotent; the adapter stays usable (a
+        later request opens new connections), as ``HTTPAdapter`` after ``close()``.
         """
-        if self._transport.config is None:
-            return
         lt = default_loop()
         if lt.running_loop is None or lt.in_loop_thread():
             return  # a stopped loop closed its sessions already
         try:
-            lt.submit(self._transport.aclose(lt)).result(timeout=10)
+            lt.submit(self._close_on_loop(lt)).result(timeout=_CLOSE_WAIT)
         except LoopNotRunning:
             pass
+        except concurrent.futures.TimeoutError:  # a blocked loop closes them once it runs again
+            logger.debug("loopbridge: the loop did not close the adapter's connections within %ss; it will", _CLOSE_WAIT)
+
+    async def _close_on_loop(self, lt: Any) -> None:
+        self._transport.close_idle(lt)
+        if self._transport.config is not None:
+            await self._transport.aclose(lt)
 
     # -- preparing the spec (caller's thread: misuse fails here) ----------------------------
     def _spec(self, request: requests.PreparedRequest, stream: bool, timeout: Any, verify: bool | str,
@@ -299,7 +401,7 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
             parsed = parsed.with_user(None)  # requests already made it the Authorization header
         connect, read = _timeouts(timeout)
         proxy, proxy_headers, socks = self._proxy(request, proxies)
-        headers = [(str(k), str(v)) for k, v in request.headers.items()]
+        headers = _wire_headers(request.headers.items())
         if proxy_headers and parsed.scheme == "http":  # no CONNECT: the proxy reads them on the request
             headers += proxy_headers
             proxy_headers = ()
@@ -310,7 +412,7 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         skip = frozenset(h for h in _AUTO_HEADERS if h.lower() not in present)
         return StreamSpec(
             method=str(request.method), url=parsed, headers=tuple(headers), body=body, connect=connect, read=read,
-            ssl=self._ssl(verify, cert) if parsed.scheme == "https" else None, proxy=proxy, proxy_headers=proxy_headers, stream=bool(stream),
+            ssl=self._ssl(request, verify, cert) if parsed.scheme == "https" else None, proxy=proxy, proxy_headers=proxy_headers, stream=bool(stream),
             chunked=chunked, skip_auto_headers=skip, socks=socks,
         )
 
@@ -344,7 +446,7 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         headers = tuple((str(k), str(v)) for k, v in self.proxy_headers(proxy).items())
         return str(parsed.with_user(None)) if parsed.user or parsed.password else proxy, headers, None
 
-    def _ssl(self, verify: bool | str, cert: Any) -> Any:
+    def _ssl(self, request: requests.PreparedRequest, verify: bool | str, cert: Any) -> Any:
         if verify is True and not cert:
             return None  # the pool's default context (system CAs, as HttpConfig.verify says)
         if verify is False and not cert:
@@ -353,7 +455,15 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         with self._ssl_lock:
             context = self._ssl_cache.get(key)
             if context is None:
-                context = self._ssl_cache[key] = _ssl_context(verify, cert)
+                try:
+                    context = _ssl_context(verify, cert)
+                except ssl.SSLError as exc:  # HTTPAdapter raises requests' SSLError for these
+                    raise UpstreamSSLError(
+                        f"{request.method} {request.url}: the TLS settings could not be loaded ({exc}): verify={verify!r} "
+                        f"must be a CA bundle (PEM certificates) or a directory of them, and cert={cert!r} a PEM client "
+                        "certificate with its private key (in the same file, or as (cert, key)).",
+                        request=request) from exc
+                self._ssl_cache[key] = context
         return context
 
 
@@ -379,6 +489,35 @@ def _ssl_context(verify: bool | str, cert: Any) -> ssl.SSLContext:
             raise OSError(f"Could not find the TLS key file, invalid path: {key_file}")
         context.load_cert_chain(cert_file, key_file)
     return context
+
+
+#: the User-Agent urllib3 sends when a request has none
+_URLLIB3_USER_AGENT = f"python-urllib3/{urllib3.__version__}"
+
+
+def _wire_headers(items: Any) -> list[tuple[str, str]]:
+    """A prepared request's headers as ``HTTPAdapter`` (urllib3, http.client) puts them on the wire.
+
+    ``bytes`` values are sent as their bytes; ``SKIP_HEADER`` leaves a header out; a request
+    without ``Accept-Encoding`` says ``identity`` (http.client) and one without ``User-Agent``
+    names urllib3 (as urllib3 does), unless skipped.
+    """
+    headers: list[tuple[str, str]] = []
+    skipped: set[str] = set()
+    for name, value in items:
+        if type(value) is not str or value == SKIP_HEADER:
+            name = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+            value = header_text(name, value)
+            if value == SKIP_HEADER:
+                skipped.add(check_skip(name))
+                continue
+        headers.append((name, value))
+    present = {k.lower() for k, _ in headers}
+    if "user-agent" not in present and "user-agent" not in skipped:
+        headers.insert(0, ("User-Agent", _URLLIB3_USER_AGENT))
+    if "accept-encoding" not in present and "accept-encoding" not in skipped:
+        headers.insert(0, ("Accept-Encoding", "identity"))  # http.client's, right after Host
+    return headers
 
 
 def _as_urllib3_read_timeout(exc: UpstreamReadTimeout, spec: StreamSpec) -> None:

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from queue import Empty, SimpleQueue
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from asgiref.sync import SyncToAsync
 
@@ -63,7 +63,7 @@ from ._asgiref_compat import (
     rehome as _rehome,
 )
 
-__all__ = ["ASGIREF_INTERNALS", "run", "to_async", "to_sync"]
+__all__ = ["ASGIREF_INTERNALS", "Watch", "run", "run_watched", "to_async", "to_sync"]
 
 logger = logging.getLogger(__name__)
 
@@ -312,7 +312,51 @@ def stop_call_clock(token: contextvars.Token[list[float] | None]) -> None:
     _CALL_CLOCK.reset(token)
 
 
-def _run_on(lt: LoopThread, coro: Coroutine[Any, Any, _R], deadline: float | None, timeout: float | None) -> _R:
+class Watch(Protocol):
+    """Limits a caller keeps on a bridged call besides its timeout (see :func:`run_watched`)."""
+
+    def next_check(self) -> float | None:
+        """The ``time.monotonic()`` at which to call :meth:`check` next; ``None``: never."""
+
+    def check(self) -> BaseException | None:
+        """The error that ends the call now (its coroutine is cancelled), or ``None`` to wait on."""
+
+
+def run_watched(awaitable: Awaitable[_R], watch: Watch) -> _R:
+    """:func:`run` whose wait also ends when ``watch`` says so (the HTTP layer's limits).
+
+    The caller's thread checks ``watch`` at the times it names, whatever the loop is doing: a
+    loop blocked by sync code cannot fire its own timers, and the caller's limits still hold.
+    """
+    __tracebackhide__ = True
+    lt = default_loop()
+    coro = _as_coroutine(awaitable)
+    if lt.in_loop_thread():
+        coro.close()
+        raise DeadlockRisk("bridge.run() was called on the loopbridge loop thread, where waiting for the result "
+                           "would block the loop the coroutine needs; inside a coroutine, `await` it instead.")
+    return _run_on(lt, coro, None, None, watch)
+
+
+def _wait(call: _Call, deadline: float | None, watch: Watch | None) -> tuple[int, Any]:
+    """The call's outcome; ``(_WAKE, None)`` at ``deadline``, ``(_WAKE, error)`` when ``watch`` ends it."""
+    if watch is None:
+        return call.wait(deadline)
+    while True:
+        check = watch.next_check()
+        until = deadline if check is None else check if deadline is None else min(deadline, check)
+        kind, value = call.wait(until)
+        if kind != _WAKE or value is not None or until is None:
+            return kind, value
+        if deadline is not None and time.monotonic() >= deadline:
+            return kind, value
+        error = watch.check()
+        if error is not None:
+            return _WAKE, error
+
+
+def _run_on(lt: LoopThread, coro: Coroutine[Any, Any, _R], deadline: float | None, timeout: float | None,
+            watch: Watch | None = None) -> _R:
     __tracebackhide__ = True
     ctx = contextvars.copy_context()
     parent: _Call | None = getattr(_tls, "call", None)
@@ -331,7 +375,7 @@ def _run_on(lt: LoopThread, coro: Coroutine[Any, Any, _R], deadline: float | Non
         raise
     _tls.call = call
     try:
-        kind, value = call.wait(deadline)
+        kind, value = _wait(call, deadline, watch)
     except BaseException:  # KeyboardInterrupt or another async exception: cancel, then wait a bit
         _give_up(lt, call, wait=lt.config.cancel_wait)
         raise

@@ -23,7 +23,7 @@ from typing import Any, TypeVar, overload
 
 import requests
 
-from async_core import DeadlockRisk, InvalidURL, default_loop, fan_out
+from async_core import DeadlockRisk, InvalidURL, UpstreamError, default_loop, fan_out
 from async_core.http import (
     DEFAULT_CONCURRENCY,
     USE_CONFIG,
@@ -43,9 +43,13 @@ from async_core.http import (
     set_default_http_config,
 )
 from async_core.http._api import Item, Progress
+from async_core.http._client import current_http_config
+from async_core.http._request import parse_timeout
+from async_core.http._track import CURRENT, CallerDeadline
+from async_core.http._track import Progress as CallProgress
 
 from ._adapter import LoopBridgeAdapter, SessionBatch
-from ._calls import run, to_async
+from ._calls import run_watched, to_async
 
 #: requests' exceptions module (``except bridge.http.exceptions.RequestException:`` works)
 exceptions = requests.exceptions
@@ -101,7 +105,40 @@ def request(method: str, url: str, **kwargs: Any) -> Response:
         _refuse_on_loop("get", "async_get(url, ...)")
     else:
         _refuse_on_loop(str(method).lower() if str(method).isalpha() else "request", f"async_request({method!r}, url, ...)")
-    return run(send_on_loop(prepare_request(method, url, **kwargs)))
+    return _send(prepare_request(method, url, **kwargs))
+
+
+def _send(prep: PreparedRequest) -> Response:
+    """Send ``prep`` on the shared loop, its limits held from this thread too (a blocked loop cannot time out)."""
+    cfg = current_http_config()
+    connect, read = (cfg.connect_timeout, cfg.read_timeout) if prep.timeout is USE_CONFIG else prep.timeout
+    progress = CallProgress()
+    watch = CallerDeadline(default_loop(), progress, connect, read, cfg.total_timeout, f"{prep.method} {prep.url}")
+    token = CURRENT.set(progress)  # the bridged call's context carries it to the loop
+    try:
+        return run_watched(send_on_loop(prep), watch)
+    finally:
+        CURRENT.reset(token)
+
+
+def _run_batch(coro: Awaitable[list[Any]], count: int, timeout: Any, deadline: float | None,
+               return_exceptions: bool) -> list[Any]:
+    """Run a map's batch, its limits held from this thread too: if the loop is blocked past them,
+    every item gets the timeout error (or it is raised, with ``return_exceptions=False``)."""
+    cfg = current_http_config()
+    connect, read = (cfg.connect_timeout, cfg.read_timeout) if timeout is USE_CONFIG else parse_timeout(timeout)
+    progress = CallProgress()
+    watch = CallerDeadline(default_loop(), progress, connect, read, deadline, f"map() of {count} requests",
+                           total_name="deadline")
+    token = CURRENT.set(progress)
+    try:
+        return run_watched(coro, watch)
+    except UpstreamError as exc:
+        if exc is not watch.error or not return_exceptions:
+            raise
+        return watch.split(count)
+    finally:
+        CURRENT.reset(token)
 
 
 def _refuse_on_loop(name: str, twin: str) -> None:
@@ -279,8 +316,10 @@ def map(items: Iterable[Any], *, concurrency: int = DEFAULT_CONCURRENCY, timeout
     if not preps:
         return []
     if progress is None:
-        return run(fan_out_requests(preps, concurrency, deadline, return_exceptions, None))
-    return run(_map_with_pump(preps, concurrency, deadline, return_exceptions, progress))
+        coro = fan_out_requests(preps, concurrency, deadline, return_exceptions, None)
+    else:
+        coro = _map_with_pump(preps, concurrency, deadline, return_exceptions, progress)
+    return _run_batch(coro, len(preps), timeout, deadline, return_exceptions)
 
 
 def _has_requests_objects(items: Any) -> bool:
@@ -302,7 +341,8 @@ def _map_session(session: requests.Session | None, items: Iterable[Any], concurr
         if not batch.jobs:
             return []
         lt = default_loop()
-        results = run(_fan_out_batch(batch.factories(lt), concurrency, deadline, return_exceptions, progress))
+        results = _run_batch(_fan_out_batch(batch.factories(lt), concurrency, deadline, return_exceptions, progress),
+                             len(batch.jobs), timeout, deadline, return_exceptions)
         return batch.finish(lt, results)
     finally:
         if own:

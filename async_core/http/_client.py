@@ -42,11 +42,13 @@ from ._request import USE_CONFIG, PreparedRequest, next_hop, parse_timeout, prep
 from ._response import REDIRECT_STATUSES as _REDIRECTS
 from ._response import Headers, Response
 from ._ssrf import GuardedResolver
+from ._track import CURRENT, TrackConnections
 from ._translate import BOUNDARY, translate_error
 
 __all__ = [
     "HttpClient",
     "SessionLease",
+    "current_http_config",
     "default_http_config",
     "http_client",
     "loop_http_client",
@@ -62,6 +64,23 @@ logger = logging.getLogger(__name__)
 def _pool_timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
     """aiohttp's timeouts for a request without a total: one object per pair (it is immutable)."""
     return aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read)
+
+
+@functools.lru_cache(maxsize=8)
+def _user_agent_only(user_agent: str) -> dict[str, str]:
+    return {"User-Agent": user_agent}
+
+
+def _with_user_agent(prep: PreparedRequest, user_agent: str) -> dict[str, str] | None:
+    """The request's headers with ``HttpConfig.user_agent`` unless it sets one or skips it."""
+    headers = prep.headers
+    if "user-agent" in prep.skip_headers:
+        return headers
+    if not headers:
+        return _user_agent_only(user_agent)
+    if any(name.lower() == "user-agent" for name in headers):
+        return headers
+    return {**headers, "User-Agent": user_agent}
 
 
 async def _read_body(resp: aiohttp.ClientResponse, cap: int, method: str) -> bytes:
@@ -82,6 +101,10 @@ async def _read_body(resp: aiohttp.ClientResponse, cap: int, method: str) -> byt
 
 
 # -- the client --------------------------------------------------------------------------------
+class _Connector(TrackConnections, aiohttp.TCPConnector):
+    """The pool's connector: aiohttp's, noting which call took which connection (``_track``)."""
+
+
 class _Session:
     """One aiohttp session and its resolver, with the count of requests using it."""
 
@@ -224,14 +247,17 @@ class HttpClient:
             "ttl_dns_cache": cfg.dns_ttl if cfg.dns_cache else None, "ssl": cfg.verify,
         }
         if socks is None:
-            connector = aiohttp.TCPConnector(resolver=resolver, **tcp)
+            connector: aiohttp.TCPConnector = _Connector(resolver=resolver, **tcp)
         else:  # every connection through the proxy; the guard resolves names when this process does
             from ._socks import open_socks_connector
 
             connector = open_socks_connector(socks, resolver, cfg.policy, **tcp)
+        # No default headers: aiohttp would add them to every request, and a Session's request
+        # sends exactly its own (urllib3's SKIP_HEADER leaves out a User-Agent); bridge.http adds
+        # HttpConfig.user_agent per request (_send_once).
         session = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
-            headers={"User-Agent": cfg.user_agent}, timeout=aiohttp.ClientTimeout(total=None),
+            timeout=aiohttp.ClientTimeout(total=None),
             max_line_size=_MAX_LINE, max_field_size=_MAX_LINE,
         )
         # Our retry policy is the only one: aiohttp would otherwise resend an idempotent request
@@ -313,6 +339,15 @@ class HttpClient:
                 if self._last is not None and self._last[1] is holder:
                     self._last = None
                 await holder.close()
+
+    def connectors(self) -> list[aiohttp.BaseConnector]:
+        """The connectors (pools) of this client's open sessions (loop thread)."""
+        out = []
+        for holder in [*self._sessions.values(), *self._retired]:
+            connector = holder.session.connector
+            if connector is not None:
+                out.append(connector)
+        return out
 
     async def send(self, prep: PreparedRequest, config: HttpConfig | None = None) -> Response:
         """Send a :class:`PreparedRequest`, with retries and redirects as configured.
@@ -401,16 +436,21 @@ class HttpClient:
             extra["data"] = prep.data
         if prep.verify is not None and prep.verify != cfg.verify:
             extra["ssl"] = prep.verify
+        if prep.skip_headers:
+            extra["skip_auto_headers"] = prep.skip_headers
         started = loop.time()
         try:
             async with session.request(
-                prep.method, prep.url, params=prep.params, headers=prep.headers, timeout=timeout,
+                prep.method, prep.url, params=prep.params, headers=_with_user_agent(prep, cfg.user_agent), timeout=timeout,
                 allow_redirects=False, cookies=prep.cookies, **extra,
             ) as raw:
                 elapsed = loop.time() - started
+                progress = CURRENT.get()
+                if progress is not None:  # the head came: the caller's read deadline starts again
+                    progress.step()
                 content = await _read_body(raw, cfg.max_body, prep.method)
                 return Response(
-                    raw.status, raw.reason or "", Headers(tuple([(str(k), v) for k, v in raw.headers.items()])), content, str(raw.url),
+                    raw.status, (raw.reason or "").strip(), Headers(tuple([(str(k), v) for k, v in raw.headers.items()])), content, str(raw.url),
                     datetime.timedelta(seconds=elapsed), raw.charset, (), prep.method,
                 )
         except BOUNDARY as exc:
@@ -467,6 +507,12 @@ def use_http_config(config: HttpConfig | None) -> contextvars.Token[HttpConfig |
 def reset_http_config(token: contextvars.Token[HttpConfig | None]) -> None:
     """Undo a :func:`use_http_config` (the token it returned)."""
     _context_config.reset(token)
+
+
+def current_http_config() -> HttpConfig:
+    """The configuration a request sent from this context uses: the one :func:`use_http_config`
+    set, else the process's (any thread; the caller's side reads its limits here)."""
+    return _context_config.get() or _process_config
 
 
 def default_http_config() -> HttpConfig:

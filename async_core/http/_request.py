@@ -7,13 +7,26 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import requests
 from yarl import URL
 
 from .._errors import InvalidURL
 from .._validate import check_seconds
 from ._response import Response
 
-__all__ = ["USE_CONFIG", "PreparedRequest", "Timeout", "next_hop", "parse_timeout", "parse_url", "prepare_request"]
+__all__ = [
+    "SKIPPABLE_HEADERS",
+    "SKIP_HEADER",
+    "USE_CONFIG",
+    "PreparedRequest",
+    "Timeout",
+    "check_skip",
+    "header_text",
+    "next_hop",
+    "parse_timeout",
+    "parse_url",
+    "prepare_request",
+]
 
 Timeout = float | int | tuple[float | int | None, float | int | None] | None
 
@@ -81,6 +94,8 @@ class PreparedRequest:
     allow_redirects: bool = True
     cookies: dict[str, str] | None = None
     verify: bool | None = None
+    #: lower-case names of headers given as urllib3's SKIP_HEADER: not sent at all
+    skip_headers: frozenset[str] = frozenset()
 
 
 def parse_url(url: Any) -> URL:
@@ -108,17 +123,77 @@ def parse_url(url: Any) -> URL:
     return parsed
 
 
-def _pairs(name: str, value: Any) -> Iterator[tuple[str, str]]:
+def _pairs(name: str, value: Any, raw: bool = False) -> Iterator[tuple[Any, Any]]:
     items = value.items() if isinstance(value, Mapping) else value
     try:
-        for key, val in items:
-            if val is None:
-                continue
-            vals = val if isinstance(val, list | tuple) else (val,)
-            for v in vals:
-                yield str(key), (v.decode() if isinstance(v, bytes) else str(v))
+        pairs = [(key, val) for key, val in items]
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a dict or a list of (key, value) pairs, not {value!r}.") from None
+    for key, val in pairs:
+        if val is None:
+            continue
+        vals = val if isinstance(val, list | tuple) else (val,)
+        for v in vals:
+            if raw:
+                yield key, v
+            else:
+                yield _text(key), _text(v)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+#: urllib3's marker for "send no such header" (``urllib3.util.SKIP_HEADER``)
+SKIP_HEADER = "@@@SKIP_HEADER@@@"
+#: the headers urllib3 lets SKIP_HEADER leave out (``urllib3.util.SKIPPABLE_HEADERS``)
+SKIPPABLE_HEADERS = frozenset({"accept-encoding", "host", "user-agent"})
+
+
+def header_text(name: str, value: Any) -> str:
+    """A header value as it goes on the wire: a ``str`` as it is, ``bytes`` as the bytes they are.
+
+    requests and http.client send a bytes value unchanged. aiohttp writes header lines as
+    UTF-8, so bytes that are UTF-8 (ASCII included, the usual case) are sent unchanged; other
+    bytes cannot be, and are refused rather than altered.
+
+    Raises:
+        requests.exceptions.InvalidHeader: bytes that are not UTF-8 (also a ``ValueError``).
+    """
+    if type(value) is str:
+        return value
+    if isinstance(value, bytes | bytearray):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise requests.exceptions.InvalidHeader(
+                f"header {name!r}: the bytes {bytes(value)[:60]!r} are not UTF-8, and header lines are written as UTF-8 "
+                "on the shared loop, so they cannot be sent unchanged; encode the value as UTF-8 (or ASCII), or mount "
+                "requests.adapters.HTTPAdapter for this URL prefix (docs/http.md, 'Mount on your Session').") from None
+    return str(value)
+
+
+def check_skip(name: str) -> str:
+    """The lower-case name of a header given as ``SKIP_HEADER``, refused as urllib3 refuses it."""
+    lower = name.lower()
+    if lower not in SKIPPABLE_HEADERS:
+        raise ValueError(f"urllib3.util.SKIP_HEADER only supports 'Accept-Encoding', 'Host', 'User-Agent' "
+                         f"(it was given for {name!r}); to send no {name} header, leave it out.")
+    return lower
+
+
+def _header_map(headers: Any) -> tuple[dict[str, str], frozenset[str]]:
+    """Headers as sent (bytes names and values as their bytes), and the names SKIP_HEADER leaves out."""
+    out: dict[str, str] = {}
+    skip: set[str] = set()
+    for key, val in _pairs("headers", headers, raw=True):
+        name = key.decode("latin-1") if isinstance(key, bytes | bytearray) else str(key)
+        text = header_text(name, val)
+        if text == SKIP_HEADER:
+            skip.add(check_skip(name))
+            continue
+        out[name] = text
+    return out, frozenset(skip)
 
 
 def prepare_request(method: str, url: Any, *, params: Any = None, headers: Mapping[str, Any] | None = None,
@@ -147,7 +222,7 @@ def prepare_request(method: str, url: Any, *, params: Any = None, headers: Mappi
         raise TypeError("allow_redirects must be True or False.")
     if verify is not None and not isinstance(verify, bool):
         raise TypeError("verify must be True or False here; for a CA bundle path, " + _ADAPTER_WAY + ", or install the CA system-wide.")
-    header_dict = None if headers is None else dict(_pairs("headers", headers))
+    header_dict, skip = (None, frozenset[str]()) if headers is None else _header_map(headers)
     if auth is not None:
         header_dict = {k: v for k, v in (header_dict or {}).items() if k.lower() != "authorization"}
         header_dict["Authorization"] = _basic_auth(auth)
@@ -155,7 +230,7 @@ def prepare_request(method: str, url: Any, *, params: Any = None, headers: Mappi
         method.upper(), parse_url(url),
         params=None if params is None else (tuple(_pairs("params", params)) if not isinstance(params, str) else tuple(URL("?" + params).query.items())),
         headers=header_dict, json=json, data=data, timeout=timeout, allow_redirects=allow_redirects,
-        cookies=None if cookies is None else dict(_pairs("cookies", cookies)), verify=verify,
+        cookies=None if cookies is None else dict(_pairs("cookies", cookies)), verify=verify, skip_headers=skip,
     )
 
 

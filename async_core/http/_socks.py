@@ -35,6 +35,7 @@ from yarl import URL
 
 from .._errors import BlockedAddress, UpstreamError
 from ._ssrf import AddressPolicy, GuardedResolver, is_ip_literal
+from ._track import TrackConnections
 
 __all__ = ["SOCKS_SCHEMES", "open_socks_connector", "socks_available"]
 
@@ -84,7 +85,7 @@ def _connector_class() -> Any:
     from python_socks import ProxyType
     from python_socks.async_.asyncio.v2 import Proxy
 
-    class GuardedProxyConnector(ProxyConnector):  # type: ignore[misc]
+    class GuardedProxyConnector(TrackConnections, ProxyConnector):  # type: ignore[misc]
         """``ProxyConnector`` with aiohttp's errors and, when the guard is on, names resolved through it."""
 
         def __init__(self, url: URL, host: str, port: int, guard: GuardedResolver, policy: AddressPolicy, **tcp: Any) -> None:

@@ -47,21 +47,38 @@ from .._errors import (
     UpstreamTimeout,
 )
 from .._loop import LoopThread
-from ._client import HttpClient, SessionLease, loop_http_client
+from ._client import HttpClient, SessionLease, current_http_config, loop_http_client
 from ._config import HttpConfig
 from ._ssrf import is_ip_literal
-from ._translate import BOUNDARY, translate_error
+from ._track import CURRENT, PROBE_WAIT, Progress, close_idle, loop_answers
+from ._translate import BOUNDARY, body_framing_error, translate_error
 
-__all__ = ["BodyPipe", "Head", "OpenBody", "Opened", "StreamSpec", "Transport", "UpstreamInvalidHeader", "UpstreamProxyError"]
+__all__ = [
+    "BodyPipe",
+    "Head",
+    "OpenBody",
+    "Opened",
+    "StreamSpec",
+    "Transport",
+    "UpstreamInvalidHeader",
+    "UpstreamLoopStopped",
+    "UpstreamProxyError",
+    "drop_opened",
+]
 
 logger = logging.getLogger(__name__)
 
-#: seconds a reader waits past the read timeout for the loop to hand a chunk over
-_HANDOVER_GRACE = 30.0
 
 
 class UpstreamProxyError(UpstreamConnectionError, requests.exceptions.ProxyError):
     """The proxy could not be reached or refused the tunnel (also ``requests.exceptions.ProxyError``)."""
+
+
+class UpstreamLoopStopped(UpstreamConnectionError, LoopNotRunning):
+    """The loop stopped (or its thread died) while a streamed body was being read.
+
+    A ``requests.ConnectionError`` for code written for requests, and a :class:`LoopNotRunning`.
+    """
 
 
 class UpstreamInvalidHeader(UpstreamError, requests.exceptions.InvalidHeader):
@@ -130,7 +147,7 @@ def _translate(exc: BaseException, spec: StreamSpec) -> UpstreamError:
         return UpstreamPayloadError(f"{where}: the connection closed in the middle of the response.")
     if type(exc) is aiohttp.ClientResponseError and "Content-Length" in exc.message:
         return UpstreamInvalidHeader(f"{where}: the response's headers are invalid: {exc.message.splitlines()[0]}")
-    if type(exc) is aiohttp.ClientResponseError:  # a broken status line or headers
+    if type(exc) is aiohttp.ClientResponseError and not body_framing_error(exc):  # a broken status line or headers
         return UpstreamConnectionError(f"{where}: the server's answer is not valid HTTP: {exc.message}.")
     return translate_error(exc, spec.method, spec.url, (spec.connect, spec.read))
 
@@ -221,6 +238,8 @@ class Transport:
         if self._overrides:
             (config or HttpConfig()).replace(**self._overrides)  # validate now, not on the loop
         self._policy: tuple[HttpConfig, HttpConfig] | None = None  # (session config, with overrides)
+        #: the pooled connections this transport's requests were given (loop thread)
+        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
     @property
     def config(self) -> HttpConfig | None:
@@ -250,8 +269,37 @@ class Transport:
         self._policy = (session_cfg, cfg)
         return cfg
 
-    async def open(self, lt: LoopThread, spec: StreamSpec) -> Opened:
-        """Send ``spec`` (loop thread); retries as the policy says, then the body whole or open."""
+    async def open(self, lt: LoopThread, spec: StreamSpec, progress: Progress | None = None) -> Opened:
+        """Send ``spec`` (loop thread); retries as the policy says, then the body whole or open.
+
+        ``progress``: the caller's view of the call (a new one when ``None``); its connections
+        are noted as this transport's (:meth:`close_idle`). A caller that gave up before the
+        body was handed over (``progress.abandoned``) never gets it: it is closed here.
+        """
+        if progress is None:
+            progress = Progress(self.connections, CURRENT.get())
+        token = CURRENT.set(progress)
+        try:
+            opened = await self._open(lt, spec)
+        finally:
+            CURRENT.reset(token)
+        progress.result = opened
+        if progress.abandoned and opened.body is not None:
+            opened.body.abandon()
+        return opened
+
+    def caller_total(self) -> float | None:
+        """The ``total_timeout`` the caller's side holds for this transport's requests (any thread)."""
+        return (self._config or current_http_config()).total_timeout
+
+    def close_idle(self, lt: LoopThread) -> int:
+        """Close the idle pooled connections this transport's requests used (loop thread); the count."""
+        client = lt.http
+        if client is None:
+            return 0
+        return close_idle(client.connectors(), self.connections)
+
+    async def _open(self, lt: LoopThread, spec: StreamSpec) -> Opened:
         client = loop_http_client(lt)
         session_cfg = self.session_config(client)
         cfg = self._with_overrides(session_cfg)
@@ -340,8 +388,11 @@ class Transport:
             # latin-1, as http.client decodes header lines (requests re-encodes Location so)
             headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers)
             version = raw.version
-            head = Head(raw.status, raw.reason or "", headers, str(raw.url),
+            head = Head(raw.status, (raw.reason or "").strip(), headers, str(raw.url),
                         11 if version is None else version.major * 10 + version.minor, elapsed)
+            progress = CURRENT.get()
+            if progress is not None:
+                progress.step()
             if spec.stream:
                 return Opened(head, None, OpenBody(raw, lease, cfg.max_body, spec)), None  # handed over
             return Opened(head, await _read_capped(raw, cfg.max_body, spec), None), raw
@@ -369,10 +420,13 @@ async def _read_capped(raw: aiohttp.ClientResponse, cap: int, spec: StreamSpec) 
     chunks: list[bytes] = []
     size = 0
     content = raw.content
+    progress = CURRENT.get()  # each chunk is a step: the caller's read deadline moves with it
     while True:
         chunk = await content.readany()
         if not chunk:
             return b"".join(chunks)
+        if progress is not None:
+            progress.step()
         size += len(chunk)
         if size > cap:
             raise BodyTooLarge(f"{_where(spec)}: the body passed max_body={cap} bytes and was not read further; "
@@ -408,6 +462,12 @@ async def iterate_in_thread(items: Iterable[Any]) -> AsyncIterator[bytes]:
 
 
 # -- the caller side ------------------------------------------------------------------------------
+def drop_opened(opened: Opened) -> None:
+    """Give up an :class:`Opened` nobody will read (loop thread): its open body's connection closes."""
+    if opened.body is not None:
+        opened.body.abandon()
+
+
 def _abandon(lt: LoopThread, body: OpenBody) -> None:
     try:
         lt.call_soon(body.abandon)
@@ -432,29 +492,57 @@ class BodyPipe:
         self._eof = False
         self._closed = False
         self._next: concurrent.futures.Future[bytes] | None = None
-        self._wait = None if read_timeout is None else read_timeout + _HANDOVER_GRACE
+        self._read_timeout = read_timeout
         self._release = weakref.finalize(self, _abandon, lt, body)
         self._release.atexit = False
 
     def _fetch(self) -> bytes:
         future, self._next = self._next, None
-        if future is None:
-            future = self._lt.submit(self._body.next_chunk())
         try:
-            chunk = future.result(timeout=self._wait)
-        except concurrent.futures.TimeoutError:
-            self.close()
-            raise UpstreamReadTimeout(f"{self._body._spec.method} {self._body._spec.url}: no part of the body came "
-                                      f"from the loop within {self._wait}s; is the loop blocked?") from None
+            if future is None:
+                future = self._submit()
+            chunk = self._wait(future)
         except BaseException:
             self._eof = True
             self._release()
             raise
         if chunk:
-            self._next = self._lt.submit(self._body.next_chunk())
+            try:
+                self._next = self._submit()
+            except UpstreamLoopStopped:
+                pass  # the next read says so
         else:
             self._eof = True
         return chunk
+
+    def _submit(self) -> concurrent.futures.Future[bytes]:
+        try:
+            return self._lt.submit(self._body.next_chunk())
+        except LoopNotRunning as exc:
+            raise self._loop_stopped() from exc
+
+    def _wait(self, future: concurrent.futures.Future[bytes]) -> bytes:
+        """The chunk, within the read timeout as the caller counts it (even if the loop is blocked)."""
+        while True:
+            try:
+                return future.result(timeout=self._read_timeout)
+            except concurrent.futures.TimeoutError:
+                if loop_answers(self._lt, PROBE_WAIT):
+                    continue  # the loop runs: its own read timer is in charge
+                future.cancel()  # the read is cancelled on the loop once it runs again
+                spec = self._body._spec
+                raise UpstreamReadTimeout(
+                    f"{spec.method} {spec.url}: no part of the body came within the read timeout ({self._read_timeout}s) "
+                    "while the loopbridge loop was blocked by sync code (the watchdog's log names it); raise the read "
+                    "timeout with timeout=(connect, read), or move the blocking call off the loop.") from None
+            except concurrent.futures.CancelledError as exc:
+                raise self._loop_stopped() from exc
+
+    def _loop_stopped(self) -> UpstreamLoopStopped:
+        spec = self._body._spec
+        return UpstreamLoopStopped(
+            f"{spec.method} {spec.url}: the loopbridge loop stopped while the body was being read, and the rest of it "
+            "is lost; read bodies before stopping the loop (bridge.run / LoopThread.stop), or send the request again.")
 
     def read(self, amt: int | None = None) -> bytes:
         """Up to ``amt`` bytes (all that is left when ``None``); ``b""`` at the end."""

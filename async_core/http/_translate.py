@@ -24,7 +24,7 @@ from .._errors import (
     UpstreamTimeout,
 )
 
-__all__ = ["BOUNDARY", "translate_error"]
+__all__ = ["BOUNDARY", "body_framing_error", "translate_error"]
 
 
 def _ours_in_chain(exc: BaseException) -> UpstreamError | None:
@@ -39,7 +39,7 @@ def _ours_in_chain(exc: BaseException) -> UpstreamError | None:
     return None
 
 
-def _body_framing_error(exc: BaseException) -> bool:
+def body_framing_error(exc: BaseException) -> bool:
     """True when the status line and headers were fine but the body's framing was not.
 
     aiohttp's C parser reports a bad chunk size as a generic ``BadHttpMessage`` wrapped in a
@@ -84,7 +84,7 @@ def translate_error(exc: BaseException, method: str, url: Any, timeouts: tuple[f
         return UpstreamConnectionError(f"{where}: could not connect ({exc.os_error}); is the server up and listening?")
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return UpstreamConnectionError(f"{where}: the server closed the connection without an answer.")
-    if isinstance(exc, aiohttp.ClientPayloadError) or _body_framing_error(exc):
+    if isinstance(exc, aiohttp.ClientPayloadError) or body_framing_error(exc):
         return UpstreamPayloadError(f"{where}: the response body broke off or could not be decoded: {exc}.")
     if isinstance(exc, aiohttp.TooManyRedirects):
         return TooManyRedirects(f"{where}: too many redirects.")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from async_core import default_loop
 from async_core.http import default_http_config, set_default_http_config
 from legacy_app.simulator import Simulator
+
+from .raw_server import RAW_ROUTES, RawServer, self_signed, server_context
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +44,38 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RawServer, Path]]:
+    """A TLS raw server with a self-signed certificate, and a folder with ``cert.pem`` (its
+    certificate, a CA bundle for it), ``notpem.txt`` (not a certificate) and ``cert-only.pem``
+    (a certificate without its key)."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = self_signed(d)
+    (d / "notpem.txt").write_text("this is not a certificate\n")
+    (d / "cert-only.pem").write_bytes(cert.read_bytes())
+    with RawServer(RAW_ROUTES, tls=server_context(cert, key)) as server:
+        yield server, d
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[int]:
+    """A listening port whose accept queue is full: connecting to it hangs (connect timeout)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(s)
+    yield port
+    for s in fillers:
+        s.close()
+    server.close()

@@ -29,6 +29,8 @@ from async_core._errors import InvalidURL, UpstreamPayloadError, UpstreamSSLErro
 from async_core.http import translate_error
 from bridge import http
 
+from .raw_server import OkHandler
+
 
 @pytest.fixture(autouse=True)
 def no_retries() -> None:
@@ -40,28 +42,6 @@ def test_connection_refused(closed_port: int) -> None:
         http.get(f"http://127.0.0.1:{closed_port}/")
     assert type(info.value) is UpstreamConnectionError
     assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
-
-
-@pytest.fixture
-def full_backlog() -> Iterator[int]:
-    """A listening port whose accept queue is full: connecting to it hangs (connect timeout)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        s = socket.socket()
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(s)
-    yield port
-    for s in fillers:
-        s.close()
-    server.close()
 
 
 def test_connect_timeout(full_backlog: int) -> None:
@@ -126,17 +106,7 @@ def tls_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(d / "cert.pem", d / "key.pem")
 
-    class Quiet(stdlib_http_server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = stdlib_http_server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    server = stdlib_http_server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
