@@ -83,6 +83,8 @@ class Project:
         self._busy: set[Any] = set()
         self._depth = 0
         self._fn_kind: dict[str, CalleeKind] = {}
+        #: Modules read from an installed library (not the project) -> their distribution.
+        self.origin: dict[str, Any] = {}
         cat = catalogue
         self._known = (set(cat.blocking) | cat.async_names | set(cat.returns) | cat.runners
                        | cat.offloaders | cat.sync_wrappers | cat.async_wrappers
