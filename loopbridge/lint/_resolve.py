@@ -67,6 +67,13 @@ _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exceptio
                           "log", "fatal"})
 
 
+def _generic_base(value: Value) -> Value:
+    """A generic base class ``Base[T]`` is ``Base``."""
+    if value is not None and value[0] == "a" and value[2] == "[]":
+        return value[1]  # type: ignore[no-any-return]
+    return value
+
+
 class Project:
     """The indexed modules of one run and the memoised meaning of their symbols."""
 
@@ -240,7 +247,7 @@ class Project:
             if cls is None:
                 return None
             for base_value in cls.bases:
-                found = self.meaning(base_value)
+                found = self.meaning(_generic_base(base_value))
                 if found is not None and found.kind in ("class", "outside"):
                     result = self._instance_member(found.name, attr)
                     if result is not None:
@@ -276,6 +283,14 @@ class Project:
                 return self.meaning(value) if value is not None else None
         return None
 
+    def _returns_awaitable(self, fn: FunctionInfo) -> bool:
+        """Whether ``fn`` is annotated to return an instance of a class with ``__await__``."""
+        found = self.meaning(fn.ret_ann)
+        if found is None or found.kind != "instance" or found.name not in self.classes:
+            return False
+        awaits = self._class_member(found.name, "__await__", instance=False)
+        return awaits is not None and awaits.kind == "function"
+
     def _is_property(self, qualname: str) -> bool:
         fn = self.functions.get(qualname)
         if fn is None or not fn.decorators:
@@ -302,7 +317,7 @@ class Project:
                 continue
             order.append(cls)
             for base in cls.bases:
-                found = self.meaning(base)
+                found = self.meaning(_generic_base(base))
                 if found is None:
                     continue
                 if found.kind == "class":
@@ -407,6 +422,8 @@ class Project:
                 kind = "other"
         if kind == "coro" and fn.has_yield:
             kind = "other"
+        if kind == "sync" and fn.module.modname in self.origin and self._returns_awaitable(fn):
+            kind = "coro"  # a library's sync method returning an awaitable (aiogram's methods)
         if fn.qualname in cat.safe and kind in ("sync", "wrapper"):
             kind = "other"
         self._fn_kind[fn.qualname] = kind

@@ -46,8 +46,12 @@ CHATKIT = {
         """,
     "chatkit/bot.py": """\
         import asyncio
+        from collections.abc import Generator
+        from typing import Any, Generic, TypeVar
 
         from .transport import SyncClient
+
+        T = TypeVar("T")
 
 
         class BaseBot:
@@ -56,10 +60,25 @@ CHATKIT = {
                 return {"method": method, **params}
 
 
+        class Method(Generic[T]):
+            # a request object: awaiting it sends it (the shape of aiogram methods)
+
+            def __await__(self) -> Generator[Any, None, T]:
+                return asyncio.sleep(0, None).__await__()  # type: ignore[return-value]
+
+
+        class EditText(Method[bool]):
+            def __init__(self, text: str) -> None:
+                self.text = text
+
+
         class Message:
             def __init__(self, bot: "Bot", message_id: int) -> None:
                 self.bot = bot
                 self.message_id = message_id
+
+            def edit_text(self, text: str) -> EditText:
+                return EditText(text)
 
             async def delete(self) -> bool:
                 await self.bot.request("deleteMessage", message_id=self.message_id)
@@ -146,6 +165,8 @@ APP = """\
         push("news", b"x")
         checksum(b"x")
         notinstalled.fetch()
+        message.edit_text("edited")
+        await message.edit_text("edited")
 
 
     def sync_helper(bot: Bot) -> bytes:
@@ -165,7 +186,8 @@ EXPECTED = [
     (14, "LB203", ["Bot.get_me_sync()", "SyncClient.exec_command()", "socket.socket"]),
     (15, "LB203", ["backoff()", "time.sleep"]),
     (16, "LB312", ["push()", "fastwire_stubs 1.0"]),
-    (26, "LB203", ["sync_helper()", "Bot.get_me_sync()", "socket.socket"]),
+    (19, "LB312", ["Message.edit_text()"]),
+    (28, "LB203", ["sync_helper()", "Bot.get_me_sync()", "socket.socket"]),
 ]
 
 
@@ -434,3 +456,17 @@ def test_a_real_pypi_package_from_the_local_index(tmp_path: Path,
     assert set(got) == {(7, "LB312"), (10, "LB203")}, got
     assert "aiomqtt 2." in got[(7, "LB312")]
     assert "Client.connect()" in got[(10, "LB203")] and "socket.socket" in got[(10, "LB203")]
+
+
+def test_fix_awaits_a_dropped_library_coroutine(env: Path, app: Path, tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "loopbridge.lint", "--isolated", "--fix", "--python", str(env),
+         "--cache-dir", str(tmp_path / "c"), str(app)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert "fixed 4" in out.stderr, out.stderr
+    lines = (app / "handlers.py").read_text(encoding="utf-8").splitlines()
+    assert lines[7].strip() == 'await bot.send_message(chat_id, "hi")'
+    assert lines[9].strip() == "await message.delete()"
+    assert lines[15].strip() == 'await push("news", b"x")'
+    assert lines[18].strip() == 'await message.edit_text("edited")'
+    assert "LB203" in out.stdout and "LB312" not in out.stdout  # the chains stay reported
