@@ -48,7 +48,7 @@ __all__ = ["MAX_FILE_SIZE", "MAX_MODULES", "Distribution", "LibraryEnvironmentEr
 logger = logging.getLogger(__name__)
 
 #: At most this many library modules are read in one run (the walk's budget).
-MAX_MODULES = 400
+MAX_MODULES = 2000
 #: Library files larger than this (bytes) are not read (generated tables, vendored bundles).
 MAX_FILE_SIZE = 1_000_000
 _PROBE_TIMEOUT = 30.0

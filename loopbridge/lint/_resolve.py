@@ -14,7 +14,7 @@ invokes a :class:`Callee` (a kind, the name, and the catalogue entry or project 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, NamedTuple
 
 from ._catalogue import Catalogue, Entry
@@ -60,6 +60,8 @@ class Callee(NamedTuple):
     fn: FunctionInfo | None = None
 
 _MAX_DEPTH = 120
+#: Classes one hierarchy walk may visit (a library client can be made of hundreds of mixins).
+_MAX_CLASSES = 1024
 #: Decorators that make a method an attribute: ``obj.name`` is what the method returns.
 _PROPERTIES = frozenset({"builtins.property", "functools.cached_property"})
 _LOGGER_NAME = re.compile(r"_*(?:\w+_)?(?:log|logger|logging)", re.IGNORECASE)
@@ -301,30 +303,37 @@ class Project:
                 return True
         return False
 
-    def mro(self, cls_name: str) -> list[ClassInfo | str]:
-        """Project classes in method-resolution order (depth first), then outside bases."""
-        order: list[ClassInfo | str] = []
+    def mro(self, cls_name: str) -> Iterator[ClassInfo | str]:
+        """Project classes in method-resolution order (depth first, left to right, as C3
+        orders a tree of mixins), then outside bases.
+
+        Lazy: a class's bases are resolved (and their modules read) only when the lookup gets
+        to them, so a lookup that stops early reads no more than it needs (a library client
+        made of dozens of mixins of one method each, every one in a module of its own).
+        """
         seen: set[str] = set()
         outside: list[str] = []
         stack = [cls_name]
-        while stack and len(seen) < 64:
-            name = stack.pop(0)
+        while stack and len(seen) < _MAX_CLASSES:
+            name = stack.pop()
             if name in seen:
                 continue
             seen.add(name)
             cls = self.classes.get(name)
             if cls is None:
                 continue
-            order.append(cls)
+            yield cls
+            bases: list[str] = []
             for base in cls.bases:
                 found = self.meaning(_generic_base(base))
                 if found is None:
                     continue
                 if found.kind == "class":
-                    stack.append(found.name)
+                    bases.append(found.name)
                 elif found.kind == "outside" and found.name != "builtins.object":
                     outside.append(found.name)
-        return order + outside  # type: ignore[operator]
+            stack.extend(reversed(bases))
+        yield from outside
 
     def call_result(self, callee: Meaning | None) -> Meaning | None:
         """The meaning of the value returned by calling ``callee``."""

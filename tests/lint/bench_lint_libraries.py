@@ -22,8 +22,8 @@ import tempfile
 import time
 
 
-def _run(args: list[str], cwd: str) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and standard output of one lint process."""
+def _run(args: list[str], cwd: str) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak RSS (MiB) and standard output of one lint process."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "loopbridge.lint", "--isolated", "-q",
                              "--exit-zero", *args, "."], cwd=cwd, stdout=subprocess.PIPE,
@@ -34,7 +34,7 @@ def _run(args: list[str], cwd: str) -> tuple[float, float, str]:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"lint failed ({proc.returncode}) with {args}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
             if name.endswith(".py"):
                 with open(os.path.join(root, name), "rb") as fh:
                     lines += fh.read().count(b"\n")
-    figures: dict[str, list[tuple[float, float]]] = {"base": [], "cold": [], "warm": []}
+    figures: dict[str, list[tuple[float, float, float]]] = {"base": [], "cold": [], "warm": []}
     added: list[str] = []
     for round_no in range(options.rounds):
         cache = tempfile.mkdtemp(prefix="lb-bench-cache-")
@@ -60,22 +60,27 @@ def main() -> None:
             lib = ["--python", options.python, "--cache-dir", cache]
             runs = {"base": ["--no-libraries"], "cold": lib, "warm": lib}
             for kind, args in runs.items():
-                wall, rss, out = _run(args, options.project)
-                figures[kind].append((wall, rss))
-                print(f"round {round_no + 1} {kind}: {wall:.2f} s, {rss:.0f} MiB", flush=True)
+                wall, cpu, rss, out = _run(args, options.project)
+                figures[kind].append((wall, cpu, rss))
+                print(f"round {round_no + 1} {kind}: {wall:.2f} s wall, {cpu:.2f} s CPU, "
+                      f"{rss:.0f} MiB", flush=True)
                 if kind == "warm":
                     added = [line for line in out.splitlines() if " LB203 " in line
                              or " LB312 " in line]
         finally:
             shutil.rmtree(cache, ignore_errors=True)
-    median = {kind: statistics.median(w for w, _ in runs) for kind, runs in figures.items()}
-    peak = {kind: max(r for _, r in runs) for kind, runs in figures.items()}
+    median = {kind: statistics.median(w for w, _, _ in runs) for kind, runs in figures.items()}
+    cpu = {kind: statistics.median(c for _, c, _ in runs) for kind, runs in figures.items()}
+    peak = {kind: max(r for _, _, r in runs) for kind, runs in figures.items()}
     print(f"project: {options.project} ({lines} lines of Python)")
     for kind in figures:
-        print(f"{kind}: median {median[kind]:.2f} s, peak RSS {peak[kind]:.0f} MiB")
-    print(f"cold/base {median['cold'] / median['base']:.2f}x, "
-          f"warm/base {median['warm'] / median['base']:.2f}x, "
-          f"peak RSS per 1M lines {peak['cold'] / max(lines, 1) * 1e6:.0f} MiB")
+        print(f"{kind}: median {median[kind]:.2f} s wall, {cpu[kind]:.2f} s CPU, "
+              f"peak RSS {peak[kind]:.0f} MiB")
+    print(f"wall cold/base {median['cold'] / median['base']:.2f}x, "
+          f"warm/base {median['warm'] / median['base']:.2f}x; "
+          f"CPU cold/base {cpu['cold'] / cpu['base']:.2f}x, warm/base "
+          f"{cpu['warm'] / cpu['base']:.2f}x; peak RSS {peak['cold']:.0f} MiB "
+          f"(+{peak['cold'] - peak['base']:.0f} MiB over the run without libraries)")
     print(f"findings added by libraries: {len(added)}")
     for line in added:
         print("  " + line)
