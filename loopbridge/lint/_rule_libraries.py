@@ -63,16 +63,23 @@ def _chain_origin(project: Project, key: str) -> object | None:
 
 
 def _site_origin(project: Project, fn: FunctionInfo, found: Finding) -> object | None:
+    """The distribution of the coroutine function a LB3xx finding is about, if a library's:
+    the call at the finding's position, else (a finding moved to where the coroutine is
+    tested or formatted) a call of ``fn`` to the function the finding names."""
     origin = _origin(project)
+    fallback = None
     for site in fn.calls:
-        if site.line != found.line or site.col + 1 != found.col:
+        callee = project.callee(site) if site.target is not None else None
+        if callee is None or callee.fn is None:
             continue
-        callee = project.callee(site)
-        if callee is not None and callee.fn is not None:
-            dist = origin.get(callee.fn.module.modname)
-            if dist is not None:
-                return dist
-    return None
+        dist = origin.get(callee.fn.module.modname)
+        if dist is None:
+            continue
+        if site.line == found.line and site.col + 1 == found.col:
+            return dist
+        if fallback is None and f"{callee.fn.display}()" == found.key:
+            fallback = dist
+    return fallback
 
 
 def _moved(found: Finding, code: str, dist: object) -> Finding:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from loopbridge.lint import LintConfig, lint_paths
-from loopbridge.lint._catalogue import default_catalogue
+from loopbridge.lint._catalogue import Catalogue, default_catalogue
 from loopbridge.lint._libindex import covered_packages
 
 _PIP_TIMEOUT = 240
@@ -470,3 +470,49 @@ def test_fix_awaits_a_dropped_library_coroutine(env: Path, app: Path, tmp_path: 
     assert lines[15].strip() == 'await push("news", b"x")'
     assert lines[18].strip() == 'await message.edit_text("edited")'
     assert "LB203" in out.stdout and "LB312" not in out.stdout  # the chains stay reported
+
+
+def _without(catalogue: Catalogue, package: str) -> Catalogue:
+    """A copy of ``catalogue`` that says nothing about ``package``."""
+    def keep(name: str) -> bool:
+        return name != package and not name.startswith(package + ".")
+
+    trimmed = object.__new__(Catalogue)
+    trimmed.__dict__.update(catalogue.__dict__)
+    trimmed.blocking = {k: v for k, v in catalogue.blocking.items() if keep(k)}
+    trimmed.returns = {k: v for k, v in catalogue.returns.items() if keep(k)}
+    trimmed.attributes = {k: v for k, v in catalogue.attributes.items() if keep(k)}
+    trimmed.aliases = {k: v for k, v in catalogue.aliases.items() if keep(k)}
+    trimmed._alias_keys = tuple(sorted(trimmed.aliases, key=len, reverse=True))
+    trimmed._type_rules = {k: v for k, v in catalogue._type_rules.items() if keep(k)}
+    trimmed.async_names = {k for k in catalogue.async_names if keep(k)}
+    return trimmed
+
+
+def test_reading_requests_derives_what_its_catalogue_entries_say(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests is pure Python: with its catalogue entries taken out, reading its installed
+    source finds every call the entries name blocking, down to a primitive. (The entries stay:
+    they also give the code, LB101, the advice and the bridge.http fix.)"""
+    catalogue = default_catalogue()
+    names = sorted(n for n in catalogue.blocking if n.startswith("requests.")
+                   and ".Response." not in n)
+    assert len(names) >= 16
+    calls = [f"    requests.{n.split('.', 1)[1]}(url)" if n.count(".") == 1
+             else f"    session.{n.rsplit('.', 1)[1]}(url)" for n in names]
+    source = "import requests\n\n\nasync def use(url):\n    session = requests.Session()\n"
+    (tmp_path / "uses.py").write_text(source + "\n".join(calls) + "\n", encoding="utf-8")
+    trimmed = _without(catalogue, "requests")
+    assert "requests" not in covered_packages(trimmed)
+    monkeypatch.setattr(LintConfig, "catalogue", lambda self: trimmed)
+    monkeypatch.chdir(tmp_path)
+    findings = lint_paths(["uses.py"], LintConfig(root=str(tmp_path),
+                                                  cache_dir=str(tmp_path / "cache"))).findings
+    by_line = {f.line: f for f in findings}
+    primitives = ("socket.", "os.", "builtins.open", "ssl.", "http.client.", "select.",
+                  "time.sleep", "threading.")
+    for line, name in enumerate(names, start=6):
+        found = by_line.get(line)
+        assert found is not None and found.code == "LB203", (name, found)
+        terminal = found.chain[-1].label.rpartition(" calls ")[2]
+        assert terminal.startswith(primitives), (name, found.message)
