@@ -136,6 +136,10 @@ class Catalogue:
             found = self.attributes.get(f"{type_name}.*")
         return found
 
+    def type_names(self) -> frozenset[str]:
+        """The types whose methods block (the ``[[blocking_types]]`` tables)."""
+        return frozenset(self._type_rules)
+
     def codes(self) -> frozenset[str]:
         """Every code that a catalogue entry can produce."""
         found = {e.code for e in self.blocking.values()}

@@ -61,6 +61,9 @@ class _Options:
     fix: bool
     unsafe_fixes: bool
     diff: bool
+    python: str | None
+    cache_dir: str | None
+    no_libraries: bool
 
 
 def _fail(message: str) -> NoReturn:
@@ -82,13 +85,19 @@ def _codes(value: str | None) -> tuple[str, ...]:
 def _config(options: _Options) -> LintConfig:
     config = LintConfig(root=os.getcwd()) if options.isolated else load_config(
         options.config_path)
-    changes: dict[str, tuple[str, ...]] = {}
+    changes: dict[str, Any] = {}
     if options.select:
         changes["select"] = _codes(options.select)
     if options.extend_select:
         changes["select"] = changes.get("select", config.select) + _codes(options.extend_select)
     if options.ignore:
         changes["ignore"] = config.ignore + _codes(options.ignore)
+    if options.python:
+        changes["python"] = options.python
+    if options.cache_dir:
+        changes["cache_dir"] = options.cache_dir
+    if options.no_libraries:
+        changes["libraries"] = False
     return config.replace(**changes) if changes else config
 
 
@@ -123,6 +132,12 @@ def _list_rules() -> str:
               help="Write the report to this file instead of standard output.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary line.")
+@click.option("--python", type=click.Path(), help="The environment whose installed libraries "
+              "are read (an interpreter or a virtual environment; default: this interpreter's).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Where to cache what was "
+              "learned from libraries (default: $XDG_CACHE_HOME/loopbridge/lint).")
+@click.option("--no-libraries", is_flag=True, help="Do not read installed libraries "
+              "(no LB203/LB312).")
 @click.option("--list-rules", is_flag=True, help="List every code and exit.")
 def lint_command(list_rules: bool, **kwargs: Any) -> None:
     """Find blocking calls and forgotten awaits in coroutines (default path: the current dir).

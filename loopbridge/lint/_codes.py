@@ -14,6 +14,7 @@ from . import (
     _rule_bridge,
     _rule_coroutines,
     _rule_files,
+    _rule_libraries,
     _rule_lost,
     _rule_suppressions,
     _rule_transitive,
@@ -30,6 +31,7 @@ FAMILIES: tuple[Family, ...] = (
     _rule_coroutines.FAMILY,
     _rule_lost.FAMILY,
     _rule_bridge.FAMILY,
+    _rule_libraries.FAMILY,
     _rule_suppressions.FAMILY,
     _rule_files.FAMILY,
 )

@@ -58,6 +58,11 @@ class LintConfig:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     follow_imports: bool = True
     source: str | None = field(default=None, compare=False)
+    #: Learn installed libraries from their source (LB203, LB312); ``python`` names the
+    #: environment (default: the running interpreter's), ``cache_dir`` where to keep it.
+    libraries: bool = True
+    python: str | None = None
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_file_size <= 0:
@@ -87,7 +92,8 @@ class LintConfig:
 
 
 _KEYS = {"exclude", "extend-exclude", "select", "extend-select", "ignore", "blocking", "safe",
-         "async", "max-file-size", "per-file-ignores", "follow-imports"}
+         "async", "max-file-size", "per-file-ignores", "follow-imports", "libraries", "python",
+         "cache-dir"}
 
 
 #: What each key holds, as the error for a wrong shape shows it.
@@ -167,6 +173,15 @@ def from_table(table: Mapping[str, Any], root: str = ".", source: str | None = N
         raise _wrong("follow-imports", "true or false", follow)
     per_file = _per_file(normal)
     select = _str_list(normal, "select") or ("LB",)
+    libraries = normal.get("libraries", True)
+    if not isinstance(libraries, bool):
+        raise _wrong("libraries", "true or false", libraries)
+    places: dict[str, str | None] = {}
+    for key in ("python", "cache-dir"):  # paths relative to the pyproject.toml's directory
+        value = normal.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise _wrong(key, f'a path, e.g. {key} = ".venv"', value)
+        places[key] = os.path.join(root, os.path.expanduser(value)) if value else None
     return LintConfig(
         root=root,
         exclude=_str_list(normal, "exclude") + _str_list(normal, "extend-exclude"),
@@ -179,6 +194,9 @@ def from_table(table: Mapping[str, Any], root: str = ".", source: str | None = N
         per_file_ignores=per_file,
         follow_imports=follow,
         source=source,
+        libraries=libraries,
+        python=places["python"],
+        cache_dir=places["cache-dir"],
     )
 
 

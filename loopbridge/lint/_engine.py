@@ -23,10 +23,12 @@ from ._codes import FAMILIES
 from ._config import DEFAULT_EXCLUDE, LintConfig
 from ._fileio import is_regular
 from ._index import ModuleIndex, index_module, noqa_comments, parse_noqa
+from ._libindex import chain_loaders, open_libraries
 from ._model import Finding
 from ._resolve import Project
 from ._rule_base import Checker
 from ._rule_files import FileProblem, decode, parse, read, too_complex
+from ._rule_libraries import relabel
 from ._rule_suppressions import apply_suppressions
 
 __all__ = ["LintResult", "discover", "lint_paths", "lint_source", "lint_tree"]
@@ -52,6 +54,8 @@ class LintResult:
     #: With ``keep_index``: each indexed file's index and line count, by the path findings show
     #: (a later run after ``--fix`` re-reads only the files the fix changed).
     index: dict[str, tuple[ModuleIndex, int]] = field(default_factory=dict)
+    #: Library modules read from source and reused from the cache (see _libindex).
+    library_modules: tuple[int, int] = (0, 0)
 
 
 class _Excluder:
@@ -260,6 +264,7 @@ def lint_paths(paths: Sequence[str], config: LintConfig | None = None, *,
 def _run(files: list[str], config: LintConfig, keep_index: bool = False,
          reuse: Mapping[str, tuple[ModuleIndex, int]] | None = None) -> LintResult:
     result = LintResult(files=len(files))
+    libraries = open_libraries(config)  # installed libraries (LB203, LB312), see _libindex
     reuse = reuse or {}
     naming = _Naming()
     problems: list[Finding] = []
@@ -292,11 +297,17 @@ def _run(files: list[str], config: LintConfig, keep_index: bool = False,
     if config.follow_imports:
         follower = _Follower(reversed(roots), naming, config,
                              _Excluder(config.root, config.exclude))
-    project = Project(config.catalogue(), follower)
+    project = Project(config.catalogue(), chain_loaders(follower, libraries))
+    if libraries is not None:
+        project.origin = libraries.origin  # type: ignore[assignment]
     for module in modules:
         project.add(module)
     found = list(problems)
     found.extend(_check_modules(modules, project))
+    if libraries is not None:
+        result.library_modules = (libraries.read, libraries.reused)
+        if libraries.cache is not None:
+            libraries.cache.save()
     result.followed = follower.count if follower else 0
     result.findings, result.suppressed = _filter(found, modules, config)
     result.spans = _spans(modules, {finding.path for finding in result.findings})
@@ -312,7 +323,7 @@ def _spans(modules: list[ModuleIndex], paths: set[str]) -> dict[str, list[tuple[
 
 
 def _check_modules(modules: list[ModuleIndex], project: Project) -> Iterator[Finding]:
-    checkers = [checker for family in FAMILIES
+    checkers = [relabel(checker, project) for family in FAMILIES
                 if (checker := family.start(project)) is not None]
     for module in modules:
         yield from _check_module(module, checkers)

@@ -53,9 +53,10 @@ REQUESTS_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "op
 FIXABILITY: dict[str, str] = {
     "LB101": "unsafe", "LB102": "safe", "LB103": "unsafe", "LB104": "unsafe",
     "LB105": "some", "LB106": "unsafe", "LB107": "unsafe", "LB108": "some", "LB109": "unsafe",
-    "LB201": "no", "LB202": "no",
+    "LB201": "no", "LB202": "no", "LB203": "no",
     "LB301": "safe", "LB302": "safe", "LB303": "unsafe", "LB304": "unsafe", "LB305": "no",
     "LB306": "no", "LB307": "no", "LB308": "no", "LB309": "no", "LB310": "safe", "LB311": "no",
+    "LB312": "some",
     "LB401": "unsafe", "LB402": "no",
     "LB801": "safe",
     "LB901": "no", "LB902": "no", "LB903": "no", "LB904": "no", "LB905": "no", "LB906": "no",
@@ -112,6 +113,8 @@ def plan_fix(finding: Finding) -> Fix | None:
         return Fix("noqa", True, "remove the codes that suppress nothing from the # noqa comment")
     if code == "LB102" and key == "time.sleep":
         return Fix("sleep", True, "await asyncio.sleep(...) instead of time.sleep(...)")
+    if code == "LB312":  # a library's coroutine: fixed as the shape it was found in
+        code = key.partition(":")[0]
     if code in ("LB301", "LB302"):
         return Fix("await", True, "await the coroutine")
     if code == "LB310":

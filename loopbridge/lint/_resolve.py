@@ -14,7 +14,7 @@ invokes a :class:`Callee` (a kind, the name, and the catalogue entry or project 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, NamedTuple
 
 from ._catalogue import Catalogue, Entry
@@ -60,11 +60,20 @@ class Callee(NamedTuple):
     fn: FunctionInfo | None = None
 
 _MAX_DEPTH = 120
+#: Classes one hierarchy walk may visit (a library client can be made of hundreds of mixins).
+_MAX_CLASSES = 1024
 #: Decorators that make a method an attribute: ``obj.name`` is what the method returns.
 _PROPERTIES = frozenset({"builtins.property", "functools.cached_property"})
 _LOGGER_NAME = re.compile(r"_*(?:\w+_)?(?:log|logger|logging)", re.IGNORECASE)
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
                           "log", "fatal"})
+
+
+def _generic_base(value: Value) -> Value:
+    """A generic base class ``Base[T]`` is ``Base``."""
+    if value is not None and value[0] == "a" and value[2] == "[]":
+        return value[1]  # type: ignore[no-any-return]
+    return value
 
 
 class Project:
@@ -83,6 +92,8 @@ class Project:
         self._busy: set[Any] = set()
         self._depth = 0
         self._fn_kind: dict[str, CalleeKind] = {}
+        #: Modules read from an installed library (not the project) -> their distribution.
+        self.origin: dict[str, Any] = {}
         cat = catalogue
         self._known = (set(cat.blocking) | cat.async_names | set(cat.returns) | cat.runners
                        | cat.offloaders | cat.sync_wrappers | cat.async_wrappers
@@ -238,7 +249,7 @@ class Project:
             if cls is None:
                 return None
             for base_value in cls.bases:
-                found = self.meaning(base_value)
+                found = self.meaning(_generic_base(base_value))
                 if found is not None and found.kind in ("class", "outside"):
                     result = self._instance_member(found.name, attr)
                     if result is not None:
@@ -274,6 +285,14 @@ class Project:
                 return self.meaning(value) if value is not None else None
         return None
 
+    def _returns_awaitable(self, fn: FunctionInfo) -> bool:
+        """Whether ``fn`` is annotated to return an instance of a class with ``__await__``."""
+        found = self.meaning(fn.ret_ann)
+        if found is None or found.kind != "instance" or found.name not in self.classes:
+            return False
+        awaits = self._class_member(found.name, "__await__", instance=False)
+        return awaits is not None and awaits.kind == "function"
+
     def _is_property(self, qualname: str) -> bool:
         fn = self.functions.get(qualname)
         if fn is None or not fn.decorators:
@@ -284,30 +303,37 @@ class Project:
                 return True
         return False
 
-    def mro(self, cls_name: str) -> list[ClassInfo | str]:
-        """Project classes in method-resolution order (depth first), then outside bases."""
-        order: list[ClassInfo | str] = []
+    def mro(self, cls_name: str) -> Iterator[ClassInfo | str]:
+        """Project classes in method-resolution order (depth first, left to right, as C3
+        orders a tree of mixins), then outside bases.
+
+        Lazy: a class's bases are resolved (and their modules read) only when the lookup gets
+        to them, so a lookup that stops early reads no more than it needs (a library client
+        made of dozens of mixins of one method each, every one in a module of its own).
+        """
         seen: set[str] = set()
         outside: list[str] = []
         stack = [cls_name]
-        while stack and len(seen) < 64:
-            name = stack.pop(0)
+        while stack and len(seen) < _MAX_CLASSES:
+            name = stack.pop()
             if name in seen:
                 continue
             seen.add(name)
             cls = self.classes.get(name)
             if cls is None:
                 continue
-            order.append(cls)
+            yield cls
+            bases: list[str] = []
             for base in cls.bases:
-                found = self.meaning(base)
+                found = self.meaning(_generic_base(base))
                 if found is None:
                     continue
                 if found.kind == "class":
-                    stack.append(found.name)
+                    bases.append(found.name)
                 elif found.kind == "outside" and found.name != "builtins.object":
                     outside.append(found.name)
-        return order + outside  # type: ignore[operator]
+            stack.extend(reversed(bases))
+        yield from outside
 
     def call_result(self, callee: Meaning | None) -> Meaning | None:
         """The meaning of the value returned by calling ``callee``."""
@@ -405,6 +431,8 @@ class Project:
                 kind = "other"
         if kind == "coro" and fn.has_yield:
             kind = "other"
+        if kind == "sync" and fn.module.modname in self.origin and self._returns_awaitable(fn):
+            kind = "coro"  # a library's sync method returning an awaitable (aiogram's methods)
         if fn.qualname in cat.safe and kind in ("sync", "wrapper"):
             kind = "other"
         self._fn_kind[fn.qualname] = kind

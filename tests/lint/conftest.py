@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,14 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "selflint: runs `python -m loopbridge.lint` over the project's own packages")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _library_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What runs learn from installed libraries is cached in a temp dir, not the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
 
 
 def codes_of(findings: list[Finding]) -> list[tuple[int, str]]:
