@@ -157,7 +157,9 @@ def render_html(report: Report) -> str:
                    f"<td class=num>{c['offloaded']}</td><td class=num>{c['stalls_loop']}</td>"
                    f"<td class=num>{_pct(c['migrated'] / m.total if m.total else None)}</td></tr>")
     out.append("</tbody></table>")
-    data = json.dumps(report.as_dict(), sort_keys=True).replace("</", "<\\/")
+    # as JSON escapes: no "</script" and no "<!--" (which would change how the rest parses)
+    data = (json.dumps(report.as_dict(), sort_keys=True)
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     out.append(f'<script type="application/json" id="report-data">{data}</script>')
     out.append("</body></html>")
     return "\n".join(out) + "\n"
