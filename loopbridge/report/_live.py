@@ -38,6 +38,8 @@ __all__ = ["REQUIRED_FIELDS", "LiveError", "apply_live", "load_stats"]
 #: The per-endpoint fields the report needs from the stats endpoint.
 REQUIRED_FIELDS = ("requests", "total_ms", "bridged_ms", "stalls")
 _MAX_BYTES = 20_000_000
+#: the Flask endpoint of the extension's stats view (counted by versions before 0.2)
+STATS_ENDPOINT = "loopbridge_stats"
 _PROCESS_KEYS = ("pid", "state", "inflight", "queued", "max_inflight", "watchdog_ms", "lag")
 
 
@@ -192,7 +194,8 @@ def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) ->
             continue
         route = by_name.get(name)
         if route is None:
-            unmatched.append(name)
+            if name != STATS_ENDPOINT:  # the extension's own endpoint is no route of the app
+                unmatched.append(name)
             continue
         calls = _number(figures.get("bridged_calls"))
         route.live = LiveEndpoint(int(values["requests"] or 0), values["total_ms"] or 0.0,
