@@ -6,8 +6,10 @@ everything it does with those samples lives here:
 - **classify** each code file as *internal* (asyncio, uvloop, concurrent, threading, selectors,
   loopbridge itself), *library* (the rest of the standard library and site-packages) or *user*
   code (:func:`frame_kind`);
-- **blame** the innermost user frame of each sample (else the innermost library frame), and
-  across the samples of one stall the frame seen most often (:class:`StallSampler`);
+- **blame** across the samples of one stall the frame the most samples contain (inclusive: a
+  caller counts every sample of the lines it called), preferring user frames (else library
+  frames), skipping interpreter and garbage-collector frames, and the deepest among equals; a
+  close second is named too (:class:`StallSampler`);
 - **select** what a reader needs: up to five user frames ending at the blamed one, then the
   library frames below it with the middle of a long library stack elided;
 - **format** the :class:`StallReport` (headline, blocking line, traceback-style stack) and the
@@ -33,6 +35,7 @@ __all__ = [
     "StallFrame",
     "StallReport",
     "StallSampler",
+    "blame_chain",
     "blame_index",
     "frame_kind",
     "histogram_bucket",
@@ -106,6 +109,9 @@ class StallReport:
         thread_name: the name of the thread that runs the loop.
         route: the request the blocked code was working for (``"GET /sites/<int:site_id>
             (endpoint show_site)"`` under the Flask extension), when one was known.
+        runner_up / runner_up_samples: a second frame, not a caller of ``blamed``, seen in
+            nearly as many samples (at least 3 in 4 of ``blamed``'s), when there is one: a
+            CPU-bound stall spreads its samples over many lines.
 
     Example::
 
@@ -125,6 +131,8 @@ class StallReport:
     started_at: float
     thread_name: str
     route: str | None = None
+    runner_up: StallFrame | None = None
+    runner_up_samples: int = 0
 
     def headline(self) -> str:
         """One line: how long, where, in which task."""
@@ -141,10 +149,16 @@ class StallReport:
 
     def stack_text(self) -> str:
         """The sampled stack, traceback style (most recent call last)."""
+        also = ""
+        if self.runner_up is not None:
+            also = (
+                f"; close behind, {self.runner_up.location} in {self.runner_up.function} in "
+                f"{self.runner_up_samples} of {self.samples}"
+            )
         lines = [
             (
                 f"Stack of thread {self.thread_name!r} (most recent call last; the blocking frame was "
-                f"seen in {self.blamed_samples} of {self.samples} samples):"
+                f"seen in {self.blamed_samples} of {self.samples} samples{also}):"
             )
         ]
         gap_after = self.frames.index(self.blamed) + _LIBRARY_HEAD if self.elided and self.blamed else -1
@@ -270,6 +284,42 @@ def blame_index(raw: list[RawFrame]) -> int | None:
     return 0 if raw else None
 
 
+#: frames a sample's blame skips: the interpreter's own (frozen importlib, exec'd strings) ...
+_INTERPRETER_PREFIXES = ("<frozen ", "<string>")
+#: ... and code the garbage collector runs wherever it happens to strike (finalizers, weakref
+#: callbacks): they say where a collection ran, not what held the loop
+_COLLECTOR_FUNCTIONS = ("__del__",)
+_WEAKREF_FILE = os.path.join(_STDLIB_DIR, "weakref.py")
+
+
+def _collector_cut(raw: list[RawFrame]) -> int:
+    """How many innermost frames of a sample a garbage collection put there (0 if none)."""
+    cut = 0
+    for index, (filename, _, function) in enumerate(raw):
+        if function.rsplit(".", 1)[-1] in _COLLECTOR_FUNCTIONS or filename == _WEAKREF_FILE:
+            cut = index + 1
+    return cut if cut < len(raw) else 0
+
+
+def blame_chain(raw: list[RawFrame]) -> list[int]:
+    """Indices (innermost first) of the frames of one sample that can take the blame.
+
+    The user frames below any garbage-collector frames, else the library frames, never the
+    interpreter's own; a stack of loop internals only blames its innermost frame.
+    """
+    cut = _collector_cut(raw)
+    for wanted in ("user", "library"):
+        chain = [
+            index
+            for index in range(cut, len(raw))
+            if frame_kind(raw[index][0]) == wanted and not raw[index][0].startswith(_INTERPRETER_PREFIXES)
+        ]
+        if chain:
+            return chain
+    index = blame_index(raw[cut:])
+    return [] if index is None else [index + cut]
+
+
 def to_frame(raw: RawFrame) -> StallFrame:
     filename, lineno, function = raw
     return StallFrame(filename, lineno, function, linecache.getline(filename, lineno).strip(), frame_kind(filename))
@@ -282,7 +332,11 @@ def select_frames(raw: list[RawFrame], blamed: int) -> tuple[tuple[StallFrame, .
     frames were left out of the middle of a long library stack.
     """
     users = [r for r in raw[blamed + 1:] if frame_kind(r[0]) == "user"][: _MAX_USER_FRAMES - 1]
-    below = [r for r in raw[:blamed] if frame_kind(r[0]) != "internal"]
+    below = [
+        r
+        for r in raw[_collector_cut(raw):blamed]
+        if frame_kind(r[0]) != "internal" and not r[0].startswith(_INTERPRETER_PREFIXES)
+    ]
     below.reverse()  # outermost first
     elided = 0
     if len(below) > _LIBRARY_HEAD + _LIBRARY_TAIL:
@@ -297,7 +351,8 @@ class StallSampler:
 
     ``start`` is the monotonic time the loop last ran before it went quiet; samples taken
     before the stall is proven (past the threshold) are kept, so a stall just over the
-    threshold still has a stack. Used by the monitor thread only.
+    threshold still has a stack. Each sample counts once for every frame of its
+    :func:`blame_chain` (inclusive counts). Used by the monitor thread only.
     """
 
     def __init__(self, start: float, threshold_ms: float, thread_name: str) -> None:
@@ -305,12 +360,14 @@ class StallSampler:
         self.threshold_ms = threshold_ms
         self.thread_name = thread_name
         self.samples = 0
+        #: inclusive counts of samples that show code running, and of those that show none
         self.counts: collections.Counter[RawFrame] = collections.Counter()
+        self.idle_counts: collections.Counter[RawFrame] = collections.Counter()
+        self.depth: dict[RawFrame, int] = {}
         self.latest: dict[RawFrame, tuple[list[RawFrame], int, str | None, str | None, str | None]] = {}
         #: samples that show no code running (the loop waiting, or loop internals only), and
         #: those of a stdlib loop waiting for IO (see :func:`is_waiting`)
         self.idle = self.waiting = 0
-        self.idle_keys: set[RawFrame] = set()
         self.confirmed = False
         self.reported = False
 
@@ -320,40 +377,57 @@ class StallSampler:
         return self.samples > 0 and self.waiting == self.samples
 
     def add(self, raw: list[RawFrame], task: str | None, coroutine: str | None, route: str | None = None) -> None:
-        """Count one sampled stack under its blamed frame."""
+        """Count one sampled stack under every frame of its blame chain."""
         self.samples += 1
-        index = blame_index(raw)
-        if index is None:
+        chain = blame_chain(raw)
+        if not chain:
             return
-        key = raw[index]
+        counts = self.counts
         if _shows_no_code(raw):
             self.idle += 1
-            self.idle_keys.add(key)
             self.waiting += is_waiting(raw)
-        self.counts[key] += 1
-        self.latest[key] = (raw, index, task, coroutine, route)
+            counts = self.idle_counts
+        for index in chain:
+            key = raw[index]
+            if key in self.latest and self.latest[key][0] is raw:
+                continue  # a recursive frame counts once per sample
+            counts[key] += 1
+            self.depth[key] = max(self.depth.get(key, 0), len(raw) - index)
+            self.latest[key] = (raw, index, task, coroutine, route)
+
+    def _ranked(self) -> tuple[list[tuple[RawFrame, int]], int]:
+        """Frames by samples containing them, then deepest first; and the samples they rank."""
+        counts, samples = (self.counts, self.samples - self.idle) if self.counts else (self.idle_counts, self.samples)
+        order = sorted(counts.items(), key=lambda item: (-item[1], -self.depth[item[0]]))
+        return order, samples
 
     def report(self, duration_ms: float, *, ongoing: bool) -> StallReport:
-        """The stall so far, blamed on the frame seen most often."""
+        """The stall so far, blamed on the frame the most samples contain (see module doc).
+
+        A stack of the loop waiting for IO (sampled as the stall ended) loses to any that
+        shows code running.
+        """
         started = time.time() - (time.monotonic() - self.start)
         blamed: StallFrame | None = None
+        runner_up: StallFrame | None = None
         frames: tuple[StallFrame, ...] = ()
-        elided, task, coroutine, route, hits, samples = 0, None, None, None, 0, self.samples
-        if self.counts:
-            # the frame seen most often; among equals, the one seen first. A stack of the loop
-            # waiting for IO (sampled as the stall ended) loses to any that shows code running
-            ranked = self.counts.most_common()
-            busy = [(k, n) for k, n in ranked if k not in self.idle_keys]
-            key, hits = busy[0] if busy else ranked[0]
-            if busy:
-                samples -= self.idle
+        elided, task, coroutine, route, hits, second, samples = 0, None, None, None, 0, 0, self.samples
+        ranked, ranked_samples = self._ranked()
+        if ranked:
+            key, hits = ranked[0]
+            samples = ranked_samples
             raw, index, task, coroutine, route = self.latest[key]
             frames, position, elided = select_frames(raw, index)
             blamed = frames[position]
+            callers = set(raw[index + 1:])  # its callers contain it: never a second opinion
+            other = next(((k, n) for k, n in ranked[1:] if k not in callers), None)
+            if other is not None and other[1] * 4 >= hits * 3:
+                runner_up, second = to_frame(other[0]), other[1]
         return StallReport(
             duration_ms=duration_ms, threshold_ms=self.threshold_ms, ongoing=ongoing, blamed=blamed,
             frames=frames, elided=elided, task=task, coroutine=coroutine, samples=samples,
             blamed_samples=hits, started_at=started, thread_name=self.thread_name, route=route,
+            runner_up=runner_up, runner_up_samples=second,
         )
 
 

@@ -69,6 +69,9 @@ __all__ = ["LoopBridge"]
 
 logger = logging.getLogger(__name__)
 
+#: the endpoint of the stats view: its own requests are not counted among the app's routes
+_STATS_ENDPOINT = "loopbridge_stats"
+
 class LoopBridge:
     """Run a Flask app's coroutines on the process's shared loop thread.
 
@@ -115,8 +118,8 @@ class LoopBridge:
             app.register_error_handler(Overloaded, _overloaded)
             app.register_error_handler(LoopNotRunning, _overloaded)
             app.register_error_handler(BridgeTimeout, _timed_out)
-        if settings.stats_url and "loopbridge_stats" not in app.view_functions:
-            app.add_url_rule(settings.stats_url, "loopbridge_stats", stats_view)
+        if settings.stats_url and _STATS_ENDPOINT not in app.view_functions:
+            app.add_url_rule(settings.stats_url, _STATS_ENDPOINT, stats_view)
 
     @staticmethod
     def settings(app: Flask) -> Any:
@@ -160,7 +163,7 @@ def _enter_request() -> None:
         return
     route_token = stall_route.set(f"{req.method} {rule.rule} (endpoint {rule.endpoint})")
     figures = settings.endpoints
-    if figures is None or rule.endpoint is None:
+    if figures is None or rule.endpoint is None or rule.endpoint == _STATS_ENDPOINT:  # not a route of the app
         g._loopbridge_request = (route_token, None)
         return
     clock_token, clock = start_call_clock()

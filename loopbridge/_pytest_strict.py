@@ -12,10 +12,14 @@ teardown (:class:`StrictWindow`):
   (the call every asyncio loop makes as ``run_forever`` begins and ends), and watched by a
   :meth:`Watchdog.for_loop <async_core.Watchdog.for_loop>` while it runs: same threshold, same
   report, same blamed line;
-- **coroutines never awaited**: coroutine origin tracking is on, and
-  ``warnings._warn_unawaited_coroutine`` (which CPython calls when a never-started coroutine is
-  finalised) records the coroutine's creating line and the test that created it, instead of a
-  ``RuntimeWarning`` nobody sees (:class:`UnawaitedTracker`).
+- **coroutines never awaited**: ``warnings._warn_unawaited_coroutine`` (which CPython calls when
+  a never-started coroutine is finalised) records the coroutine's creating line and the test
+  that created it, then lets Python's own ``RuntimeWarning`` through (:class:`UnawaitedTracker`).
+  Coroutine origin tracking is on only in synchronous code of the test's thread, never while an
+  event loop runs there: it costs 10-15 µs per coroutine created, which turned a test awaiting
+  a trivial coroutine 100,000 times into a stall of its own. A coroutine created inside a
+  running loop and never awaited is nearly always dropped on the line that created it; that
+  line, found at finalisation, is named instead.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import asyncio.events
 import dataclasses
+import linecache
 import logging
 import sys
 import threading
@@ -54,7 +59,7 @@ class StrictWindow:
     active: ClassVar[StrictWindow | None] = None
     _hooked: ClassVar[weakref.WeakSet[LoopThread]] = weakref.WeakSet()
 
-    def __init__(self, threshold_ms: float | None, knob: str) -> None:
+    def __init__(self, threshold_ms: float | None, knob: str, origins: UnawaitedTracker | None = None) -> None:
         self.lt = default_loop()
         self.old: LoopConfig = self.lt.config
         self.threshold_ms = threshold_ms or (self.old.watchdog_ms if self.old.watchdog_ms > 0 else FALLBACK_THRESHOLD_MS)
@@ -64,6 +69,7 @@ class StrictWindow:
         self.loop_watchdogs: dict[asyncio.AbstractEventLoop, Watchdog] = {}
         self._lock = threading.Lock()
         self._original_set_running: Callable[[Any], None] | None = None
+        self.origins = origins
 
     def begin(self) -> None:
         """Put the default loop in strict mode, hook loop starts, start collecting."""
@@ -80,7 +86,11 @@ class StrictWindow:
             if loop is None:
                 self._loop_stops()
                 original(None)
+                if self.origins is not None:
+                    self.origins.loop_stops()
             else:
+                if self.origins is not None:
+                    self.origins.loop_starts()
                 original(loop)
                 self._loop_starts(loop)
 
@@ -188,10 +198,19 @@ class UnawaitedCoroutine:
     name: str
     origin: tuple[tuple[str, int, str], ...]
     owner: str | None
+    #: where its last reference was dropped, when its creation was not recorded and that line
+    #: does not call it (created in a running loop and kept for a while)
+    dropped_at: tuple[str, int, str] | None = None
 
     def format(self) -> str:
         """The coroutine, its creating line, and the calls that led there (innermost last)."""
         if not self.origin:
+            if self.dropped_at is not None:
+                filename, lineno, function = self.dropped_at
+                return (
+                    f"coroutine {self.name!r} was never awaited; created inside a running event loop (where "
+                    f"its creation is not recorded) and dropped at {filename}:{lineno} in {function}"
+                )
             return f"coroutine {self.name!r} was never awaited (its creation was not recorded)"
         filename, lineno, function = self.origin[0]
         lines = [f"coroutine {self.name!r} was never awaited; created at {filename}:{lineno} in {function}:"]
@@ -215,6 +234,10 @@ class UnawaitedTracker:
         self.found: dict[str, list[UnawaitedCoroutine]] = {}
         self._old_depth = 0
         self._lock = threading.Lock()
+        self._paused = threading.local()
+        #: where warnings are shown when the strict test starts (pytest's own recorder): one
+        #: shown elsewhere went to a recorder the test opened (pytest.warns, recwarn)
+        self._shown_by: object = None
 
     def install(self) -> None:
         """Route ``warnings._warn_unawaited_coroutine`` through :meth:`_on_unawaited` (once)."""
@@ -238,11 +261,24 @@ class UnawaitedTracker:
                 self._by_code[(code.co_filename, code.co_name)] = nodeid
         self._old_depth = sys.get_coroutine_origin_tracking_depth()
         sys.set_coroutine_origin_tracking_depth(max(self._old_depth, _ORIGIN_DEPTH))
+        self._shown_by = getattr(warnings, "_showwarnmsg_impl", None)
 
     def end(self) -> None:
         """The strict test is over (its reports are made): later finds are late ones."""
         sys.set_coroutine_origin_tracking_depth(self._old_depth)
         self.current = None
+
+    def loop_starts(self) -> None:
+        """A loop starts running on this thread: no origin tracking while it runs (see module doc)."""
+        self._paused.depth = sys.get_coroutine_origin_tracking_depth()
+        sys.set_coroutine_origin_tracking_depth(0)
+
+    def loop_stops(self) -> None:
+        """The loop of this thread stops: tracking as it was before it started."""
+        depth = getattr(self._paused, "depth", None)
+        if depth is not None:
+            sys.set_coroutine_origin_tracking_depth(depth)
+            self._paused.depth = None
 
     def take(self, nodeid: str) -> list[UnawaitedCoroutine]:
         """The coroutines attributed to ``nodeid`` so far (and forget them)."""
@@ -250,16 +286,63 @@ class UnawaitedTracker:
             return self.found.pop(nodeid, [])
 
     def _on_unawaited(self, coro: Any) -> None:
+        found = self._record(coro, sys._getframe(1))
+        if self._original is not None:
+            self._original(coro)  # Python's own warning, as without strict mode (may raise: let it)
+        if found is not None and self._shown_to_the_test(coro):
+            with self._lock:  # the test asked for the warning (pytest.warns): it knows
+                self.found.get(found.owner or "", []).remove(found)
+
+    def _record(self, coro: Any, dropped_in: types.FrameType) -> UnawaitedCoroutine | None:
         try:
             origin = getattr(coro, "cr_origin", None)
-            if origin is None:  # not created in a strict test: warn as Python does
-                if self._original is not None:
-                    self._original(coro)
-                return
-            owner = next((self._by_code[(f, n)] for f, _, n in origin if (f, n) in self._by_code), self.current)
             name = getattr(coro, "__qualname__", None) or repr(coro)
-            found = UnawaitedCoroutine(name, tuple(origin), owner)
+            dropped_at = None
+            if origin is None:
+                if self.current is None:  # not created in a strict test: Python's warning only
+                    return None
+                origin, dropped_at = _site_of_drop(coro, dropped_in)
+            owner = next((self._by_code[(f, n)] for f, _, n in origin if (f, n) in self._by_code), None)
+            if owner is None and dropped_at is not None:
+                owner = self._owner_on_stack(dropped_in)
+            found = UnawaitedCoroutine(name, tuple(origin), owner or self.current, dropped_at)
             with self._lock:
-                self.found.setdefault(owner or "", []).append(found)
+                self.found.setdefault(found.owner or "", []).append(found)
+            return found
         except Exception:  # noqa: BLE001 - called while an object is finalised: never raise
             logger.exception("loopbridge: could not record a coroutine that was never awaited")
+            return None
+
+    def _owner_on_stack(self, frame: types.FrameType | None) -> str | None:
+        while frame is not None:
+            code = frame.f_code
+            owner = self._by_code.get((code.co_filename, code.co_name))
+            if owner is not None:
+                return owner
+            frame = frame.f_back
+        return None
+
+    def _shown_to_the_test(self, coro: Any) -> bool:
+        shown_by = getattr(warnings, "_showwarnmsg_impl", None)
+        if shown_by is self._shown_by:
+            return False
+        log = getattr(shown_by, "__self__", None)
+        return isinstance(log, list) and bool(log) and getattr(log[-1], "source", None) is coro
+
+
+def _site_of_drop(
+    coro: Any, frame: types.FrameType
+) -> tuple[tuple[tuple[str, int, str], ...], tuple[str, int, str] | None]:
+    """For a coroutine whose creation was not recorded: its creating line if the frame that
+    dropped it is on a line that calls it (``fetch()`` as a statement), else where it was dropped."""
+    code = getattr(coro, "cr_code", None)
+    name = code.co_name if isinstance(code, types.CodeType) else ""
+    stack: list[tuple[str, int, str]] = []
+    walker: types.FrameType | None = frame
+    while walker is not None and len(stack) < 8:
+        stack.append((walker.f_code.co_filename, walker.f_lineno or 0, walker.f_code.co_name))
+        walker = walker.f_back
+    filename, lineno, _ = stack[0]
+    if name and f"{name}(" in linecache.getline(filename, lineno):
+        return tuple(stack), None
+    return (), stack[0]

@@ -244,8 +244,9 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         return (yield)
     from ._pytest_strict import StrictWindow
 
-    watch = item.stash[_WATCH] = _ItemWatch(StrictWindow(plan.watchdog_ms, THRESHOLD_KNOB))
-    _tracker(item.config).begin(item.nodeid, _test_functions(item))
+    tracker = _tracker(item.config)
+    watch = item.stash[_WATCH] = _ItemWatch(StrictWindow(plan.watchdog_ms, THRESHOLD_KNOB, tracker))
+    tracker.begin(item.nodeid, _test_functions(item))
     watch.window.begin()
     try:
         return (yield)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -24,6 +25,8 @@ __all__ = ["report_command"]
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--stats", "stats_source", metavar="URL|FILE",
               help="The app's stats endpoint (http://host/_loopbridge/stats) or its saved JSON.")
+@click.option("--stats-timeout", type=click.FloatRange(0, 3600, min_open=True), default=10.0, show_default=True,
+              metavar="SECONDS", help="The most the whole read of a --stats URL may take.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text table, JSON (schema loopbridge-report/1) or a self-contained HTML page.")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
@@ -37,7 +40,7 @@ __all__ = ["report_command"]
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="pyproject.toml to read [tool.loopbridge.lint] from (default: nearest).")
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
-def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
+def report_command(paths: tuple[str, ...], stats_source: str | None, stats_timeout: float, fmt: str,
                    output: str | None, fail_under: float | None, previous_path: str | None,
                    fail_on_drop: bool, config_path: str | None, isolated: bool) -> None:
     """Show how far the migration has come, per route and per module (default path: .).
@@ -46,20 +49,26 @@ def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
     --stats is given. See docs/report.md for the JSON schema.
     """
     if fail_on_drop and not previous_path:
-        raise click.UsageError("--fail-on-drop needs --compare PREVIOUS.json")
+        _bad_input("--fail-on-drop needs --compare PREVIOUS.json")
+    if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        _bad_input(f"-o {output}: the folder {os.path.dirname(os.path.abspath(output))} does not exist; "
+                   "create it first or write elsewhere")
     try:
         config = LintConfig(root=os.getcwd()) if isolated else load_config(config_path)
-        stats = load_stats(stats_source) if stats_source else None
+        stats = load_stats(stats_source, stats_timeout) if stats_source else None
         previous = load_previous(previous_path) if previous_path else None
         report = build_report(list(paths) or ["."], config, stats, stats_source or "")
     except (ConfigError, FileNotFoundError, LiveError, CompareError) as exc:
-        raise click.UsageError(str(exc)) from exc
+        _bad_input(str(exc))
     if previous is not None and previous_path:
         report.compare = compare(report, previous, os.path.basename(previous_path))
     text = render(report, fmt)
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            _bad_input(f"cannot write the report to {output}: {exc.strerror or exc}")
     else:
         click.echo(text, nl=False)
     share = report.headline["share_on_loop"]
@@ -74,3 +83,9 @@ def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
             click.echo(f"loopbridge report: {got:.1f} % of IO call sites on the loop, below "
                        f"--fail-under {fail_under:g} %", err=True)
             sys.exit(1)
+
+
+def _bad_input(message: str) -> NoReturn:
+    """One line on standard error and exit 2: exit 1 means a score below the bar, never a crash."""
+    click.echo("loopbridge report: error: " + " ".join(message.split()), err=True)
+    sys.exit(2)

@@ -123,11 +123,16 @@ def render_html(report: Report) -> str:
         + "</p>")
     shown = report.routes
     if len(shown) > _ROUTES_CHARTED:  # the routes with the most IO not on the loop, in rule order
-        worst = sorted(shown, key=lambda r: -sum(1 for s in r.sites.values() if s != "migrated"))
+        open_io = {id(r): sum(1 for s in r.sites.values() if s != "migrated") for r in shown}
+        worst = sorted((r for r in shown if open_io[id(r)]), key=lambda r: -open_io[id(r)])
         keep = {id(r) for r in worst[:_ROUTES_CHARTED]}
         shown = [r for r in shown if id(r) in keep]
-        out.append(f"<p>The {_ROUTES_CHARTED} routes with the most IO not on the loop, of "
-                   f"{len(report.routes)}; every route is in the JSON form.</p>")
+        if len(worst) > _ROUTES_CHARTED:
+            what = f"The {len(shown)} routes with the most IO not on the loop, of {len(report.routes)}"
+        else:  # fewer have any: list those, never pad with routes that have none
+            what = (f"The {len(shown)} routes with IO not on the loop, of {len(report.routes)} (the other "
+                    f"{len(report.routes) - len(shown)} have none found)")
+        out.append(f'<p id="routes-charted">{what}; every route is in the JSON form.</p>')
     out.append(_chart(shown, per_endpoint) if shown else "<p>No Flask routes found.</p>")
     out.append("<h2>Next steps, best pay-off first</h2>")
     if report.steps:
@@ -157,7 +162,9 @@ def render_html(report: Report) -> str:
                    f"<td class=num>{c['offloaded']}</td><td class=num>{c['stalls_loop']}</td>"
                    f"<td class=num>{_pct(c['migrated'] / m.total if m.total else None)}</td></tr>")
     out.append("</tbody></table>")
-    data = json.dumps(report.as_dict(), sort_keys=True).replace("</", "<\\/")
+    # as JSON escapes: no "</script" and no "<!--" (which would change how the rest parses)
+    data = (json.dumps(report.as_dict(), sort_keys=True)
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     out.append(f'<script type="application/json" id="report-data">{data}</script>')
     out.append("</body></html>")
     return "\n".join(out) + "\n"

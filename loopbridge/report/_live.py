@@ -16,15 +16,19 @@ bridged calls they made) is shown when present. The Flask extension serves exact
 ``LOOPBRIDGE_STATS_URL`` is set. A list of objects with an ``endpoint`` field is accepted too.
 Without them the report says so and ranks statically.
 
-Fetching uses only the standard library (``urllib``): the report never imports the runtime.
+Fetching uses only the standard library (``http.client``): the report never imports the runtime.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import math
 import os
-import urllib.error
-import urllib.request
+import socket
+import threading
+import time
+import urllib.parse
 from typing import Any
 
 from ._model import LiveEndpoint, LiveInfo, RouteReport
@@ -34,6 +38,8 @@ __all__ = ["REQUIRED_FIELDS", "LiveError", "apply_live", "load_stats"]
 #: The per-endpoint fields the report needs from the stats endpoint.
 REQUIRED_FIELDS = ("requests", "total_ms", "bridged_ms", "stalls")
 _MAX_BYTES = 20_000_000
+#: the Flask endpoint of the extension's stats view (counted by versions before 0.2)
+STATS_ENDPOINT = "loopbridge_stats"
 _PROCESS_KEYS = ("pid", "state", "inflight", "queued", "max_inflight", "watchdog_ms", "lag")
 
 
@@ -44,16 +50,18 @@ class LiveError(ValueError):
 def load_stats(source: str, timeout: float = 10.0) -> dict[str, Any]:
     """Read the stats JSON from an ``http(s)://`` URL or a file.
 
+    ``timeout`` bounds the whole read of a URL (connect, headers and body together), so a
+    server that drips its answer a byte at a time cannot hold the command.
+
     Raises:
-        LiveError: unreachable URL, unreadable file, or not a JSON object.
+        LiveError: unreachable URL, an answer that is not HTTP or not complete in time,
+            unreadable file, or not a JSON object (also JSON nested too deep, or a number
+            too long to read).
     """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
+        raise ValueError(f"timeout must be a number of seconds in (0, 3600], got {timeout!r}")
     if source.startswith(("http://", "https://")):
-        try:
-            with urllib.request.urlopen(source, timeout=timeout) as resp:
-                data = resp.read(_MAX_BYTES + 1)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise LiveError(f"cannot read the stats from {source}: {exc}; is the app running "
-                            "with LOOPBRIDGE_STATS_URL set to that path?") from exc
+        data = _fetch(source, timeout)
     elif "://" in source:
         raise LiveError(f"--stats {source!r}: only http:// and https:// URLs or a file path")
     else:
@@ -67,12 +75,70 @@ def load_stats(source: str, timeout: float = 10.0) -> dict[str, Any]:
         raise LiveError(f"the stats from {source} are larger than {_MAX_BYTES} bytes")
     try:
         parsed = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LiveError(f"the stats from {source} are not JSON ({exc}); save the stats "
-                        "endpoint's answer as it is") from exc
+    except RecursionError as exc:
+        raise LiveError(f"the stats from {source} are JSON nested too deep to read; save the "
+                        "stats endpoint's answer as it is") from exc
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, and ints past Python's digit limit
+        reason = " ".join(str(exc).split())
+        raise LiveError(f"the stats from {source} are not JSON the report can read ({reason}); "
+                        "save the stats endpoint's answer as it is") from exc
     if not isinstance(parsed, dict):
         raise LiveError(f"the stats from {source} are not a JSON object")
     return parsed
+
+
+def _fetch(url: str, timeout: float) -> bytes:
+    """GET ``url`` within ``timeout`` seconds in all: a timer shuts the socket at the deadline."""
+    parts = urllib.parse.urlsplit(url)
+    hint = "; is the app running with LOOPBRIDGE_STATS_URL set to that path?"
+    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    deadline = time.monotonic() + timeout
+    try:
+        conn = conn_class(parts.hostname or "", parts.port, timeout=timeout)
+    except (ValueError, http.client.HTTPException) as exc:
+        raise LiveError(f"cannot read the stats from {url}: {exc}{hint}") from exc
+    expired = threading.Event()
+
+    def cut() -> None:
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(timeout, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        conn.connect()
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else "") or "/",
+                     headers={"Accept": "application/json"})
+        resp = conn.getresponse()
+        chunks: list[bytes] = []
+        size, complete = 0, False
+        while size <= _MAX_BYTES and time.monotonic() < deadline:
+            chunk = resp.read1(65536)
+            if not chunk:
+                complete = True
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if expired.is_set() or not (complete or size > _MAX_BYTES):
+            raise TimeoutError("no complete answer")
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if expired.is_set() or time.monotonic() >= deadline:
+            raise LiveError(f"cannot read the stats from {url}: no complete answer within {timeout:g} s "
+                            "(raise --stats-timeout if the app is slow to answer)") from exc
+        what = "the answer is not HTTP" if isinstance(exc, http.client.HTTPException) else str(exc)
+        raise LiveError(f"cannot read the stats from {url}: {' '.join(what.split())}{hint}") from exc
+    finally:
+        timer.cancel()
+        conn.close()
+    if resp.status != 200:
+        raise LiveError(f"cannot read the stats from {url}: HTTP {resp.status} {resp.reason}{hint}")
+    return b"".join(chunks)
 
 
 def _endpoints(stats: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
@@ -87,12 +153,29 @@ def _endpoints(stats: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits: no figure a process could have counted
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shallow(value: Any, depth: int = 3) -> Any:
+    """A process-wide figure as shown: scalars as they are, containers cut below ``depth``."""
+    if isinstance(value, dict):
+        return {str(k): _shallow(v, depth - 1) for k, v in value.items()} if depth > 0 else "…"
+    if isinstance(value, list):
+        return [_shallow(v, depth - 1) for v in value] if depth > 0 else "…"
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return None
+    return value
 
 
 def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) -> LiveInfo:
     """Attach per-endpoint figures to ``routes``; say clearly what is missing."""
-    process = {key: stats[key] for key in _PROCESS_KEYS if key in stats}
+    process = {key: _shallow(stats[key]) for key in _PROCESS_KEYS if key in stats}
     shown = source if "://" in source else os.path.basename(source)
     endpoints = _endpoints(stats)
     if endpoints is None:
@@ -111,7 +194,8 @@ def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) ->
             continue
         route = by_name.get(name)
         if route is None:
-            unmatched.append(name)
+            if name != STATS_ENDPOINT:  # the extension's own endpoint is no route of the app
+                unmatched.append(name)
             continue
         calls = _number(figures.get("bridged_calls"))
         route.live = LiveEndpoint(int(values["requests"] or 0), values["total_ms"] or 0.0,

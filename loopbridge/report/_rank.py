@@ -91,8 +91,9 @@ def rank(report: Report) -> list[Step]:
             step.call += f", {site.call}"
     for key, step in groups.items():
         calls = f"{len(step.sites)} call(s)"
-        if any(site_loops.get(site, False) for site in step.sites):
-            calls += " in a for loop"
+        looped = sum(1 for site in step.sites if site_loops.get(site, False))
+        if looped:  # as many as the JSON marks in_loop, never the whole step
+            calls += " in a for loop" if looped == len(step.sites) else f", {looped} in a for loop"
         if live:
             step.basis = (f"live: {seconds[key]:.3f} s of worker time outside the loop; "
                           f"{calls}, {len(step.routes)} route(s)")

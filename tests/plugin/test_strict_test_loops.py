@@ -196,10 +196,83 @@ def test_a_coroutine_never_awaited_fails_the_test_that_created_it(pytester: pyte
         f"{line_of(UNAWAITED, 'THE LATE COROUTINE')} in test_keeps_one_for_later*",
     ])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert "RuntimeWarning" not in result.stdout.str()
+    # recorded, and Python's own warning still shown, as without strict mode
+    result.stdout.fnmatch_lines(["*RuntimeWarning: coroutine 'fetch' was never awaited*"])
 
 
 def test_lost_coroutines_are_plain_warnings_without_strict_mode(pytester: pytest.Pytester) -> None:
     result = run_inner(pytester, "-k", "test_forgets_to_await", test_inner=UNAWAITED)
     result.assert_outcomes(passed=1, deselected=4, warnings=1)
     result.stdout.fnmatch_lines(["*RuntimeWarning: coroutine 'fetch' was never awaited*"])
+
+
+MANY_AWAITS = """
+import asyncio
+import gc
+import sys
+import time
+
+import pytest
+
+
+async def trivial():
+    return 1
+
+
+async def test_awaits_a_trivial_coroutine_100000_times():
+    started = time.perf_counter()
+    for _ in range(100_000):
+        await trivial()
+    print(f"100000 awaits: {(time.perf_counter() - started) * 1000:.1f} ms")
+    probe = trivial()
+    assert probe.cr_origin is None and sys.get_coroutine_origin_tracking_depth() == 0
+    await probe
+
+
+def test_python_s_own_warning_passes_through():
+    with pytest.warns(RuntimeWarning, match="never awaited"):
+        trivial()
+        gc.collect()
+
+
+async def test_async_test_asks_for_the_warning_too():
+    with pytest.warns(RuntimeWarning, match="never awaited"):
+        trivial()
+        gc.collect()
+
+
+kept = []
+
+
+async def test_keeps_one_inside_the_loop():
+    kept.append(trivial())  # THE KEPT COROUTINE
+    await asyncio.sleep(0)
+    kept.clear()  # THE DROP
+"""
+
+
+def test_strict_mode_pays_nothing_per_coroutine_created_in_a_running_loop(pytester: pytest.Pytester) -> None:
+    # origin tracking at depth 32 made each coroutine cost 10-15 us: this loop took 1-5 s and
+    # failed as a stall of its own at the 100 ms threshold
+    ini = INI + "asyncio_mode = auto\n"
+    result = run_inner(pytester, "--loopbridge-strict", "-s", "-k", "100000", ini=ini, test_inner=MANY_AWAITS)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*100000 awaits: * ms*"])
+
+
+def test_a_test_that_asks_for_the_never_awaited_warning_gets_it_in_strict_mode(pytester: pytest.Pytester) -> None:
+    ini = INI + "asyncio_mode = auto\n"
+    for args in (("--loopbridge-strict",), ()):
+        result = run_inner(pytester, *args, "-k", "warning", ini=ini, test_inner=MANY_AWAITS)
+        result.assert_outcomes(passed=2)
+        assert "DID NOT WARN" not in result.stdout.str()
+
+
+def test_a_coroutine_kept_inside_a_running_loop_is_named_where_it_was_dropped(pytester: pytest.Pytester) -> None:
+    ini = INI + "asyncio_mode = auto\n"
+    result = run_inner(pytester, "--loopbridge-strict", "-k", "keeps", ini=ini, test_inner=MANY_AWAITS)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*coroutine 'trivial' was never awaited; created inside a running event loop*dropped at "
+        f"*test_inner.py:{line_of(MANY_AWAITS, 'THE DROP')} in test_keeps_one_inside_the_loop*",
+    ])

@@ -161,3 +161,32 @@ def test_no_report_while_the_loop_stays_responsive_under_heavy_awaited_io(watche
     assert stats["stalls"] == 0
     assert stats["heartbeats"] >= 3
     assert stats["worst_lag_ms"] < threshold
+
+
+def _parse_part(part: bytes) -> int:
+    # three lines of about equal cost: the samples spread over them, none in most samples
+    header = sum(byte * 3 for byte in part)
+    body = sum(byte ^ 0x5A for byte in part)
+    trailer = sum(byte + 7 for byte in part)
+    return header + body + trailer
+
+
+def _parse_all(parts: list[bytes]) -> list[int]:
+    return [_parse_part(part) for part in parts]  # PARSE: every part
+
+
+async def cpu_bound_parse(parts: list[bytes]) -> int:
+    await asyncio.sleep(0)
+    return len(_parse_all(parts))  # BLOCK: cpu-bound parse
+
+
+def test_a_cpu_bound_stall_blames_the_line_most_samples_contain(watched: Watched) -> None:
+    parts = [bytes(range(256)) * 8 for _ in range(1500)]
+    assert bridge.run(cpu_bound_parse(parts)) == 1500
+    report = only_report(watched)
+    assert report.blamed is not None, report.format()
+    assert report.blamed.function.startswith(("cpu_bound_parse", "_parse_all")), report.format()
+    assert report.blamed.lineno in (
+        line_of(cpu_bound_parse, "BLOCK: cpu-bound parse"), line_of(_parse_all, "PARSE: every part")
+    ), report.format()
+    assert report.blamed_samples * 4 >= report.samples * 3, report.format()

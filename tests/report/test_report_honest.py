@@ -1,0 +1,84 @@
+"""What the report claims: only what it knows, in the words of how it knows it."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_report
+
+pytestmark = pytest.mark.loopbridge_nostrict
+
+
+def write(tmp_path: Path, name: str, source: str) -> str:
+    app = tmp_path / name
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    (app / "views.py").write_text(textwrap.dedent(source))
+    return str(app)
+
+
+MIXED_LOOPS = """
+    import sqlite3
+
+    import requests
+    from flask import Flask
+
+    app = Flask(__name__)
+
+
+    def sync_all(urls):
+        conn = sqlite3.connect("app.db")
+        try:
+            for url in urls:
+                conn.execute("INSERT INTO seen VALUES (?)", (url,))
+                conn.execute("UPDATE counts SET n = n + 1")
+            conn.execute("DELETE FROM stale")
+            conn.commit()
+        except sqlite3.Error:
+            conn.rollback()
+            raise
+
+
+    @app.post("/sync")
+    def sync():
+        sync_all(["a", "b"])
+        return "ok"
+"""
+
+
+def test_a_step_counts_its_calls_in_a_for_loop_as_the_json_marks_them(tmp_path: Path) -> None:
+    app = write(tmp_path, "mixed", MIXED_LOOPS)
+    data = json.loads(run_report(app, "--format", "json").stdout)
+    step = next(s for s in data["steps"] if s["function"].endswith("sync_all") and s["kind"] == "db")
+    marked = [site for site in data["sites"] if site["id"] in step["sites"] and site["in_loop"]]
+    assert len(marked) == 2 and len(step["sites"]) > 2
+    assert f"{len(step['sites'])} call(s), 2 in a for loop" in step["basis"], step["basis"]
+
+
+def test_the_stats_endpoint_is_not_listed_as_a_route_seen_live(tmp_path: Path) -> None:
+    app = write(tmp_path, "mixed", MIXED_LOOPS)
+    figures = {"requests": 3, "total_ms": 30.0, "bridged_ms": 0.0, "stalls": 0}
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"pid": 1, "endpoints": {"loopbridge_stats": figures, "sync": figures}}))
+    result = run_report(app, "--stats", str(stats))
+    assert result.exit_code == 0
+    assert "loopbridge_stats" not in result.stdout and "Seen live but not found" not in result.stdout
+    data = json.loads(run_report(app, "--stats", str(stats), "--format", "json").stdout)
+    assert data["live"]["unmatched_endpoints"] == []
+
+
+def test_a_large_app_charts_only_the_routes_with_io_and_says_so(tmp_path: Path) -> None:
+    views = ["from flask import Flask", "import requests", "app = Flask(__name__)"]
+    for n in range(160):
+        body = "    requests.get('http://example.test')\n" if n % 16 == 0 else ""
+        views.append(f"@app.get('/page/{n}')\ndef page_{n}():\n{body}    return 'x'\n")
+    app = tmp_path / "big"
+    app.mkdir()
+    (app / "views.py").write_text("\n".join(views))
+    page = run_report(str(app), "--format", "html").stdout
+    assert "The 10 routes with IO not on the loop, of 160 (the other 150 have none found)" in page
+    assert page.count('<text x="0"') == 10
