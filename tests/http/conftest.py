@@ -11,6 +11,8 @@ from async_core import default_loop
 from async_core.http import default_http_config, set_default_http_config
 from legacy_app.simulator import Simulator
 
+from .mock_support import Client, CountingServer
+
 
 @pytest.fixture(scope="session")
 def sim() -> Iterator[Simulator]:
@@ -41,3 +43,28 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+# -- the HTTP mock-library tests (test_mocks_*.py) -----------------------------------------------------
+@pytest.fixture
+def server() -> Iterator[CountingServer]:
+    """A fresh server on 127.0.0.1 counting the requests that reach it."""
+    srv = CountingServer()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=["requests", "adapter", "facade"])
+def client(request: pytest.FixtureRequest) -> Iterator[Client]:
+    """Each mock example runs with stock requests (the baseline), the adapter and the facade."""
+    c = Client(request.param)
+    yield c
+    c.close()
+
+
+@pytest.fixture(params=["adapter", "facade"])
+def ours(request: pytest.FixtureRequest) -> Iterator[Client]:
+    """The adapter and the facade (for what stock requests cannot do, e.g. ``map``)."""
+    c = Client(request.param)
+    yield c
+    c.close()
