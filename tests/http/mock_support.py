@@ -10,6 +10,7 @@ in these tests can reach a host other than 127.0.0.1.
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +42,9 @@ class _Handler(BaseHTTPRequestHandler):
         status = 404 if self.path.startswith("/missing") else 200
         body = json.dumps({**REAL_BODY, "path": self.path}).encode()
         self.send_response(status)
+        if self.path.startswith("/gzip"):
+            body = gzip.compress(body)
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Real", "1")
         self.send_header("Set-Cookie", "a=1; Path=/")
