@@ -64,8 +64,9 @@ from async_core.http._stream import (
 from async_core.http._track import CallerDeadline, Progress
 
 from ._calls import run_watched
+from ._mocks import adapter_send
 
-__all__ = ["LoopBridgeAdapter", "SessionBatch", "retry_overrides"]
+__all__ = ["LoopBridgeAdapter", "SessionBatch", "prepare_session_item", "retry_overrides"]
 
 logger = logging.getLogger(__name__)
 
@@ -287,6 +288,9 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
                 "thread (from a coroutine), where waiting for the answer would block the loop that has to fetch it. "
                 "In async code, await bridge.http.async_request(...) / async_get(...) / async_map(...), or move the "
                 "Session call off the loop: await asyncio.to_thread(session.get, url).")
+        mocked = adapter_send(self, request, {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies})
+        if mocked is not None:  # an HTTP mock library is active in a test (bridge/_mocks.py)
+            return mocked
         self.add_headers(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         spec = self._spec(request, stream, timeout, verify, cert, proxies)
         if spec.ssl is False:  # as urllib3 warns, so that code (and tests) relying on the warning keep it
@@ -587,6 +591,23 @@ def _default_adapter() -> LoopBridgeAdapter:
 _shared_adapter: LoopBridgeAdapter | None = None
 
 
+def prepare_session_item(session: requests.Session, index: int, item: Any) -> requests.PreparedRequest:
+    """Item ``index`` of ``map(..., session=)`` prepared by the Session (TypeError for a bad item)."""
+    if isinstance(item, str):
+        item = requests.Request("GET", item)
+    elif isinstance(item, Mapping):
+        try:
+            item = requests.Request(**{"method": "GET", **item})
+        except TypeError as exc:
+            raise TypeError(f"map() item {index}: {exc}; with session=, a dict item takes the arguments of requests.Request.") from None
+    if isinstance(item, requests.Request):
+        return session.prepare_request(item)
+    if isinstance(item, requests.PreparedRequest):
+        return item
+    raise TypeError(f"map() item {index} is a {type(item).__name__}; with session=, pass URL strings, "
+                    "requests.Request / PreparedRequest objects, or dicts of requests.Request arguments.")
+
+
 class SessionBatch:
     """A batch of a Session's requests, prepared here, sent together on the loop, finished here.
 
@@ -612,20 +633,7 @@ class SessionBatch:
 
     def _prepare(self, index: int, item: Any) -> tuple[requests.PreparedRequest, LoopBridgeAdapter, StreamSpec, dict[str, Any]]:
         session = self.session
-        if isinstance(item, str):
-            item = requests.Request("GET", item)
-        elif isinstance(item, Mapping):
-            try:
-                item = requests.Request(**{"method": "GET", **item})
-            except TypeError as exc:
-                raise TypeError(f"map() item {index}: {exc}; with session=, a dict item takes the arguments of requests.Request.") from None
-        if isinstance(item, requests.Request):
-            prep = session.prepare_request(item)
-        elif isinstance(item, requests.PreparedRequest):
-            prep = item
-        else:
-            raise TypeError(f"map() item {index} is a {type(item).__name__}; with session=, pass URL strings, "
-                            "requests.Request / PreparedRequest objects, or dicts of requests.Request arguments.")
+        prep = prepare_session_item(session, index, item)
         settings = session.merge_environment_settings(str(prep.url), {}, None, None, None)
         adapter = session.get_adapter(str(prep.url))
         if not isinstance(adapter, LoopBridgeAdapter):

@@ -48,6 +48,7 @@ from async_core.http._request import parse_timeout
 from async_core.http._track import CURRENT, CallerDeadline
 from async_core.http._track import Progress as CallProgress
 
+from . import _mocks
 from ._adapter import LoopBridgeAdapter, SessionBatch
 from ._calls import run_watched, to_async
 
@@ -105,7 +106,10 @@ def request(method: str, url: str, **kwargs: Any) -> Response:
         _refuse_on_loop("get", "async_get(url, ...)")
     else:
         _refuse_on_loop(str(method).lower() if str(method).isalpha() else "request", f"async_request({method!r}, url, ...)")
-    return _send(prepare_request(method, url, **kwargs))
+    prep = prepare_request(method, url, **kwargs)
+    if _mocks.requests_mocked():  # a test's HTTP mock library sees the call (bridge/_mocks.py)
+        return _mocks.send_mocked(prep)
+    return _send(prep)
 
 
 def _send(prep: PreparedRequest) -> Response:
@@ -315,6 +319,8 @@ def map(items: Iterable[Any], *, concurrency: int = DEFAULT_CONCURRENCY, timeout
     preps = prepare_items(items, timeout, return_exceptions)
     if not preps:
         return []
+    if _mocks.requests_mocked():  # a test's HTTP mock library sees each item (bridge/_mocks.py)
+        return _mocks.map_mocked(preps, deadline, return_exceptions, progress)  # type: ignore[return-value]
     if progress is None:
         coro = fan_out_requests(preps, concurrency, deadline, return_exceptions, None)
     else:
@@ -335,6 +341,8 @@ def _map_session(session: requests.Session | None, items: Iterable[Any], concurr
     if timeout is USE_CONFIG:
         cfg = default_http_config()
         timeout = (cfg.connect_timeout, cfg.read_timeout)
+    if _mocks.session_mocked(session):  # a test's HTTP mock library sees each item (bridge/_mocks.py)
+        return _mocks.map_session_mocked(session, items, timeout, deadline, return_exceptions, progress)
     own = session is None
     batch = SessionBatch(session if session is not None else requests.Session(), list(items), timeout, return_exceptions)
     try:

@@ -12,6 +12,7 @@ from async_core import default_loop
 from async_core.http import default_http_config, set_default_http_config
 from legacy_app.simulator import Simulator
 
+from .mock_support import Client, CountingServer
 from .raw_server import RAW_ROUTES, RawServer, self_signed, server_context
 
 
@@ -79,3 +80,28 @@ def full_backlog() -> Iterator[int]:
     for s in fillers:
         s.close()
     server.close()
+
+
+# -- the HTTP mock-library tests (test_mocks_*.py) -----------------------------------------------------
+@pytest.fixture
+def server() -> Iterator[CountingServer]:
+    """A fresh server on 127.0.0.1 counting the requests that reach it."""
+    srv = CountingServer()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=["requests", "adapter", "facade"])
+def client(request: pytest.FixtureRequest) -> Iterator[Client]:
+    """Each mock example runs with stock requests (the baseline), the adapter and the facade."""
+    c = Client(request.param)
+    yield c
+    c.close()
+
+
+@pytest.fixture(params=["adapter", "facade"])
+def ours(request: pytest.FixtureRequest) -> Iterator[Client]:
+    """The adapter and the facade (for what stock requests cannot do, e.g. ``map``)."""
+    c = Client(request.param)
+    yield c
+    c.close()
