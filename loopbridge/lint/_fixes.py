@@ -120,7 +120,7 @@ def plan_fix(finding: Finding) -> Fix | None:
         return Fix("await", False, "await the coroutine where it is tested or formatted")
     if code == "LB401":
         return Fix("await_arg", False, "await the awaitable instead of running it to completion")
-    if not code.startswith("LB1") or key.endswith(".__enter__"):
+    if not code.startswith("LB1") or key.endswith((".__enter__", ".__iter__", ".__next__")):
         return None
     module, _, verb = key.rpartition(".")
     if code == "LB101" and module == "requests" and verb in REQUESTS_VERBS:

@@ -1,0 +1,59 @@
+"""File objects (and HTTP bodies) handed to functions that read or write them."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import sys
+import urllib.request
+from typing import IO, BinaryIO, TextIO
+
+import requests
+import yaml
+
+
+async def load_config(fh: TextIO) -> dict:
+    return json.load(fh)
+
+
+async def load_state(fh: BinaryIO) -> object:
+    return pickle.load(fh)
+
+
+async def load_yaml(stream: IO[str]) -> object:
+    return yaml.safe_load(stream)
+
+
+async def save(report: dict, out: io.TextIOWrapper) -> None:
+    json.dump(report, out)
+
+
+async def save_state(state: object, out: IO[bytes]) -> None:
+    pickle.dump(state, out)
+
+
+async def from_stdin() -> object:
+    return json.load(sys.stdin)
+
+
+async def from_response(resp: urllib.request.OpenerDirector, url: str) -> object:
+    return json.load(resp.open(url))
+
+
+async def from_stream(r: requests.Response) -> object:
+    return json.load(r.raw)
+
+
+# negatives: in-memory objects and strings are not IO
+async def from_text(text: str) -> object:
+    json.loads(text)
+    json.load(io.StringIO(text))
+    pickle.dump({"a": 1}, io.BytesIO())
+    return yaml.safe_load(text)
+
+
+async def to_text(report: dict) -> str:
+    buf = io.StringIO()
+    json.dump(report, buf)
+    return json.dumps(report)
