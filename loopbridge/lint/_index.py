@@ -86,6 +86,13 @@ _STREAM_FUNCTIONS = {
 #: Builtins that only render their arguments.
 _RENDERERS = frozenset({("n", "builtins.print"), ("n", "builtins.str"), ("n", "builtins.repr"),
                         ("n", "builtins.format")})
+#: In-memory files: what works on them does no IO.
+_IN_MEMORY_VALUE = ("r", ("n", "io.BytesIO"))
+_IN_MEMORY = frozenset({_IN_MEMORY_VALUE, ("r", ("n", "io.StringIO"))})
+#: Calls that work on the file object they are given (the first argument, ``fileobj=`` or
+#: ``file=``; ``shutil.copyfileobj`` on both of its first two).
+_ON_FILE_OBJECTS = frozenset({"zipfile.ZipFile", "tarfile.open", "tarfile.TarFile",
+                              "hashlib.file_digest", "gzip.GzipFile", "shutil.copyfileobj"})
 #: Method names that hand a coroutine on or end it (``c.close()``): not a use as a value.
 _HANDS_ON = frozenset({"close", "send", "throw", "__await__"})
 #: Contexts of a container literal whose items nobody can reach afterwards.
@@ -789,6 +796,7 @@ class _Walker:
         takes_at = _CALLABLE_POSITION.get(name, -1) if not self.tc else -1
         stream = _STREAM_FUNCTIONS.get(target[1]) if target is not None and target[0] == "n" \
             and not self.tc else None
+        memory = False
         gather = target == ("n", "asyncio.gather")
         for i, arg in enumerate(node.args):
             if i < 2 and type(arg) is ast.Call and not self.tc:
@@ -801,6 +809,8 @@ class _Walker:
                 self._given(arg, value, index)
             if i == 0:
                 first = value
+            elif i == 1 and value in _IN_MEMORY and first in _IN_MEMORY:
+                memory = True
             elif name in _EAGER_NAMES and value is not None and not self.tc \
                     and type(arg) in (ast.Name, ast.Attribute):
                 self._passed(arg, value, index)
@@ -817,6 +827,8 @@ class _Walker:
                 self.fn.calls.append(CallSite(kw.value.lineno, kw.value.col_offset,
                                               ("a", value, "write"), "write", Ctx.OTHER, index,
                                               self.lam, self.guard | HAS_ARGS))
+            if kw.arg in ("fileobj", "file") and value in _IN_MEMORY:
+                memory = True
             if kw.arg == "key" and name in _EAGER_NAMES and value is not None and not self.tc \
                     and type(kw.value) in (ast.Name, ast.Attribute):
                 self._passed(kw.value, value, index)
@@ -825,6 +837,12 @@ class _Walker:
             self._passed(node.args[0], first, index)
         if target is None:
             return sup
+        if target[0] == "n" and target[1] in _ON_FILE_OBJECTS and (
+                memory or (first in _IN_MEMORY and target[1] != "shutil.copyfileobj")):
+            # `zipfile.ZipFile(io.BytesIO(data))`: work on bytes in memory, no IO
+            if not self.tc:
+                calls[index].target = None
+            return _IN_MEMORY_VALUE
         if first is not None and target[0] == "n" and target[1] in _SAME_AS_FIRST:
             return ("p", first) if target[1] == "functools.partial" else first
         return ("r", target)

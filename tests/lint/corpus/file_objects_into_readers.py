@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import shutil
 import sys
+import tarfile
 import urllib.request
+import zipfile
 from typing import IO, BinaryIO, TextIO
 
 import requests
@@ -57,3 +60,12 @@ async def to_text(report: dict) -> str:
     buf = io.StringIO()
     json.dump(report, buf)
     return json.dumps(report)
+
+
+async def unpack(data: bytes, out: IO[bytes]) -> object:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:  # bytes in memory: no IO
+        body = archive.read(archive.namelist()[0])
+    shutil.copyfileobj(io.BytesIO(data), io.BytesIO())
+    tar = tarfile.open(fileobj=io.BytesIO(data))
+    shutil.copyfileobj(io.BytesIO(data), out)
+    return body, tar, zipfile.ZipFile("real.zip")
