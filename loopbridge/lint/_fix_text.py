@@ -6,8 +6,10 @@ Plain :mod:`ast` and string work (no libcst), shared by :mod:`loopbridge.lint._f
 from __future__ import annotations
 
 import ast
+import configparser
 import os
 import re
+import tomllib
 from collections.abc import Iterable
 
 from ._facts import NOQA
@@ -24,6 +26,7 @@ OFFLOAD = {"asyncio": "asyncio.to_thread", "anyio": "anyio.to_thread.run_sync",
 #: A module that imports anyio or trio, or marks its tests to run on them.
 _USES = {lib: re.compile(rf"^\s*(?:import|from)\s+{lib}\b|\bmark\.{lib}\b|\b{lib}_backend\b",
                          re.MULTILINE) for lib in ("anyio", "trio")}
+_ASYNCIO = re.compile(r"^\s*(?:import|from)\s+asyncio\b", re.MULTILINE)
 
 #: The set the LB310 helper keeps its tasks in.
 _TASKS = "_loopbridge_tasks"
@@ -46,14 +49,17 @@ def async_library(text: str, path: str | None = None) -> str:
     """The async library a module's coroutines run on: ``anyio``, ``trio`` or ``asyncio``.
 
     The module says it by importing anyio or trio (anyio first: anyio code runs on trio too),
-    or by marking its tests (``pytest.mark.anyio``, an ``anyio_backend`` fixture); a test
-    module that says nothing takes what the ``conftest.py`` files of its folders say. Code
+    or by marking its tests (``pytest.mark.anyio``, an ``anyio_backend`` fixture); one that
+    imports asyncio is asyncio code; a module that says nothing takes what the ``conftest.py`` files of its folders say, then what the
+    project's dependencies name (``pyproject.toml``, ``setup.cfg``, ``setup.py``). Code
     written for anyio must not call ``asyncio.to_thread`` or ``asyncio.sleep``: under trio
     they fail.
     """
     for lib in ("anyio", "trio"):
         if _USES[lib].search(text):
             return lib
+    if _ASYNCIO.search(text):
+        return "asyncio"
     if path:
         folder = os.path.dirname(os.path.abspath(path))
         for _ in range(8):
@@ -66,10 +72,43 @@ def async_library(text: str, path: str | None = None) -> str:
             for lib in ("anyio", "trio"):
                 if said and _USES[lib].search(said):
                     return lib
+            found = _declared(folder)
+            if found is not None:
+                return found
             parent = os.path.dirname(folder)
-            if parent == folder or os.path.exists(os.path.join(folder, "pyproject.toml")):
+            if parent == folder:
                 break
             folder = parent
+    return "asyncio"
+
+
+def _declared(folder: str) -> str | None:
+    """At a project's root (``pyproject.toml`` or ``setup.cfg``): the library its runtime
+    dependencies name (``anyio``, then ``trio``), else ``"asyncio"``; ``None`` elsewhere."""
+    names: list[str] = []
+    found = False
+    try:
+        with open(os.path.join(folder, "pyproject.toml"), "rb") as fh:
+            data = tomllib.load(fh)
+        found = True
+        project = data.get("project", {})
+        names += [str(d) for d in project.get("dependencies", ()) if isinstance(d, str)]
+        poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+        names += [str(d) for d in poetry] if isinstance(poetry, dict) else []
+    except (OSError, ValueError, AttributeError):
+        pass
+    config = configparser.ConfigParser()
+    try:
+        if config.read(os.path.join(folder, "setup.cfg"), encoding="utf-8"):
+            found = True
+            names += config.get("options", "install_requires", fallback="").split()
+    except (configparser.Error, UnicodeDecodeError):
+        pass
+    if not found:
+        return None
+    for lib in ("anyio", "trio"):
+        if any(re.match(rf"{lib}\b(?![-.])", name.strip().lower()) for name in names):
+            return lib
     return "asyncio"
 
 

@@ -804,7 +804,7 @@ class _Walker:
             value = expr(arg, Ctx.LISTED if gather and type(arg) is ast.Name else arg_ctx,
                          index)
             if stream is not None and i == stream[0] and value is not None:
-                self._streamed(node, value, stream[1], index)
+                self._streamed(node, value, stream[1], index, target[1])  # type: ignore[index]
             if i == takes_at and value is not None and type(arg) in (ast.Name, ast.Attribute):
                 self._given(arg, value, index)
             if i == 0:
@@ -847,11 +847,15 @@ class _Walker:
             return ("p", first) if target[1] == "functools.partial" else first
         return ("r", target)
 
-    def _streamed(self, node: Any, value: Value, method: str, caller: int) -> None:
+    def _streamed(self, node: Any, value: Value, method: str, caller: int,
+                  function: str) -> None:
         """``json.load(fh)`` reads ``fh``: record the ``fh.read()`` (``write``) it makes, at
-        the position of the call that makes it (the one ``--fix`` moves to a thread)."""
-        self.fn.calls.append(CallSite(node.lineno, node.col_offset, ("a", value, method), method,
-                                      Ctx.OTHER, caller, self.lam, self.guard | HAS_ARGS))
+        the position of the call that makes it (the one ``--fix`` moves to a thread), with
+        that function's name as the site's owner (for the message)."""
+        site = CallSite(node.lineno, node.col_offset, ("a", value, method), method, Ctx.OTHER,
+                        caller, self.lam, self.guard | HAS_ARGS)
+        site.owner = function
+        self.fn.calls.append(site)
 
     def _passed(self, node: Any, value: Value, caller: int) -> None:
         """Record a function passed as a value to ``map``/``sorted(key=...)``... as a call made

@@ -53,6 +53,9 @@ NOT_REWRITTEN = {
     ("forgotten_awaits_shapes.py", "LB301", "pair", "ping()"),
     ("forgotten_awaits_shapes.py", "LB301", "pair_statement", "ping()"),
     ("file_objects_into_readers.py", "LB104", "unpack", "zipfile.ZipFile"),  # in a tuple
+    # `with open(path) as fh: return json.load(fh)`: a block that returns stays whole
+    ("file_objects_into_readers.py", "LB104", "load_config", "builtins.open"),
+    ("file_objects_into_readers.py", "LB104", "load_config", "io.IOBase.read"),
 }
 
 
@@ -768,3 +771,21 @@ def test_dropped_tasks_in_a_package_share_one_helper_module(tmp_path: Path,
     assert result.stdout.strip() == "ok", result.stderr
     code, out, _ = invoke("--isolated", "--diff", ".")
     assert code == 0 and out == ""  # idempotent
+
+
+def test_a_project_declaring_anyio_offloads_with_anyio_unless_the_module_says_asyncio(
+        tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\ndependencies = ["anyio>=4"]\n'
+        '[project.optional-dependencies]\ntest = ["trio"]\n')
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    body = "import os\n\n\nasync def f(p):\n    os.remove(p)\n"
+    for name, source in (("plain.py", body), ("aio.py", "import asyncio\n" + body)):
+        path = tmp_path / "pkg" / name
+        path.write_text(source)
+        found = lint_source(source, str(path))
+        planned = [(f, p) for f in found if (p := plan_fix(f)) is not None]
+        fixed = fix_source(source, planned, path=str(path))[0]
+        offload = "anyio.to_thread.run_sync" if name == "plain.py" else "asyncio.to_thread"
+        assert f"await {offload}(os.remove, p)" in fixed

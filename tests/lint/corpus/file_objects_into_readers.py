@@ -16,15 +16,17 @@ import requests
 import yaml
 
 
-async def load_config(fh: TextIO) -> dict:
-    return json.load(fh)
+async def load_config(path: str) -> dict:
+    with open(path) as fh:
+        return json.load(fh)
 
 
-async def load_state(fh: BinaryIO) -> object:
+async def load_state(fh: io.BufferedReader) -> object:
     return pickle.load(fh)
 
 
-async def load_yaml(stream: IO[str]) -> object:
+async def load_yaml(path: str) -> object:
+    stream = open(path)
     return yaml.safe_load(stream)
 
 
@@ -32,7 +34,7 @@ async def save(report: dict, out: io.TextIOWrapper) -> None:
     json.dump(report, out)
 
 
-async def save_state(state: object, out: IO[bytes]) -> None:
+async def save_state(state: object, out: io.BufferedWriter) -> None:
     pickle.dump(state, out)
 
 
@@ -48,7 +50,12 @@ async def from_stream(r: requests.Response) -> object:
     return json.load(r.raw)
 
 
-# negatives: in-memory objects and strings are not IO
+# negatives: in-memory objects and strings are not IO; an abstract file-like may be in memory
+async def from_any(fh: TextIO, out: IO[bytes], blob: BinaryIO) -> object:
+    out.write(blob.read())
+    return json.load(fh)
+
+
 async def from_text(text: str) -> object:
     json.loads(text)
     json.load(io.StringIO(text))
@@ -62,7 +69,7 @@ async def to_text(report: dict) -> str:
     return json.dumps(report)
 
 
-async def unpack(data: bytes, out: IO[bytes]) -> object:
+async def unpack(data: bytes, out: io.BufferedWriter) -> object:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:  # bytes in memory: no IO
         body = archive.read(archive.namelist()[0])
     shutil.copyfileobj(io.BytesIO(data), io.BytesIO())

@@ -6,7 +6,6 @@ import csv
 import io
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from typing import TextIO
 
 import requests
 
@@ -17,7 +16,7 @@ async def rows(conn: sqlite3.Connection) -> AsyncIterator[tuple]:
         yield row
 
 
-async def records(fh: TextIO) -> AsyncIterator[dict]:
+async def records(fh: io.TextIOWrapper) -> AsyncIterator[dict]:
     for record in csv.DictReader(fh):
         yield record
 
@@ -33,7 +32,7 @@ async def chunks(resp: requests.Response) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def sizes(fh: TextIO) -> list[int]:
+async def sizes(fh: io.TextIOWrapper) -> list[int]:
     return [len(line) for line in fh]
 
 
@@ -59,7 +58,7 @@ async def parse(text: str) -> AsyncIterator[list[str]]:
         yield [line]
 
 
-async def stream(source: AsyncIterator[bytes], fh: TextIO) -> list[bytes]:
+async def stream(source: AsyncIterator[bytes], fh: io.TextIOWrapper) -> list[bytes]:
     lazy = (line for line in fh)
     print(lazy)
     return [chunk async for chunk in source]
