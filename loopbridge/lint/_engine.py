@@ -113,11 +113,16 @@ def _is_virtualenv(directory: str) -> bool:
     return os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
 
 
+def _dangling(path: str) -> bool:
+    """A symbolic link that leads nowhere (broken, or a loop): reported as LB904 when read."""
+    return os.path.islink(path) and not os.path.exists(path)
+
+
 def discover(paths: Sequence[str], config: LintConfig) -> list[str]:
     """The Python files under ``paths`` that the configuration does not exclude, sorted.
 
     Only regular files are collected from directories (a FIFO or socket named ``*.py`` is
-    skipped), and virtual environments inside them are skipped by their ``pyvenv.cfg``
+    skipped; a symbolic link that is broken or loops is kept, to be reported as LB904), and virtual environments inside them are skipped by their ``pyvenv.cfg``
     marker, whatever their name; a path named explicitly is kept and, if it is not a regular file, reported as
     LB904 without being opened.
 
@@ -137,7 +142,7 @@ def discover(paths: Sequence[str], config: LintConfig) -> list[str]:
                 for filename in filenames:
                     full = os.path.join(dirpath, filename)
                     if filename.endswith(".py") and not excluder.excluded(full) \
-                            and is_regular(full):
+                            and (is_regular(full) or _dangling(full)):
                         found.add(full)
         elif os.path.exists(path):
             # named explicitly: a FIFO or device is reported (LB904) when read, never opened

@@ -16,6 +16,8 @@ __all__ = [
     "ARG1",
     "GUARDED",
     "HAS_ARGS",
+    "LOGGER_NAME",
+    "LOG_METHODS",
     "NONBLOCKING",
     "PASSED",
     "NOQA",
@@ -47,6 +49,12 @@ ARG1 = 16
 #: (``loop.call_soon(fn)``, ``Thread(target=fn)``): recorded as a call its taker makes, as
 #: ``lambda *a: fn(*a)`` would be.
 PASSED = 32
+
+#: Names a logger goes by (``log``, ``logger``, ``_log``, ``app_logger``) and its methods: a
+#: call of one of these methods on such a name only renders its arguments.
+LOGGER_NAME = re.compile(r"_*(?:\w+_)?(?:log|logger|logging)", re.IGNORECASE)
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
+                         "log", "fatal"})
 
 _NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 #: A ``# noqa`` comment with its optional codes (group ``codes``).
@@ -93,6 +101,7 @@ class FunctionInfo:
         "cls",
         "col",
         "decorators",
+        "deco_values",
         "display",
         "end",
         "has_yield",
@@ -104,6 +113,7 @@ class FunctionInfo:
         "ret",
         "ret_ann",
         "uses",
+        "yielded",
     )
 
     def __init__(self, qualname: str, name: str, module: ModuleIndex, line: int, col: int,
@@ -117,6 +127,9 @@ class FunctionInfo:
         self.is_async = is_async
         self.cls = cls
         self.decorators: list[Value] = []
+        #: The decorators as values of what they apply (``@retry(3)`` is ``("r", retry)``),
+        #: outermost first: what the function's name is bound to is their result.
+        self.deco_values: list[Value] = []
         self.calls: list[CallSite] = []
         #: name -> uses ``(ctx, parent, line, col, branch)``; ``branch`` is the path of
         #: conditional blocks (``(block, arm)`` pairs) the use sits in.
@@ -126,6 +139,8 @@ class FunctionInfo:
         self.ret: Value = None
         self.ret_ann: Value = None
         self.has_yield = False
+        #: The value of the first ``yield`` (a ``@contextmanager`` gives it to ``with ... as``).
+        self.yielded: Value = None
         self.display = name
         self.captured: set[str] = set()
 
@@ -146,6 +161,7 @@ class ModuleIndex:
     """The facts of one module; ``path`` is the path as reported in findings."""
 
     __slots__ = (
+        "attr_loads",
         "bindings",
         "classes",
         "errors",
@@ -170,6 +186,9 @@ class ModuleIndex:
         #: Lines whose ``# noqa: LB...`` is a real comment (not text in a string) -> its column.
         self.noqa_cols: dict[int, int] = {}
         self.errors: list[tuple[int, int, str, str]] = []
+        #: Attribute names read in this module (``x.name``) in a way that can await or hand
+        #: on what they hold (not only tested, printed or called as a method).
+        self.attr_loads: set[str] = set()
 
 
 def parse_noqa(source: str) -> dict[int, frozenset[str] | None]:

@@ -20,6 +20,7 @@ import ast
 import dataclasses
 import difflib
 import itertools
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,12 +41,17 @@ from ._fix_cst import (
     positions_and_parents,
 )
 from ._fix_text import (
+    OFFLOAD,
+    async_library,
     char_position,
     outer_spans,
     prune_noqa,
     with_imports,
+    TASKS_MODULE_SOURCE,
+    task_home,
     with_keep_task,
 )
+from ._fix_with import with_blocks
 from ._fixes import KEEP_TASK, Edit, Fix, Suggestion, plan_fix
 from ._model import Finding
 from ._newer import parse_newer
@@ -82,13 +88,15 @@ def apply_fixes(result: LintResult, config: LintConfig, *, unsafe: bool,
             by_path.setdefault(finding.path, []).append((finding, fix))
     outcome = FixOutcome()
     diffs: list[str] = []
+    helpers: set[str] = set()
     for path in sorted(by_path):
         try:
             data = read_bytes(path)
             text = data.removeprefix(_BOM).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue  # only UTF-8 files are rewritten; the findings stay reported
-        new_text, fixed = fix_source(text, by_path[path], result.spans.get(path))
+        new_text, fixed = fix_source(text, by_path[path], result.spans.get(path),
+                                     helpers=helpers)
         if not fixed:
             continue
         outcome.fixed += len(fixed)
@@ -99,6 +107,16 @@ def apply_fixes(result: LintResult, config: LintConfig, *, unsafe: bool,
             fromfile=f"a/{path}", tofile=f"b/{path}")))
         if write:
             write_text(path, ("\ufeff" if data.startswith(_BOM) else "") + new_text)
+    for helper in sorted(helpers):  # one task helper per package, made once
+        if os.path.exists(helper):
+            continue
+        shown = os.path.relpath(helper) if not os.path.relpath(helper).startswith("..") \
+            else helper
+        diffs.append("".join(difflib.unified_diff(
+            [], TASKS_MODULE_SOURCE.splitlines(keepends=True), fromfile="/dev/null",
+            tofile=f"b/{shown}")))
+        if write:
+            write_text(helper, TASKS_MODULE_SOURCE)
     outcome.diff = "".join(diffs)
     return outcome
 
@@ -118,16 +136,21 @@ def suggest_fixes(findings: Iterable[Finding],
         except (OSError, UnicodeDecodeError):
             continue
         edits: dict[Finding, list[Edit]] = {}
-        fix_source(text, planned, spans.get(path), edits)
+        helpers: set[str] = set()
+        fix_source(text, planned, spans.get(path), edits, helpers=helpers)
         plans = dict(planned)
         for finding, own in edits.items():
-            suggestions[finding] = Suggestion(plans[finding], tuple(own))
+            made = [Edit(helper, 1, 1, 1, 1, TASKS_MODULE_SOURCE) for helper in sorted(helpers)
+                    if plans[finding].kind == "keep_task" and not os.path.exists(helper)]
+            suggestions[finding] = Suggestion(plans[finding], tuple(own + made))
     return suggestions
 
 
 def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
                spans: list[tuple[int, int]] | None = None,
-               edits: dict[Finding, list[Edit]] | None = None) -> tuple[str, list[Finding]]:
+               edits: dict[Finding, list[Edit]] | None = None,
+               path: str | None = None,
+               helpers: set[str] | None = None) -> tuple[str, list[Finding]]:
     """Apply the planned fixes to one module's text; return the new text and what was fixed.
 
     Only the outermost ``def`` around each finding goes through libcst (cut out of the file,
@@ -135,8 +158,14 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
     not the size of the file. ``spans`` are the line spans of the functions not nested in
     another function, as the lint indexed them (found with :mod:`ast` when not given).
     Missing imports are added as lines of text. ``edits``, when given, receives for each
-    fixed finding the edits that fix it, in the coordinates of ``text``.
+    fixed finding the edits that fix it, in the coordinates of ``text``. The new code uses
+    the module's own async library (:func:`~loopbridge.lint._fix_text.async_library`, which
+    reads ``path``'s folders when the module itself does not say). A module in a package
+    imports the task helper from its package's one helper module, whose path is added to
+    ``helpers`` (the caller creates it).
     """
+    lib = async_library(text, path if path is not None else
+                        (planned[0][0].path if planned else None))
     if spans is None:
         try:
             tree = ast.parse(text)
@@ -149,8 +178,11 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
     lines = text.splitlines(keepends=True)
     regions: dict[tuple[int, int], list[tuple[Finding, Fix]]] = {}
     comments = [(finding, fix) for finding, fix in planned if fix.kind == "noqa"]
+    blocks, held = with_blocks(text, [(f, x) for f, x in planned if x.kind != "noqa"], lib)
+    in_blocks = {id(finding) for block in blocks for finding in block.owned}
+    in_blocks.update(id(finding) for finding in held)
     for finding, fix in planned:
-        if fix.kind == "noqa":
+        if fix.kind == "noqa" or id(finding) in in_blocks:
             continue
         region = next((span for span in spans if span[0] <= finding.line <= span[1]), None)
         if region is not None:
@@ -159,8 +191,16 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
     needs: set[str] = set()
     found: dict[Finding, tuple[list[Edit], set[str]]] = {}
     for (first, last), items in sorted(regions.items(), reverse=True):
-        done = _fix_region(lines, first, last, items, needs, found)
+        done = _fix_region(lines, first, last, items, needs, found, lib)
         fixed.extend(done)
+    # the other fixes keep the line count, so the blocks' lines are still where they were
+    for block in sorted(blocks, key=lambda b: b.first, reverse=True):
+        lines[block.first - 1:block.last] = block.text.splitlines(keepends=True)
+        needs |= block.needs
+        fixed.extend(block.owned)
+        edit = Edit(block.owned[0].path, block.first, 1, block.last + 1, 1, block.text)
+        for finding in block.owned:
+            found[finding] = ([edit], set(block.needs))
     for finding, _ in comments:  # comments last: a code fix never moves a line's comment
         if not 0 < finding.line <= len(lines):
             continue
@@ -176,7 +216,10 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
         return text, []
     new_lines, added = with_imports(lines, needs - {KEEP_TASK})
     if KEEP_TASK in needs:
-        new_lines, helper = with_keep_task(new_lines)
+        home = task_home(path if path is not None else (planned[0][0].path if planned else None))
+        new_lines, helper = with_keep_task(new_lines, home[1] if home is not None else 0)
+        if home is not None and helpers is not None:
+            helpers.add(home[0])
         if helper is not None:
             line, content = helper
             imported = [at for at, _ in added.values() if at < line]
@@ -195,7 +238,7 @@ def fix_source(text: str, planned: Sequence[tuple[Finding, Fix]],
 
 def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Finding, Fix]],
                 needs: set[str], edits: dict[Finding, tuple[list[Edit], set[str]]],
-                ) -> list[Finding]:
+                lib: str = "asyncio") -> list[Finding]:
     """Fix one function in place in ``lines`` (1-based inclusive span); return what was fixed."""
     segment = lines[first - 1:last]
     head = segment[0]
@@ -207,7 +250,7 @@ def _fix_region(lines: list[str], first: int, last: int, items: list[tuple[Findi
     local = [(dataclasses.replace(finding, line=finding.line - first + 1,
                                   col=finding.col - shift), fix, finding)
              for finding, fix in items]
-    new_text, done, used, replaced = _fix_function_text("".join(dedented), local)
+    new_text, done, used, replaced = _fix_function_text("".join(dedented), local, lib)
     new_lines = new_text.splitlines(keepends=True)
     if not done or len(new_lines) != len(segment):
         return []
@@ -251,7 +294,7 @@ _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Fo
              ast.While, ast.With, ast.AsyncWith, ast.Try, ast.TryStar, ast.Match)
 
 
-def _fix_function_text(text: str, planned: _Planned) -> _Fixed:
+def _fix_function_text(text: str, planned: _Planned, lib: str = "asyncio") -> _Fixed:
     """Rewrite the planned calls of one (dedented) function.
 
     Most findings sit in a simple statement (a call, an assignment, a ``return``): then only
@@ -263,7 +306,7 @@ def _fix_function_text(text: str, planned: _Planned) -> _Fixed:
     """
     groups = _statement_groups(text, planned)
     if groups is None:
-        return _fix_module_text(text, planned)
+        return _fix_module_text(text, planned, lib=lib)
     lines = text.splitlines(keepends=True)
     fixed: list[Finding] = []
     needs: set[str] = set()
@@ -278,7 +321,7 @@ def _fix_function_text(text: str, planned: _Planned) -> _Fixed:
                  for finding, fix, original in items]
         new_text, done, used, spots = _fix_module_text(
             "".join(line.removeprefix(indent) for line in segment), local,
-            ASYNC_ROOT if is_async else SYNC_ROOT)
+            ASYNC_ROOT if is_async else SYNC_ROOT, lib)
         new_lines = new_text.splitlines(keepends=True)
         if not done or len(new_lines) != len(segment):
             continue
@@ -346,7 +389,7 @@ def _statement_at(body: list[ast.stmt], line: int, col: int,
 
 
 def _fix_module_text(text: str, planned: _Planned, root: cst.FunctionDef | None = None,
-                     ) -> _Fixed:
+                     lib: str = "asyncio") -> _Fixed:
     """Rewrite the planned calls of a (small) module text with libcst.
 
     The tree is walked once, by a code generation that records each node's position and
@@ -387,16 +430,16 @@ def _fix_module_text(text: str, planned: _Planned, root: cst.FunctionDef | None 
             owners[target] = [original for _, _, original in items]
     if not edits:
         return text, [], set(), []
-    return _splice(text, module, edits, owners, positions, parents)
+    return _splice(text, module, edits, owners, positions, parents, lib)
 
 
 def _splice(text: str, module: cst.Module, edits: dict[cst.CSTNode, tuple[Fix, bool]],
             owners: dict[cst.CSTNode, list[Finding]],
             positions: Mapping[cst.CSTNode, CodeRange], parents: ParentMap,
-            ) -> tuple[str, list[Finding], set[str], _Replaced]:
+            lib: str = "asyncio") -> tuple[str, list[Finding], set[str], _Replaced]:
     """Rebuild each outermost node to rewrite (with the ones it holds) and splice its code."""
     offsets = line_offsets(text)
-    transformer = _Rewriter(edits)
+    transformer = _Rewriter(edits, lib)
     pieces: list[tuple[int, int, str]] = []
     replaced: _Replaced = []
     outermost = [node for node in edits if outermost_edited(node, edits, parents) is node]
@@ -548,9 +591,11 @@ class _Rewriter(cst.CSTTransformer):
     ``needs`` collects the imports (and the task helper) the new code uses.
     """
 
-    def __init__(self, edits: dict[cst.CSTNode, tuple[Fix, bool]]) -> None:
+    def __init__(self, edits: dict[cst.CSTNode, tuple[Fix, bool]], lib: str = "asyncio",
+                 ) -> None:
         super().__init__()
         self.edits = edits
+        self.lib = lib
         self.needs: set[str] = set()
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name,
@@ -572,8 +617,8 @@ class _Rewriter(cst.CSTTransformer):
         if fix.kind == "await":
             return _await(call)
         if fix.kind == "sleep":
-            self.needs.add("asyncio")
-            return _await(call.with_changes(func=_dotted("asyncio.sleep")))
+            self.needs.add(self.lib)
+            return _await(call.with_changes(func=_dotted(f"{self.lib}.sleep")))
         if fix.kind == "keep_task":
             self.needs.add(KEEP_TASK)
             return cst.Call(func=cst.Name(KEEP_TASK), args=[cst.Arg(call)])
@@ -588,11 +633,18 @@ class _Rewriter(cst.CSTTransformer):
                 self.needs.add("bridge.http")
                 return _await(built)
             fix = Fix("to_thread", False, fix.title)
-        self.needs.add("asyncio")
-        to_thread = _dotted("asyncio.to_thread")
+        self.needs.add(self.lib)
+        to_thread = _dotted(OFFLOAD[self.lib])
         if chained:
             body = cst.Lambda(params=cst.Parameters(), body=call)
             return _await(cst.Call(func=to_thread, args=[cst.Arg(body)]))
+        if self.lib != "asyncio" and any(arg.keyword is not None or arg.star == "**"
+                                         for arg in call.args):
+            # anyio's and trio's run_sync pass positional arguments only
+            self.needs.add("functools")
+            bound = cst.Call(func=_dotted("functools.partial"), args=[
+                cst.Arg(call.func, comma=_comma()), *call.args])
+            return _await(cst.Call(func=to_thread, args=[cst.Arg(bound)]))
         head = cst.Arg(call.func, comma=_comma() if call.args else cst.MaybeSentinel.DEFAULT)
         return _await(cst.Call(func=to_thread, args=[head, *call.args]))
 

@@ -6,6 +6,10 @@ Plain :mod:`ast` and string work (no libcst), shared by :mod:`loopbridge.lint._f
 from __future__ import annotations
 
 import ast
+import configparser
+import os
+import re
+import tomllib
 from collections.abc import Iterable
 
 from ._facts import NOQA
@@ -13,7 +17,16 @@ from ._fixes import KEEP_TASK
 from ._model import Finding
 from ._newer import parse_newer
 
-__all__ = ["char_position", "outer_spans", "prune_noqa", "with_imports", "with_keep_task"]
+__all__ = ["OFFLOAD", "TASKS_MODULE", "TASKS_MODULE_SOURCE", "async_library", "char_position",
+           "outer_spans", "prune_noqa", "task_home", "with_imports", "with_keep_task"]
+
+#: How each async library runs a function in a worker thread (``await X(fn, *args)``).
+OFFLOAD = {"asyncio": "asyncio.to_thread", "anyio": "anyio.to_thread.run_sync",
+           "trio": "trio.to_thread.run_sync"}
+#: A module that imports anyio or trio, or marks its tests to run on them.
+_USES = {lib: re.compile(rf"^\s*(?:import|from)\s+{lib}\b|\bmark\.{lib}\b|\b{lib}_backend\b",
+                         re.MULTILINE) for lib in ("anyio", "trio")}
+_ASYNCIO = re.compile(r"^\s*(?:import|from)\s+asyncio\b", re.MULTILINE)
 
 #: The set the LB310 helper keeps its tasks in.
 _TASKS = "_loopbridge_tasks"
@@ -30,6 +43,109 @@ _KEEP_TASK_SOURCE = (
     "    task.add_done_callback({tasks}.discard)\n"
     "    return task\n"
 )
+
+
+def async_library(text: str, path: str | None = None) -> str:
+    """The async library a module's coroutines run on: ``anyio``, ``trio`` or ``asyncio``.
+
+    The module says it by importing anyio or trio (anyio first: anyio code runs on trio too),
+    or by marking its tests (``pytest.mark.anyio``, an ``anyio_backend`` fixture); one that
+    imports asyncio is asyncio code; a module that says nothing takes what the ``conftest.py`` files of its folders say, then what the
+    project's dependencies name (``pyproject.toml``, ``setup.cfg``, ``setup.py``). Code
+    written for anyio must not call ``asyncio.to_thread`` or ``asyncio.sleep``: under trio
+    they fail.
+    """
+    for lib in ("anyio", "trio"):
+        if _USES[lib].search(text):
+            return lib
+    if _ASYNCIO.search(text):
+        return "asyncio"
+    if path:
+        folder = os.path.dirname(os.path.abspath(path))
+        for _ in range(8):
+            conftest = os.path.join(folder, "conftest.py")
+            try:
+                with open(conftest, encoding="utf-8", errors="replace") as fh:
+                    said = fh.read()
+            except OSError:
+                said = ""
+            for lib in ("anyio", "trio"):
+                if said and _USES[lib].search(said):
+                    return lib
+            found = _declared(folder)
+            if found is not None:
+                return found
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+    return "asyncio"
+
+
+def _declared(folder: str) -> str | None:
+    """At a project's root (``pyproject.toml`` or ``setup.cfg``): the library its runtime
+    dependencies name (``anyio``, then ``trio``), else ``"asyncio"``; ``None`` elsewhere."""
+    names: list[str] = []
+    found = False
+    try:
+        with open(os.path.join(folder, "pyproject.toml"), "rb") as fh:
+            data = tomllib.load(fh)
+        found = True
+        project = data.get("project", {})
+        names += [str(d) for d in project.get("dependencies", ()) if isinstance(d, str)]
+        poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+        names += [str(d) for d in poetry] if isinstance(poetry, dict) else []
+    except (OSError, ValueError, AttributeError):
+        pass
+    config = configparser.ConfigParser()
+    try:
+        if config.read(os.path.join(folder, "setup.cfg"), encoding="utf-8"):
+            found = True
+            names += config.get("options", "install_requires", fallback="").split()
+    except (configparser.Error, UnicodeDecodeError):
+        pass
+    if not found:
+        return None
+    for lib in ("anyio", "trio"):
+        if any(re.match(rf"{lib}\b(?![-.])", name.strip().lower()) for name in names):
+            return lib
+    return "asyncio"
+
+
+#: The module, one per package, that keeps the tasks the LB310 fix hands it.
+TASKS_MODULE = "_loopbridge_tasks"
+TASKS_MODULE_SOURCE = (
+    '"""Tasks started in this package, kept until they are done.\n'
+    "\n"
+    "The event loop holds a task only weakly: one nothing references can be garbage-collected\n"
+    "before it finishes. ``keep_task`` holds it in a set until it is done.\n"
+    '"""\n'
+    "\n"
+    "_tasks: set[object] = set()\n"
+    "\n"
+    "\n"
+    "def keep_task(task):\n"
+    '    """Keep ``task`` referenced until it is done; return it."""\n'
+    "    _tasks.add(task)\n"
+    "    task.add_done_callback(_tasks.discard)\n"
+    "    return task\n"
+)
+
+
+def task_home(path: str | None) -> tuple[str, int] | None:
+    """Where a module inside a package imports the task helper from: the helper module's
+    path at the top of its package, and the level of the relative import (``..`` is 2);
+    ``None`` for a module outside any package (it gets the helper itself)."""
+    if not path:
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isfile(os.path.join(folder, "__init__.py")):
+        return None
+    level = 1
+    while os.path.isfile(os.path.join(os.path.dirname(folder), "__init__.py")) and level < 32:
+        folder = os.path.dirname(folder)
+        level += 1
+    return os.path.join(folder, TASKS_MODULE + ".py"), level
 
 
 def outer_spans(body: list[ast.stmt]) -> list[tuple[int, int]]:
@@ -94,16 +210,20 @@ def with_imports(lines: list[str], needs: Iterable[str],
         name: (line, text) for name, text in zip(missing, added, strict=True)}
 
 
-def with_keep_task(lines: list[str]) -> tuple[list[str], tuple[int, str] | None]:
+def with_keep_task(lines: list[str], level: int = 0,
+                   ) -> tuple[list[str], tuple[int, str] | None]:
     """``lines`` with the LB310 helper (:data:`~loopbridge.lint._fixes.KEEP_TASK`) added.
 
-    The helper goes after the module's first block of imports (after its docstring and
-    ``from __future__`` imports when it has no import), so it is defined before any code of
-    the module runs. A module that already defines it is left as it is (the fix is
+    With ``level`` (a module in a package), the helper is imported from the package's one
+    :data:`TASKS_MODULE` (``from .._loopbridge_tasks import keep_task as ...``); without, it
+    is defined in the module. Either goes after the module's first block of imports (after
+    its docstring and ``from __future__`` imports when it has no import), so it exists before
+    any code of the module runs. A module that already has it is left as it is (the fix is
     idempotent). Returns the new lines and the (1-based) line of the original the helper was
     inserted before with the text inserted, or ``None`` when nothing was added.
     """
-    if any(line.startswith(f"def {KEEP_TASK}(") for line in lines):
+    if any(line.startswith(f"def {KEEP_TASK}(") or
+           (line.startswith("from .") and f" as {KEEP_TASK}" in line) for line in lines):
         return lines, None
     tree = _head(lines)
     if tree is None:
@@ -121,6 +241,11 @@ def with_keep_task(lines: list[str]) -> tuple[list[str], tuple[int, str] | None]
     blank_after = 0
     while line - 1 + blank_after < len(lines) and not lines[line - 1 + blank_after].strip():
         blank_after += 1
+    if level:
+        text = (f"from {'.' * level}{TASKS_MODULE} import keep_task as {KEEP_TASK}{newline}")
+        after = [] if line - 1 + blank_after >= len(lines) or blank_after \
+            or lines[line - 1].startswith(("import ", "from ")) else [newline]
+        return lines[:line - 1] + [text] + after + lines[line - 1:], (line, text + "".join(after))
     before = [newline] * 2 if line > 1 else []
     after = [] if line - 1 + blank_after >= len(lines) else [newline] * max(0, 2 - blank_after)
     source = _KEEP_TASK_SOURCE.format(tasks=_TASKS, keep=KEEP_TASK)

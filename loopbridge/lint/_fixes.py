@@ -1,17 +1,19 @@
 """Which findings ``--fix`` can repair, how, and whether the repair is safe (pure, no libcst).
 
-A *safe* fix keeps the meaning of the code except for the bug it removes: ``time.sleep(x)``
-in a coroutine becomes ``await asyncio.sleep(x)``, and a coroutine call left bare or assigned
-and never awaited is awaited. An *unsafe* fix is applied only with ``--unsafe-fixes`` because
-the behaviour can change in ways a person should review (a different HTTP client, a call moved
-to another thread, a timeout dropped); docs/lint.md says how for each. Transitive findings
+A *safe* fix keeps the meaning of the code except for the bug it removes: a coroutine call
+left bare or assigned and never awaited is awaited, a dropped task is kept. An *unsafe* fix is
+applied only with ``--unsafe-fixes`` because the behaviour can change in ways a person should
+review (a different HTTP client, a call moved to another thread, a timeout dropped, a
+``time.sleep`` that blocked on purpose turned into ``await asyncio.sleep``); docs/lint.md says
+how for each. Transitive findings
 (LB2xx) are never fixed: the blocking call lives in a helper, and the message names it.
 
-A dropped task (LB310) is kept by a safe fix: the call is wrapped in a small helper that the
-fix adds once per module (:data:`KEEP_TASK`), which holds the task in a module-level set until
-it is done, the pattern the asyncio documentation recommends. The only change is that the task
-can no longer be collected mid-flight; the helper's own names start with ``_loopbridge_`` so
-they cannot collide with the module's.
+A dropped task (LB310) is kept by a safe fix: the call is wrapped in a small helper
+(:data:`KEEP_TASK`) that holds the task in a set until it is done, the pattern the asyncio
+documentation recommends. A module in a package imports it from one helper module per package
+(created once); a module outside any package gets it defined after its imports. The only
+change is that the task can no longer be collected mid-flight; the helper's names start with
+``_loopbridge_`` so they cannot collide with the module's.
 
 The edits themselves are made by :mod:`loopbridge.lint._fix_apply` (libcst); this module only
 decides, so that the docs, the JSON output and the tests can ask without loading libcst.
@@ -51,7 +53,7 @@ REQUESTS_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "op
 
 #: For each code: ``safe``, ``unsafe``, ``some`` (some findings, unsafe) or ``no``.
 FIXABILITY: dict[str, str] = {
-    "LB101": "unsafe", "LB102": "safe", "LB103": "unsafe", "LB104": "unsafe",
+    "LB101": "unsafe", "LB102": "unsafe", "LB103": "unsafe", "LB104": "unsafe",
     "LB105": "some", "LB106": "unsafe", "LB107": "unsafe", "LB108": "some", "LB109": "unsafe",
     "LB201": "no", "LB202": "no", "LB203": "no",
     "LB301": "safe", "LB302": "safe", "LB303": "unsafe", "LB304": "unsafe", "LB305": "no",
@@ -112,7 +114,8 @@ def plan_fix(finding: Finding) -> Fix | None:
     if code == "LB801":
         return Fix("noqa", True, "remove the codes that suppress nothing from the # noqa comment")
     if code == "LB102" and key == "time.sleep":
-        return Fix("sleep", True, "await asyncio.sleep(...) instead of time.sleep(...)")
+        # unsafe: code can block on purpose (a test of blocking detection, a comparison)
+        return Fix("sleep", False, "await asyncio.sleep(...) instead of time.sleep(...)")
     if code == "LB312":  # a library's coroutine: fixed as the shape it was found in
         code = key.partition(":")[0]
     if code in ("LB301", "LB302"):
@@ -123,7 +126,7 @@ def plan_fix(finding: Finding) -> Fix | None:
         return Fix("await", False, "await the coroutine where it is tested or formatted")
     if code == "LB401":
         return Fix("await_arg", False, "await the awaitable instead of running it to completion")
-    if not code.startswith("LB1") or key.endswith(".__enter__"):
+    if not code.startswith("LB1") or key.endswith((".__enter__", ".__iter__", ".__next__")):
         return None
     module, _, verb = key.rpartition(".")
     if code == "LB101" and module == "requests" and verb in REQUESTS_VERBS:

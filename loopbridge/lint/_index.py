@@ -36,6 +36,8 @@ from ._facts import (
     ARG1,
     GUARDED,
     HAS_ARGS,
+    LOG_METHODS,
+    LOGGER_NAME,
     NONBLOCKING,
     PASSED,
     CallSite,
@@ -67,7 +69,34 @@ _DEBUG_CALLS = frozenset({"get_debug", "isEnabledFor"})
 #: recorded as calls; the catalogue's ``eager`` role decides whether those run at once.
 _EAGER_NAMES = frozenset({"map", "filter", "sorted", "max", "min", "reduce"})
 #: Wrappers whose result stands for their first argument (``with closing(conn) as c:``).
-_SAME_AS_FIRST = frozenset({"contextlib.closing", "contextlib.nullcontext", "functools.partial"})
+_SAME_AS_FIRST = frozenset({"contextlib.closing", "contextlib.nullcontext", "functools.partial",
+                            "builtins.staticmethod", "builtins.classmethod", "csv.reader",
+                            "csv.DictReader", "csv.writer", "csv.DictWriter"})
+#: Readers and writers of a file object, by name -> (position of the file argument, the file
+#: method they call on it): ``json.load(fh)`` reads ``fh`` as ``fh.read()`` would.
+_STREAM_FUNCTIONS = {
+    "json.load": (0, "read"), "json.dump": (1, "write"), "pickle.load": (0, "read"),
+    "pickle.dump": (1, "write"), "marshal.load": (0, "read"), "marshal.dump": (1, "write"),
+    "tomllib.load": (0, "read"), "plistlib.load": (0, "read"), "plistlib.dump": (1, "write"),
+    "yaml.load": (0, "read"), "yaml.safe_load": (0, "read"), "yaml.full_load": (0, "read"),
+    "yaml.unsafe_load": (0, "read"), "yaml.load_all": (0, "read"),
+    "yaml.safe_load_all": (0, "read"), "yaml.dump": (1, "write"), "yaml.safe_dump": (1, "write"),
+    "yaml.dump_all": (1, "write"), "yaml.safe_dump_all": (1, "write"),
+}
+#: Builtins that only render their arguments.
+_RENDERERS = frozenset({("n", "builtins.print"), ("n", "builtins.str"), ("n", "builtins.repr"),
+                        ("n", "builtins.format")})
+#: In-memory files: what works on them does no IO.
+_IN_MEMORY_VALUE = ("r", ("n", "io.BytesIO"))
+_IN_MEMORY = frozenset({_IN_MEMORY_VALUE, ("r", ("n", "io.StringIO"))})
+#: Calls that work on the file object they are given (the first argument, ``fileobj=`` or
+#: ``file=``; ``shutil.copyfileobj`` on both of its first two).
+_ON_FILE_OBJECTS = frozenset({"zipfile.ZipFile", "tarfile.open", "tarfile.TarFile",
+                              "hashlib.file_digest", "gzip.GzipFile", "shutil.copyfileobj"})
+#: Method names that hand a coroutine on or end it (``c.close()``): not a use as a value.
+_HANDS_ON = frozenset({"close", "send", "throw", "__await__"})
+#: Contexts of a container literal whose items nobody can reach afterwards.
+_LOST_CONTAINER = frozenset({Ctx.STMT, Ctx.COND, Ctx.FORMAT})
 
 
 def index_module(tree: ast.Module, modname: str, path: str, is_package: bool) -> ModuleIndex:
@@ -112,6 +141,8 @@ def annotation_value(node: Any, walker_value: Any) -> Value:
             if type(inner) is ast.Tuple and inner.elts:
                 inner = inner.elts[0]
             return annotation_value(inner, walker_value)
+        if head and head[0] == "n" and head[1].rpartition(".")[2] not in _NOT_INSTANCES:
+            return annotation_value(node.value, walker_value)  # `IO[str]` is an IO
         return None
     if kind is ast.Name or kind is ast.Attribute:
         value = walker_value(node)
@@ -135,6 +166,10 @@ _DEBUG = 2
 #: Arms of a conditional block: an ``if``'s two branches, and an ``except`` handler (which
 #: may not run at all).
 _THEN, _ELSE, _MAYBE = 0, 1, 2
+#: Subscripted annotations that do not name what an instance is (``type[X]`` is a class).
+_NOT_INSTANCES = frozenset({"type", "Type", "Callable", "Literal", "Union", "ClassVar", "Final",
+                            "Optional", "Annotated", "TypeGuard", "TypeIs", "Unpack", "Required",
+                            "NotRequired", "ReadOnly", "Concatenate"})
 #: Container annotations: the index of the item type among the subscript's arguments.
 _MAPPINGS = frozenset({"dict", "Dict", "Mapping", "MutableMapping", "defaultdict",
                        "DefaultDict", "OrderedDict"})
@@ -176,6 +211,13 @@ def _guard_kind(test: Any) -> int:
     if kind is ast.Attribute:
         return _DEBUG if "debug" in test.attr.lower() else 0
     return 0
+
+
+def _nested_calls(body: Any) -> bool:
+    """Whether a lambda's body makes a call inside another expression than one plain call
+    (``lambda: json.loads(open(p).read())``, ``lambda: a() or b()``)."""
+    calls = sum(1 for node in ast.walk(body) if type(node) is ast.Call)
+    return calls > 1 or (calls == 1 and type(body) is not ast.Call)
 
 
 def _mentions_wnohang(node: Any) -> bool:
@@ -291,6 +333,9 @@ class _Walker:
         for extra in (args.vararg, args.kwarg):
             if extra is not None:
                 self.env[extra.arg] = None
+        if type(node) is ast.Lambda:  # a lambda bound to a name: its body is returned
+            fn.ret = self.expr(node.body, Ctx.RETURN)
+            return
         fn.ret_ann = annotation_value(node.returns, self.value_only)
         self.body(node.body)
 
@@ -362,6 +407,11 @@ class _Walker:
 
     def bind(self, target: Any, value: Value) -> None:
         kind = type(target)
+        if value is not None and value[0] == "n" and "<lambda:" in value[1] \
+                and kind in (ast.Name, ast.Attribute):
+            made = self.mod.functions.get(value[1])
+            if made is not None and made.display == "<lambda>":
+                made.display = target.id if kind is ast.Name else target.attr
         if kind is ast.Name:
             name = target.id
             if self.local_names is not None and name in self.local_names:
@@ -411,11 +461,20 @@ class _Walker:
 
     def s_assign(self, node: Any) -> None:
         targets = node.targets
+        if self._parallel(node):
+            return
         single = len(targets) == 1 and type(targets[0]) is ast.Name
         start = len(self.fn.calls)
-        value = self.expr(node.value, Ctx.ASSIGN if single else Ctx.STORE)
+        attribute = len(targets) == 1 and type(targets[0]) is ast.Attribute \
+            and type(node.value) is ast.Call
+        value = self.expr(node.value, Ctx.ASSIGN if single else
+                          Ctx.ATTR if attribute else Ctx.STORE)
         calls = self.fn.calls
         kind = type(node.value)
+        if attribute and not self.tc:
+            for site in calls[start:]:
+                if site.ctx == Ctx.ATTR:
+                    site.assigned = targets[0].attr  # type: ignore[attr-defined]
         if single and not self.tc and (kind in _CONTAINERS or kind is ast.Call
                                        and len(calls) > start):
             name = targets[0].id  # type: ignore[attr-defined]
@@ -442,6 +501,26 @@ class _Walker:
         for target in targets:
             self.bind(target, value)
 
+    def _parallel(self, node: Any) -> bool:
+        """``a, b = x(), y()``: index as ``a = x()`` and ``b = y()`` (each name is judged)."""
+        targets = node.targets
+        if len(targets) != 1 or type(targets[0]) not in (ast.Tuple, ast.List) \
+                or type(node.value) is not ast.Tuple:
+            return False
+        names, values = targets[0].elts, node.value.elts
+        if len(names) != len(values) or any(type(item) is ast.Starred
+                                            for item in names + values):
+            return False
+        awaited = type(values[0]) is ast.Await
+        for name, value in zip(names, values, strict=True):
+            if awaited and type(value) is ast.Call:
+                # `a, b = await x(), y()`: the await takes x() alone, y()'s coroutine is lost
+                self.bind(name, self.expr(value, Ctx.STMT))
+                continue
+            self.s_assign(ast.Assign(targets=[name], value=value, lineno=value.lineno,
+                                     col_offset=value.col_offset))
+        return True
+
     def _fill(self, start: int, name: str, mapping: bool = False) -> None:
         """Mark the calls stored directly as items of a container assigned to ``name``."""
         for site in self.fn.calls[start:]:
@@ -459,7 +538,7 @@ class _Walker:
             value = self.expr(node.value, Ctx.STORE)
         ann = annotation_value(node.annotation, self.value_only)
         if ann is not None and ann[0] == "c" and type(node.target) is ast.Name \
-                and node.value is not None:
+                and value is not None:
             ann = None  # `CHECKERS: dict[str, Fn] = {...}`: the literal says more than the type
         self.bind(node.target, ann if ann is not None else value)
 
@@ -515,7 +594,10 @@ class _Walker:
         return kind is ast.Attribute and test.attr == "TYPE_CHECKING"  # type: ignore[attr-defined]
 
     def s_for(self, node: Any) -> None:
-        self._bind_items(node.target, node.iter, self.expr(node.iter))
+        value = self.expr(node.iter)
+        if type(node) is ast.For:
+            self._iterating(node.iter, value)
+        self._bind_items(node.target, node.iter, value)
         # a loop body counts as taken: `for attempt in range(3): ... await c` is no finding
         self.body(node.body)
         self.body(node.orelse)
@@ -535,7 +617,10 @@ class _Walker:
                                               ("a", value, "__enter__"), "__enter__",
                                               Ctx.OTHER, -1, self.lam, self.guard))
             if item.optional_vars is not None:
-                self.bind(item.optional_vars, value)
+                # what `with` gives: a @contextmanager's yield, __enter__'s return, or the
+                # object itself (files, connections)
+                self.bind(item.optional_vars, None if value is None else
+                          ("w", value, "a" if is_async else ""))
         self.body(node.body)
 
     def s_try(self, node: Any) -> None:
@@ -606,6 +691,8 @@ class _Walker:
         fn.end = node.end_lineno or node.lineno
         fn.decorators = [self.value_only(d.func if type(d) is ast.Call else d)
                          for d in node.decorator_list]
+        fn.deco_values = [("r", value) if type(d) is ast.Call and value is not None else value
+                          for d, value in zip(node.decorator_list, fn.decorators, strict=True)]
         if cls is not None:
             fn.display = f"{cls.qualname.rpartition('.')[2]}.{node.name}"
         self.mod.functions[qualname] = fn
@@ -707,14 +794,23 @@ class _Walker:
         expr = self.expr
         first: Value = None
         takes_at = _CALLABLE_POSITION.get(name, -1) if not self.tc else -1
+        stream = _STREAM_FUNCTIONS.get(target[1]) if target is not None and target[0] == "n" \
+            and not self.tc else None
+        memory = False
+        gather = target == ("n", "asyncio.gather")
         for i, arg in enumerate(node.args):
             if i < 2 and type(arg) is ast.Call and not self.tc:
                 self._position = ARG0 if i == 0 else ARG1
-            value = expr(arg, arg_ctx, index)
+            value = expr(arg, Ctx.LISTED if gather and type(arg) is ast.Name else arg_ctx,
+                         index)
+            if stream is not None and i == stream[0] and value is not None:
+                self._streamed(node, value, stream[1], index, target[1])  # type: ignore[index]
             if i == takes_at and value is not None and type(arg) in (ast.Name, ast.Attribute):
                 self._given(arg, value, index)
             if i == 0:
                 first = value
+            elif i == 1 and value in _IN_MEMORY and first in _IN_MEMORY:
+                memory = True
             elif name in _EAGER_NAMES and value is not None and not self.tc \
                     and type(arg) in (ast.Name, ast.Attribute):
                 self._passed(arg, value, index)
@@ -731,6 +827,8 @@ class _Walker:
                 self.fn.calls.append(CallSite(kw.value.lineno, kw.value.col_offset,
                                               ("a", value, "write"), "write", Ctx.OTHER, index,
                                               self.lam, self.guard | HAS_ARGS))
+            if kw.arg in ("fileobj", "file") and value in _IN_MEMORY:
+                memory = True
             if kw.arg == "key" and name in _EAGER_NAMES and value is not None and not self.tc \
                     and type(kw.value) in (ast.Name, ast.Attribute):
                 self._passed(kw.value, value, index)
@@ -739,9 +837,25 @@ class _Walker:
             self._passed(node.args[0], first, index)
         if target is None:
             return sup
+        if target[0] == "n" and target[1] in _ON_FILE_OBJECTS and (
+                memory or (first in _IN_MEMORY and target[1] != "shutil.copyfileobj")):
+            # `zipfile.ZipFile(io.BytesIO(data))`: work on bytes in memory, no IO
+            if not self.tc:
+                calls[index].target = None
+            return _IN_MEMORY_VALUE
         if first is not None and target[0] == "n" and target[1] in _SAME_AS_FIRST:
             return ("p", first) if target[1] == "functools.partial" else first
         return ("r", target)
+
+    def _streamed(self, node: Any, value: Value, method: str, caller: int,
+                  function: str) -> None:
+        """``json.load(fh)`` reads ``fh``: record the ``fh.read()`` (``write``) it makes, at
+        the position of the call that makes it (the one ``--fix`` moves to a thread), with
+        that function's name as the site's owner (for the message)."""
+        site = CallSite(node.lineno, node.col_offset, ("a", value, method), method, Ctx.OTHER,
+                        caller, self.lam, self.guard | HAS_ARGS)
+        site.owner = function
+        self.fn.calls.append(site)
 
     def _passed(self, node: Any, value: Value, caller: int) -> None:
         """Record a function passed as a value to ``map``/``sorted(key=...)``... as a call made
@@ -798,15 +912,30 @@ class _Walker:
 
     def e_attr(self, node: Any, ctx: int, parent: int) -> Value:
         value = node.value
+        if ctx not in _LOST_CONTAINER and not (ctx == Ctx.ARG and self._renders(parent)):
+            self.mod.attr_loads.add(node.attr)
         if node.attr in GROW_METHODS and type(value) is ast.Name and value.id in self.tracked:
             self.fn.uses.setdefault(value.id, []).append((Ctx.GROW, parent, value.lineno,
                                                           value.col_offset))
             base = self.lookup(value.id)
+        elif node.attr in _HANDS_ON:
+            base = self.expr(value, Ctx.ARG)  # `pending.close()` ends the coroutine on purpose
         else:
             base = self.expr(value)
         if base is None:
             return None
         return self.attr(base, node.attr)
+
+    def _renders(self, index: int) -> bool:
+        """Whether the call at ``index`` (``print(...)``, ``log.info(...)``) only renders its
+        arguments, as far as its names tell."""
+        calls = self.fn.calls
+        if not 0 <= index < len(calls):
+            return False
+        site = calls[index]
+        if site.name in LOG_METHODS and LOGGER_NAME.fullmatch(site.owner):
+            return True
+        return site.target in _RENDERERS
 
     def e_await(self, node: Any, ctx: int, parent: int) -> Value:
         return self.expr(node.value, Ctx.AWAIT, parent)
@@ -861,6 +990,9 @@ class _Walker:
         return None
 
     def e_lambda(self, node: Any, ctx: int, parent: int) -> Value:
+        if ctx in (Ctx.ASSIGN, Ctx.STORE) and parent == -1 and self.lam == -1 and not self.tc \
+                and _nested_calls(node.body):
+            return self._lambda_function(node)
         saved_lam, saved_env = self.lam, self.env
         self.lam = parent if ctx == Ctx.ARG else -2
         self.env = dict(saved_env)
@@ -873,6 +1005,26 @@ class _Walker:
         if result is not None and result[0] == "r" and type(node.body) is ast.Call:
             return ("p", result[1])  # `fetch = lambda u: requests.get(u)`: calls requests.get
         return None
+
+    def _lambda_function(self, node: Any) -> Value:
+        """A lambda whose body nests calls (``lambda p: json.loads(open(p).read())``), bound
+        to a name, an attribute or a container item, is indexed as a function of its own, so
+        that calling it is followed into every call it makes."""
+        in_class = self.fn.name == "<class>"
+        cls = self.cls if in_class else None
+        qualname = f"{self._prefix()}.<lambda:{node.lineno}:{node.col_offset}>"
+        fn = FunctionInfo(qualname, "<lambda>", self.mod, node.lineno, node.col_offset, False,
+                          cls.qualname if cls else None)
+        fn.end = node.end_lineno or node.lineno
+        self.mod.functions[qualname] = fn
+        if in_class:
+            outer, outer_fns = self.outer, self.outer_fns
+        elif self.env is self.mod.bindings:
+            outer, outer_fns = [], []
+        else:
+            outer, outer_fns = self.outer + [self.env], self.outer_fns + [self.fn]
+        self.queue.append((fn, node, outer, outer_fns, cls, "self" if in_class else ""))
+        return ("n", qualname)
 
     def e_ifexp(self, node: Any, ctx: int, parent: int) -> Value:
         self.expr(node.test, Ctx.COND)
@@ -893,27 +1045,43 @@ class _Walker:
         return value
 
     def e_yield(self, node: Any, ctx: int, parent: int) -> Value:
-        self.fn.has_yield = True
+        fn = self.fn
+        fn.has_yield = True
         if node.value is not None:
-            self.expr(node.value, Ctx.RETURN)
+            value = self.expr(node.value, Ctx.RETURN)
+            if fn.yielded is None and type(node) is ast.Yield:
+                fn.yielded = value
         return None
 
     def e_starred(self, node: Any, ctx: int, parent: int) -> Value:
-        self.expr(node.value, ctx, parent)
+        # `gather(*(c() for c in ...))` unpacks the items: the container is not handed on whole
+        self.expr(node.value, Ctx.STORE if type(node.value) in _CONTAINERS else ctx, parent)
         return None
 
     def e_container(self, node: Any, ctx: int, parent: int) -> Value:
-        for elt in node.elts:
-            self.expr(elt, Ctx.STORE, parent)
-        return None
+        start = len(self.fn.calls)
+        elts = node.elts
+        if type(node) is ast.Tuple and ctx in (Ctx.STMT, Ctx.RETURN) and elts \
+                and type(elts[0]) is ast.Await:
+            # `await a(), b()`: the await takes a() alone; b()'s coroutine is dropped
+            items = [self.expr(elts[0], Ctx.STORE, parent)]
+            items += [self.expr(elt, Ctx.STMT if type(elt) is ast.Call else Ctx.STORE, parent)
+                      for elt in elts[1:]]
+        else:
+            items = [self.expr(elt, Ctx.STORE, parent) for elt in elts]
+        self._unreachable_items(start, ctx, parent)
+        kept = tuple(item for item in items if item is not None)
+        return ("d", kept) if kept else None
 
     def e_dict(self, node: Any, ctx: int, parent: int) -> Value:
+        start = len(self.fn.calls)
         for key in node.keys:
             if key is not None:
                 self.expr(key)
-        for value in node.values:
-            self.expr(value, Ctx.STORE, parent)
-        return None
+        items = [self.expr(value, Ctx.STORE, parent) for value in node.values]
+        self._unreachable_items(start, ctx, parent)
+        kept = tuple(item for item in items if item is not None)
+        return ("d", kept, "{}") if kept else None
 
     def _bind_items(self, target: Any, source: Any, value: Value) -> None:
         """Bind a loop's target to the items of what it iterates, when their type is known.
@@ -977,9 +1145,21 @@ class _Walker:
         if name is not None:
             self.tracked.add(name)
 
+    def _iterating(self, source: Any, value: Value) -> None:
+        """Record a sync ``for`` over ``source`` as the call it makes: ``iter(x)`` and every
+        ``next`` (a file's reads, a cursor's fetches, a generator's body)."""
+        if value is not None and not self.tc:
+            self.fn.calls.append(CallSite(source.lineno, source.col_offset,
+                                          ("a", value, "__iter__"), "__iter__", Ctx.OTHER, -1,
+                                          self.lam, self.guard))
+
     def e_comp(self, node: Any, ctx: int, parent: int) -> Value:
+        start = len(self.fn.calls)
         for gen in node.generators:
-            self._bind_items(gen.target, gen.iter, self.expr(gen.iter))
+            value = self.expr(gen.iter)
+            if not gen.is_async and type(node) is not ast.GeneratorExp:
+                self._iterating(gen.iter, value)  # a generator expression runs lazily
+            self._bind_items(gen.target, gen.iter, value)
             for cond in gen.ifs:
                 self.expr(cond, Ctx.COND)
         if type(node) is ast.DictComp:
@@ -987,4 +1167,23 @@ class _Walker:
             self.expr(node.value, Ctx.STORE, parent)
         else:
             self.expr(node.elt, Ctx.STORE, parent)
+        self._unreachable_items(start, ctx, parent)
         return None
+
+    def _unreachable_items(self, start: int, ctx: int, parent: int) -> None:
+        """Mark the calls stored as items of a container literal that no name keeps.
+
+        A container that is a bare statement, a test or formatted loses its items at once
+        (``[lost]``); one handed to a call (``[arg]``) loses them if that call only measures
+        or prints it (``len``, ``print``) or is ``asyncio.gather`` (which wants ``*items``).
+        """
+        if ctx in _LOST_CONTAINER:
+            mark = "[lost]"
+        elif ctx == Ctx.ARG and parent >= 0:
+            mark = "[arg]"
+        else:
+            return
+        for site in self.fn.calls[start:]:
+            if site.ctx == Ctx.STORE and site.parent == parent and site.lam == self.lam \
+                    and not site.assigned:
+                site.assigned = mark

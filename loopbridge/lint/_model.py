@@ -35,6 +35,12 @@ class Ctx:
     #: A container a ``for`` loop or a comprehension iterates; the use records the name its
     #: items are bound to (or none: a mapping's keys), whose own uses then decide.
     ITER = 11
+    #: Assigned to an attribute (``self.pending = ping()``): judged by the reads of that
+    #: attribute name in the project.
+    ATTR = 12
+    #: A container handed whole to ``asyncio.gather`` (``gather(jobs)``, not ``gather(*jobs)``):
+    #: gather cannot await its items.
+    LISTED = 13
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,13 @@ invokes a :class:`Callee` (a kind, the name, and the catalogue entry or project 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
 from ._catalogue import Catalogue, Entry
+from ._facts import LOG_METHODS as _LOG_METHODS
+from ._facts import LOGGER_NAME as _LOGGER_NAME
 from ._index import (
     HAS_ARGS,
     NONBLOCKING,
@@ -32,8 +34,12 @@ __all__ = ["Callee", "CalleeKind", "Meaning", "MeaningKind", "Project"]
 
 #: ``outside`` a name outside the project (library or builtin), ``instance`` an instance of
 #: the type named, ``function`` / ``class`` / ``module`` a project symbol, ``super`` the
-#: ``super()`` of the project class named.
-MeaningKind = Literal["outside", "instance", "function", "class", "module", "super"]
+#: ``super()`` of the project class named. ``generator`` the generator object and ``cm`` the
+#: ``@contextmanager`` object a project function returns, ``body`` that function's body as
+#: iterating or entering runs it; ``items`` a container literal and ``getter`` its ``.get``
+#: (``name`` is a key of :attr:`Project.unions`), ``union`` one of several meanings.
+MeaningKind = Literal["outside", "instance", "function", "class", "module", "super",
+                      "generator", "cm", "body", "items", "getter", "union"]
 
 #: Catalogue kinds (``block`` a blocking entry, ``async`` returns a coroutine, ``offload`` runs
 #: its argument off the loop, ``runner`` runs a coroutine to completion, ``format`` only renders
@@ -52,21 +58,30 @@ class Meaning(NamedTuple):
 
 
 class Callee(NamedTuple):
-    """What a call site invokes: ``entry`` for ``block``, ``fn`` for a project function."""
+    """What a call site invokes: ``entry`` for ``block``, ``fn`` for a project function.
+
+    ``alts`` are the sync project functions the call may reach when the callee is one of
+    several (a dispatch table's entry, a method a subclass overrides).
+    """
 
     kind: CalleeKind
     name: str
     entry: Entry | None = None
     fn: FunctionInfo | None = None
+    alts: tuple[FunctionInfo, ...] = ()
 
 _MAX_DEPTH = 120
 #: Classes one hierarchy walk may visit (a library client can be made of hundreds of mixins).
 _MAX_CLASSES = 1024
 #: Decorators that make a method an attribute: ``obj.name`` is what the method returns.
 _PROPERTIES = frozenset({"builtins.property", "functools.cached_property"})
-_LOGGER_NAME = re.compile(r"_*(?:\w+_)?(?:log|logger|logging)", re.IGNORECASE)
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
-                          "log", "fatal"})
+#: Decorators whose function gives its first ``yield`` to ``with ... as``.
+_CONTEXT_MANAGERS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
+#: Methods of a mapping that return one of its values.
+_GETTERS = frozenset({"get", "pop", "setdefault", "__getitem__"})
+#: Callee kinds in the order a union of callees takes them (what blocks or must be awaited
+#: first).
+_UNION_ORDER = ("block", "wrapper", "runner", "coro", "offloaded", "async")
 
 
 def _generic_base(value: Value) -> Value:
@@ -94,6 +109,10 @@ class Project:
         self._fn_kind: dict[str, CalleeKind] = {}
         #: Modules read from an installed library (not the project) -> their distribution.
         self.origin: dict[str, Any] = {}
+        #: Keys of ``items`` / ``getter`` / ``union`` meanings -> what they hold.
+        self.unions: dict[str, tuple[Any, ...]] = {}
+        self._subclasses: dict[str, list[str]] = {}
+        self._subclasses_of = -1
         cat = catalogue
         self._known = (set(cat.blocking) | cat.async_names | set(cat.returns) | cat.runners
                        | cat.offloaders | cat.sync_wrappers | cat.async_wrappers
@@ -145,7 +164,15 @@ class Project:
         if kind == "n":
             return self.resolve_name(value[1])
         if kind == "a":
-            return self.member(self.meaning(value[1]), value[2])
+            found = self.member(self.meaning(value[1]), value[2])
+            if found is not None and found.kind == "function" and value[1][0] == "s":
+                return self._overridden(value[1][1], value[2], found)
+            return found
+        if kind == "d":
+            items = tuple(self.meaning(item) for item in value[1])
+            return self._keyed("items", (items, len(value) > 2))
+        if kind == "w":
+            return self._entered(self.meaning(value[1]), bool(value[2]))
         if kind == "r":
             return self.call_result(self.meaning(value[1]))
         if kind == "t":
@@ -170,6 +197,63 @@ class Project:
                 return Meaning("instance", f"{shape[0]}{found.name}{shape[1]}")
             return None
         return None
+
+    def _keyed(self, kind: MeaningKind, held: tuple[Any, ...]) -> Meaning:
+        key = f"{kind}{len(self.unions)}"
+        self.unions[key] = held
+        return Meaning(kind, key)
+
+    def union(self, meanings: Any) -> Meaning | None:
+        """One of ``meanings`` (``None`` and repeats dropped; a single one is itself)."""
+        kept: list[Meaning] = []
+        for found in meanings:
+            if found is None:
+                continue
+            if found.kind == "union":
+                kept.extend(m for m in self.unions[found.name] if m not in kept)
+            elif found not in kept:
+                kept.append(found)
+        if not kept:
+            return None
+        if len(kept) == 1:
+            return kept[0]
+        return self._keyed("union", tuple(kept))
+
+    def _entered(self, manager: Meaning | None, is_async: bool) -> Meaning | None:
+        """What ``with manager as x`` binds to ``x``."""
+        if manager is None:
+            return None
+        if manager.kind == "cm":
+            fn = self.functions.get(manager.name)
+            return self.meaning(fn.yielded) if fn is not None else None
+        if manager.kind == "instance" and manager.name in self.classes:
+            enter = self._class_member(manager.name, "__aenter__" if is_async else "__enter__",
+                                       instance=True)
+            if enter is not None and enter.kind == "function":
+                entered = self.call_result(enter)
+                # ``-> Self`` (typing's or typing_extensions'), or nothing known: the manager itself
+                if entered is not None and not entered.name.endswith((".Self", "typing.Any")):
+                    return entered
+        return manager  # files, connections, locks: `with x as y` gives x itself
+
+    def _overridden(self, cls_name: str, attr: str, found: Meaning) -> Meaning | None:
+        """``self.attr``: the method found, or one of the subclasses' overrides of it."""
+        if len(self.classes) != self._subclasses_of:
+            self._subclasses_of = len(self.classes)
+            subs: dict[str, list[str]] = {}
+            for info in list(self.classes.values()):
+                for base in info.bases:
+                    meant = self.meaning(base)
+                    if meant is not None and meant.kind == "class":
+                        subs.setdefault(meant.name, []).append(info.qualname)
+            self._subclasses = subs
+        overrides: list[Meaning] = []
+        for cls in self._walk(self._subclasses.get(cls_name, ()),
+                              lambda info: self._subclasses.get(info.qualname, ())):
+            method = cls.methods.get(attr)
+            if method is not None and not self._is_property(method):
+                overrides.append(Meaning("function", method))
+        return self.union([found, *overrides]) if overrides else found
 
     def resolve_name(self, name: str) -> Meaning | None:
         """Resolve a dotted global name through project modules, re-exports and aliases."""
@@ -244,6 +328,17 @@ class Project:
             return self._instance_member(name, attr)
         if kind == "class":
             return self._class_member(name, attr, instance=False)
+        if kind == "items":
+            items, mapping = self.unions[name]
+            if attr == "[]" or (attr == "[iter]" and not mapping):
+                return self.union(items)
+            return Meaning("getter", name) if mapping and attr in _GETTERS else None
+        if kind == "union":
+            return self.union(self.member(m, attr) for m in self.unions[name])
+        if kind == "generator" and attr in ("__iter__", "__next__", "send"):
+            return Meaning("body", name)
+        if kind == "cm" and attr == "__enter__":
+            return Meaning("body", name)
         if kind == "super":
             cls = self.classes.get(name)
             if cls is None:
@@ -335,6 +430,22 @@ class Project:
             stack.extend(reversed(bases))
         yield from outside
 
+    def _walk(self, start: Iterable[str], step: Callable[[ClassInfo], Iterable[str]],
+              ) -> Iterator[ClassInfo]:
+        """Project classes from ``start`` outwards through ``step``, breadth first, each once
+        (at most 64)."""
+        queue, seen = deque(start), set[str]()
+        while queue and len(seen) < 64:
+            name = queue.popleft()
+            if name in seen:
+                continue
+            seen.add(name)
+            cls = self.classes.get(name)
+            if cls is None:
+                continue
+            yield cls
+            queue.extend(step(cls))
+
     def call_result(self, callee: Meaning | None) -> Meaning | None:
         """The meaning of the value returned by calling ``callee``."""
         if callee is None:
@@ -349,9 +460,23 @@ class Project:
             fn = self.functions.get(name)
             if fn is None:
                 return None
+            if fn.has_yield:
+                for deco in fn.decorators:
+                    meant = self.meaning(deco)
+                    if meant is not None and meant.name in _CONTEXT_MANAGERS:
+                        return Meaning("cm", name)
+                return None if fn.is_async else Meaning("generator", name)
             if fn.ret_ann is not None:
-                return self.meaning(fn.ret_ann)
+                returned = self.meaning(fn.ret_ann)
+                owner = name.rpartition(".")[0]
+                if returned is not None and returned.name.endswith(".Self") and owner in self.classes:
+                    return Meaning("instance", owner)  # ``-> Self``: an instance of the method's class
+                return returned
             return self.meaning(fn.ret)
+        if kind == "getter":
+            return self.union(self.unions[name][0])
+        if kind == "union":
+            return self.union(self.call_result(m) for m in self.unions[name])
         if kind == "instance":
             returned = self.catalogue.returns.get(f"{name}.__call__")
             return Meaning("instance", returned) if returned is not None else None
@@ -383,7 +508,15 @@ class Project:
             return self._classify_name(name)
         if kind == "function":
             fn = self.functions[name]
+            wrapper = self._wrapper(fn)
+            if wrapper is not None:
+                return self._classify(wrapper)
             return Callee(self.function_kind(fn), name, fn=fn)
+        if kind == "body":  # iterating a generator, entering a @contextmanager: runs its body
+            fn = self.functions[name]
+            return Callee("other" if fn.is_async else "sync", name, fn=fn)
+        if kind == "union":
+            return self._classify_union(self.unions[name])
         if kind == "class":
             init = self._class_member(name, "__init__", instance=True)
             if init is not None and init.kind == "function":
@@ -391,6 +524,47 @@ class Project:
                 return Callee("sync", init.name, fn=fn)
             if init is not None and init.kind == "outside":
                 return self._classify_name(init.name.rpartition(".")[0])
+        return None
+
+    def _classify_union(self, meanings: tuple[Meaning, ...]) -> Callee | None:
+        """One of several callees: what blocks or must be awaited first, else the sync
+        project functions among them (``alts``), any of which may block."""
+        found = [c for c in (self._classify(m) for m in meanings) if c is not None]
+        for kind in _UNION_ORDER:
+            for callee in found:
+                if callee.kind == kind:
+                    return callee
+        alts = tuple(c.fn for c in found if c.kind == "sync" and c.fn is not None)
+        if alts:
+            return Callee("sync", alts[0].qualname, fn=alts[0], alts=alts)
+        return found[0] if found else None
+
+    def _wrapper(self, fn: FunctionInfo) -> Meaning | None:
+        """What calling ``fn`` calls when a project decorator replaced it (``@retry(3)``
+        binds the name to the wrapper ``retry`` builds), else ``None``.
+
+        A coroutine function wrapped by a plain function is taken to stay a coroutine
+        function (the usual pass-through wrapper returns ``fn(*args)``).
+        """
+        if not fn.deco_values:
+            return None
+        deco = self.meaning(fn.deco_values[0])
+        if deco is None or deco.kind not in ("function", "class"):
+            return None
+        made = self.call_result(deco)
+        if made is None or made == Meaning("function", fn.qualname):
+            return None
+        if made.kind == "function":
+            wrapper = self.functions.get(made.name)
+            if wrapper is None or (fn.is_async and not wrapper.is_async):
+                return None
+            return made
+        if made.kind == "instance" and made.name in self.classes:
+            call = self._class_member(made.name, "__call__", instance=True)
+            if call is not None and call.kind == "function":
+                wrapper = self.functions.get(call.name)
+                if wrapper is not None and not (fn.is_async and not wrapper.is_async):
+                    return call
         return None
 
     def _classify_name(self, name: str) -> Callee | None:
@@ -429,8 +603,8 @@ class Project:
                 kind = "offloaded"
             elif fn.is_async and deco_name in cat.not_coroutine:
                 kind = "other"
-        if kind == "coro" and fn.has_yield:
-            kind = "other"
+        if fn.has_yield and kind in ("coro", "sync"):
+            kind = "other"  # calling a generator function creates it; its body runs later
         if kind == "sync" and fn.module.modname in self.origin and self._returns_awaitable(fn):
             kind = "coro"  # a library's sync method returning an awaitable (aiogram's methods)
         if fn.qualname in cat.safe and kind in ("sync", "wrapper"):

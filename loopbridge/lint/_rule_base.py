@@ -90,6 +90,8 @@ def display_name(name: str) -> str:
         return name[: -len(".__call__")] + " wrapper"
     if name.endswith(".__enter__"):
         return "with " + name[: -len(".__enter__")]
+    if name.endswith((".__iter__", ".__next__")):
+        return "iterating " + name.rpartition(".")[0]
     return name
 
 

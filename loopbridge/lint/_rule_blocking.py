@@ -51,7 +51,11 @@ def check(fn: FunctionInfo, project: Project) -> Iterator[Finding]:
         if entry is None or entry.code not in _CODES or not on_loop(site, fn, project):
             continue
         name = display_name(entry.name)
-        message = (f"{name}() blocks the event loop in async {fn.display}(): {entry.why}; "
+        if not name.startswith("iterating "):
+            name += "()"
+        if site.name in ("read", "write") and "." in site.owner:  # json.load(fh) and the like
+            name = f"{site.owner}() {'reading' if site.name == 'read' else 'writing'} a file: {name}"
+        message = (f"{name} blocks the event loop in async {fn.display}(): {entry.why}; "
                    f"instead {entry.instead}")
         # a partial or lambda binds arguments the call does not show: keyed apart, so that
         # --fix offloads the bound callable itself instead of rewriting it to another client

@@ -91,6 +91,20 @@ def check(fn: FunctionInfo, project: Project, names: frozenset[str]) -> Iterator
             found = _assigned(fn, site, label, where, project)
             if found is not None:
                 yield found
+        elif ctx == Ctx.ATTR and site.assigned and not _attribute_read(site.assigned, project):
+            if fn.is_async:
+                yield finding(fn, site, "LB302", f"the coroutine from {label} is stored in the "
+                              f"attribute {site.assigned!r}, which nothing awaits or hands on, "
+                              "so it never runs; await it where it is assigned, or hand it to "
+                              "asyncio.create_task and keep the task", label)
+            else:
+                yield _in_sync(fn, site, label, where)
+
+
+def _attribute_read(name: str, project: Project) -> bool:
+    """Whether any module of the run reads the attribute ``name`` in a way that can await or
+    hand on what it holds (a read that is only tested or formatted does not count)."""
+    return any(name in module.attr_loads for module in list(project.modules.values()))
 
 
 def _formats(fn: FunctionInfo, parent: int, project: Project) -> bool:
@@ -119,7 +133,7 @@ def _assigned(fn: FunctionInfo, site: CallSite, label: str, where: str,
     if not name or name in fn.captured:
         return None  # assigned through something the index does not follow
     uses = fn.uses.get(name, ())
-    cond = fmt = None
+    cond = fmt = value = None
     awaits: list[tuple[object, ...]] = []
     for use in uses:
         ctx, parent = use[0], use[1]
@@ -129,6 +143,8 @@ def _assigned(fn: FunctionInfo, site: CallSite, label: str, where: str,
             fmt = fmt or use
         elif ctx == Ctx.AWAIT:
             awaits.append(use)
+        elif ctx == Ctx.OTHER:
+            value = value or use  # `data = fetch(); data["id"]`: used as the result it is not
         elif ctx != Ctx.STMT:
             return None
     if awaits:
@@ -139,6 +155,10 @@ def _assigned(fn: FunctionInfo, site: CallSite, label: str, where: str,
         return _condition(fn, moved, label) if at is cond else _formatted(fn, moved, label)
     if not fn.is_async:
         return _in_sync(fn, site, label, where)
+    if value is not None:
+        return finding(fn, site, "LB302", f"the coroutine from {label} is assigned to {name!r} "
+                       f"and used as a value (line {value[2]}) without being awaited, so it "
+                       "never runs; write await where it is assigned", label)
     return finding(fn, site, "LB302", f"the coroutine from {label} is assigned to {name!r} and "
                    "never awaited, so it never runs; await it, or hand it to asyncio.gather / "
                    "asyncio.create_task", label)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._facts import ARG0, ARG1, PASSED
+from ._facts import ARG0, ARG1, HAS_ARGS, PASSED
 from ._index import GROW_METHODS, CallSite, FunctionInfo, Value
 from ._model import Ctx, Finding, Rule
 from ._resolve import Project
@@ -72,7 +72,21 @@ _CALLABLE_TAKERS = {
     "asyncio.AbstractEventLoop.call_soon_threadsafe": ARG0,
 }
 #: Uses of a container that keep it without awaiting its items.
-_IDLE = frozenset({Ctx.GROW, Ctx.STMT, Ctx.COND, Ctx.FORMAT})
+_IDLE = frozenset({Ctx.GROW, Ctx.STMT, Ctx.COND, Ctx.FORMAT, Ctx.LISTED})
+#: Uses of a name that take it as the value it is (not awaiting or handing it on).
+_VALUE_USES = frozenset({Ctx.OTHER, Ctx.COND, Ctx.FORMAT, Ctx.STMT})
+#: Calls that only measure a container handed to them (its items are never awaited).
+_MEASURES = frozenset({"builtins.len", "builtins.bool", "builtins.id", "sys.getsizeof"})
+#: Calls that consume the items of an iterable as values (a coroutine there is lost):
+#: ``any(map(check, urls))`` is always true and awaits nothing.
+_CONSUMERS = frozenset({"builtins.any", "builtins.all", "builtins.sum", "builtins.sorted",
+                        "builtins.min", "builtins.max", "builtins.set", "builtins.frozenset",
+                        "builtins.dict", "builtins.len"})
+#: Calls by which a function tells a coroutine function or a coroutine from a plain callable
+#: (a scheduling helper that calls them accepts both).
+_AWAITABLE_TESTS = frozenset({"iscoroutinefunction", "iscoroutine", "isawaitable",
+                              "isasyncgenfunction", "markcoroutinefunction", "ensure_future",
+                              "create_task"})
 #: Registrars whose callback's return value is thrown away (by qualified name).
 _CALLBACK_TAKERS = frozenset({"signal.signal", "atexit.register", "threading.Thread",
                               "threading.Timer"})
@@ -143,24 +157,35 @@ def check(fn: FunctionInfo, run: _Run) -> Iterator[Finding]:
             continue
         callee = run.project.callee(site)
         if callee is not None and callee.fn is not None and callee.fn.qualname in run.helpers \
-                and _dropped(fn, site):
+                and _dropped(fn, site, as_value=True):
             name = callee.fn.display
             yield finding(fn, site, "LB308", f"{name}() returns the coroutine of "
                           f"{run.helpers[callee.fn.qualname]} and the result is dropped, so it "
                           f"never runs; await {name}(...) (or make {name} async)", f"{name}()")
 
 
-def _dropped(fn: FunctionInfo, site: CallSite) -> bool:
+def _dropped(fn: FunctionInfo, site: CallSite, as_value: bool = False) -> bool:
+    """A bare statement, or assigned to a name never used (with ``as_value``: or used only as
+    a value, ``data["id"]``, tested or formatted, never awaited or handed on)."""
     if site.ctx == Ctx.STMT:
         return True
-    return site.ctx == Ctx.ASSIGN and bool(site.assigned) and site.assigned not in fn.captured \
-        and not fn.uses.get(site.assigned)
+    if site.ctx != Ctx.ASSIGN or not site.assigned or site.assigned in fn.captured:
+        return False
+    uses = fn.uses.get(site.assigned)
+    if not uses:
+        return True
+    return as_value and all(use[0] in _VALUE_USES for use in uses)
 
 
 def _lost(fn: FunctionInfo, site: CallSite, label: str, run: _Run) -> Finding | None:
     calls = fn.calls
     parent = calls[site.parent] if 0 <= site.parent < len(calls) else None
     name = ""
+    if site.flags & PASSED == 0 and 0 <= site.lam == site.parent < len(calls) \
+            and calls[site.lam].name in ("map", "filter"):
+        return _mapped(fn, site, label, calls[site.lam], run)
+    if site.ctx == Ctx.STORE and site.assigned.startswith("["):
+        return _unkept(fn, site, label, parent, run)
     if site.ctx == Ctx.STORE:
         name = site.assigned
     elif site.ctx == Ctx.ARG and parent is not None and parent.name in GROW_METHODS \
@@ -183,13 +208,59 @@ def _lost(fn: FunctionInfo, site: CallSite, label: str, run: _Run) -> Finding | 
                        "which calls it and drops the coroutine it returns, so it never runs; await "
                        "it on the loop, or hand over a plain function that schedules it with "
                        "asyncio.create_task (and keeps the task)", label)
-    if site.ctx == Ctx.RETURN and 0 <= site.lam < len(calls) and _takes_callback(
-            calls[site.lam], run):
+    if site.ctx == Ctx.RETURN and not site.flags & PASSED and 0 <= site.lam < len(calls) \
+            and _takes_callback(calls[site.lam], run) \
+            and not _accepts_coroutines(calls[site.lam], run):
         taker = display_name(run.name_of(calls[site.lam])) or calls[site.lam].name
         return finding(fn, site, "LB309", f"the lambda given to {taker}() "
                        f"returns the coroutine of {label}, which the caller drops, so it never "
                        "runs; schedule it with asyncio.create_task (and keep the task)", label)
     return None
+
+
+def _unkept(fn: FunctionInfo, site: CallSite, label: str, parent: CallSite | None,
+            run: _Run) -> Finding | None:
+    """LB306 for an item of a container literal no name keeps: a bare statement, a test,
+    formatted, or handed to a call that only measures or prints it, or to ``gather`` whole."""
+    if site.assigned == "[arg]":
+        if parent is None:
+            return None
+        taker = run.name_of(parent)
+        if taker == "asyncio.gather":
+            return finding(fn, site, "LB306", f"the coroutine from {label} is in a container "
+                           "handed whole to asyncio.gather(), which cannot await its items (it "
+                           "wants them unpacked), so it never runs; write asyncio.gather(*items)",
+                           label)
+        if taker not in _MEASURES and not run.project.is_formatter(parent):
+            return None
+        how = f"only measured by {display_name(taker)}()" if taker in _MEASURES else "only printed"
+    else:
+        how = "not kept by anything"
+    return finding(fn, site, "LB306", f"the coroutine from {label} is put in a container that is "
+                   f"{how}, so it never runs; await the items (asyncio.gather(*items))", label)
+
+
+def _mapped(fn: FunctionInfo, site: CallSite, label: str, mapper: CallSite,
+            run: _Run) -> Finding | None:
+    """``filter(async_pred, xs)`` tests coroutines for truth (every item passes);
+    ``any(map(async_fn, xs))`` and other consumers take coroutines as values."""
+    if mapper.name == "filter" and mapper.flags & HAS_ARGS and run.name_of(mapper) == \
+            "builtins.filter":
+        return finding(fn, site, "LB303", f"filter() calls the coroutine function {label[:-2]}: "
+                       "each coroutine it makes is tested for truth (always true) and never "
+                       "runs, so every item passes; await the checks, then filter the results",
+                       label)
+    calls = fn.calls
+    if mapper.ctx != Ctx.ARG or not 0 <= mapper.parent < len(calls):
+        return None
+    consumer = calls[mapper.parent]
+    taker = run.name_of(consumer)
+    if taker not in _CONSUMERS and not (consumer.name == "join" and not taker):
+        return None
+    shown = display_name(taker) if taker else "str.join"
+    return finding(fn, site, "LB307", f"map() calls the coroutine function {label[:-2]} and "
+                   f"{shown}() takes the coroutines as values, so they never run; await them "
+                   f"(await asyncio.gather(*map(...))) and pass the results", label)
 
 
 def _used(fn: FunctionInfo, name: str, run: _Run, seen: frozenset[str] = frozenset()) -> bool:
@@ -237,8 +308,36 @@ def _takes_callback(site: CallSite, run: _Run) -> bool:
 
 def _takes_callable(site: CallSite, run: _Run) -> bool:
     """Whether ``site`` calls a function handed to it and drops what it returns: a callback
-    registrar, or a runner that calls it in a thread (``submit``, ``run_in_executor``)."""
-    return _takes_callback(site, run) or run.name_of(site) in _CALLABLE_TAKERS
+    registrar, or a runner that calls it in a thread (``submit``, ``run_in_executor``).
+
+    A project function of that name that tells coroutine functions apart
+    (``iscoroutinefunction``, ``iscoroutine``, or schedules what it is given) accepts them.
+    """
+    if not (_takes_callback(site, run) or run.name_of(site) in _CALLABLE_TAKERS):
+        return False
+    return not _accepts_coroutines(site, run)
+
+
+def _accepts_coroutines(site: CallSite, run: _Run) -> bool:
+    callee = run.project.callee(site)
+    if callee is None or callee.fn is None:
+        return False
+    if callee.kind in ("coro", "other"):
+        return True  # an async scheduler awaits what it is given
+    seen: set[str] = set()
+    todo = [callee.fn]
+    while todo and len(seen) < 16:  # the helper and what it calls, a few levels down
+        helper = todo.pop()
+        if helper.qualname in seen:
+            continue
+        seen.add(helper.qualname)
+        for inner in helper.calls:
+            if inner.name in _AWAITABLE_TESTS:
+                return True
+            found = run.project.callee(inner) if inner.target is not None else None
+            if found is not None and found.fn is not None and found.kind == "sync":
+                todo.append(found.fn)
+    return False
 
 
 def _task(fn: FunctionInfo, site: CallSite, run: _Run) -> Finding | None:

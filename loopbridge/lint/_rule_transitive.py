@@ -77,7 +77,7 @@ class Reach:
             elif kind == "wrapper" and direct is None and found.fn is not None:
                 direct = Hop(site, wrapper=found.fn)
             elif kind == "sync" and found.fn is not None:
-                calls.append((site, found.fn.qualname))
+                calls.extend((site, alt.qualname) for alt in found.alts or (found.fn,))
         return direct, calls
 
     def blocks(self, fn: FunctionInfo) -> Hop | None:
@@ -153,8 +153,13 @@ def check(fn: FunctionInfo, project: Project, reach: Reach) -> Iterator[Finding]
         if found is None or found.kind != "sync" or found.fn is None \
                 or not on_loop(site, fn, project):
             continue
-        callee = found.fn
-        hops = reach.chain(callee)
+        # one of several callees (a dispatch table, an overridden method): the first that blocks
+        callee, hops = found.fn, []
+        for candidate in found.alts or (found.fn,):
+            hops = reach.chain(candidate)
+            if hops:
+                callee = candidate
+                break
         if not hops:
             continue
         last_fn, last_hop = hops[-1]

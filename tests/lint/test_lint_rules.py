@@ -418,3 +418,14 @@ def test_an_argument_belongs_to_the_outer_call_of_a_chain(call: str) -> None:
                         f"    return 1\n\n\nasync def main():\n    {call}\n")
     assert codes(found) == ["LB307"]
     assert found[0].col == 5 + call.index("ping()") + 1 - 1
+
+
+def test_broken_and_looping_symlinks_in_a_folder_are_lb904(tmp_path: Path) -> None:
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    (tmp_path / "broken.py").symlink_to(tmp_path / "missing.py")
+    (tmp_path / "loop_a.py").symlink_to(tmp_path / "loop_b.py")
+    (tmp_path / "loop_b.py").symlink_to(tmp_path / "loop_a.py")
+    (tmp_path / "alias.py").symlink_to(tmp_path / "ok.py")  # a working link is linted
+    result = lint_paths([str(tmp_path)], LintConfig(root=str(tmp_path)))
+    found = sorted((Path(f.path).name, f.code) for f in result.findings)
+    assert found == [("broken.py", "LB904"), ("loop_a.py", "LB904"), ("loop_b.py", "LB904")]

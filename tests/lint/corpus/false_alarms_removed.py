@@ -1,0 +1,60 @@
+"""Not findings: creating a generator, time.sleep(0), a scheduler that accepts coroutines."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+
+def pages(url: str) -> Iterator[bytes]:
+    while url:
+        response = requests.get(url, timeout=5)
+        yield response.content
+        url = response.headers.get("next", "")
+
+
+async def start_paging(url: str, sink: Callable[[Iterator[bytes]], None]) -> None:
+    generator = pages(url)  # created, not run: its body runs where it is iterated
+    sink(generator)
+    await asyncio.to_thread(list, pages(url))
+
+
+async def let_others_run() -> None:
+    time.sleep(0)
+    time.sleep(0.0)
+
+
+class Scheduler:
+    def __init__(self) -> None:
+        self.loop = asyncio.get_event_loop()
+        self.tasks: set[asyncio.Future[Any]] = set()
+
+    def call_later(self, delay: float, fn: Callable[..., Any]) -> None:
+        self.loop.call_later(delay, self._run, fn)
+
+    def _run(self, fn: Callable[..., Any]) -> None:
+        if inspect.iscoroutinefunction(fn):
+            task = asyncio.ensure_future(fn())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        else:
+            fn()
+
+    def call_soon(self, fn: Callable[..., Any]) -> None:
+        result = fn()
+        if asyncio.iscoroutine(result):
+            self.tasks.add(asyncio.ensure_future(result))
+
+
+async def refresh() -> None:
+    await asyncio.sleep(1)
+
+
+async def plan(scheduler: Scheduler) -> None:
+    scheduler.call_later(5, refresh)
+    scheduler.call_soon(refresh)
