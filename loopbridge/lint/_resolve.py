@@ -467,11 +467,11 @@ class Project:
                         return Meaning("cm", name)
                 return None if fn.is_async else Meaning("generator", name)
             if fn.ret_ann is not None:
-                returned = self.meaning(fn.ret_ann)
+                result = self.meaning(fn.ret_ann)
                 owner = name.rpartition(".")[0]
-                if returned is not None and returned.name.endswith(".Self") and owner in self.classes:
+                if result is not None and result.name.endswith(".Self") and owner in self.classes:
                     return Meaning("instance", owner)  # ``-> Self``: an instance of the method's class
-                return returned
+                return result
             return self.meaning(fn.ret)
         if kind == "getter":
             return self.union(self.unions[name][0])
