@@ -14,7 +14,8 @@ answering after exactly ``latency_ms``):
   fan-out done one by one — next to gunicorn gthread with ``bridge.http.get`` and
   ``bridge.http.map``; load, req/s, p50/p99, worker CPU per request and RSS as in
   :mod:`loopbridge.bench.flask_e2e`. Last, one request to the bridged view under the gevent
-  worker shows what mixing the two does.
+  worker shows what mixing the two does: with the default loop (uvloop when installed) and,
+  on a second gevent server, with asyncio's own loop (``LOOPBRIDGE_UVLOOP=0``).
 - **hop**: the sync → async hop of a trivial coroutine: ``bridge.run``,
   ``run_coroutine_threadsafe``, asgiref, and awaitlet's greenlet switch.
 
@@ -70,6 +71,10 @@ _QUICK_RUNS = ("gevent_a", "gevent_fan_seq", "gthread_d", "gthread_fan_map")
 #: the socket module a worker of each class must show (a prefix)
 _SOCKET_OF = {"gevent": "gevent", "eventlet": "eventlet", "gthread": "socket"}
 _GUNICORN_MODULE = {"gevent": "gunicorn.workers.ggevent", "eventlet": "gunicorn.workers.geventlet"}
+#: probe server -> what it is; its environment over the bench's
+_PROBES = {"gevent": "gevent worker, the default loop (uvloop when installed)",
+           "gevent_asyncio": "gevent worker, asyncio's own loop (LOOPBRIDGE_UVLOOP=0)"}
+_PROBE_ENV = {"LOOPBRIDGE_UVLOOP": "0"}
 _INSTALL = "pip install 'loopbridge[peers]'"
 
 
@@ -250,7 +255,8 @@ def _gunicorn() -> str:
     return found
 
 
-def _server_cmd(kind: str, port: int, cfg: PeersConfig) -> list[str]:
+def _server_cmd(key: str, port: int, cfg: PeersConfig) -> list[str]:
+    kind = _worker_class(key)
     cmd = [_gunicorn(), "-k", kind, "-w", str(cfg.workers), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
            "--log-level", "warning", "--graceful-timeout", "2"]
     cmd += ["--threads", str(cfg.threads)] if kind == "gthread" else ["--worker-connections", "1000"]
@@ -271,7 +277,14 @@ def _worker_classes(out: dict[str, Any]) -> list[str]:
                                    "why": f"gunicorn {version} has no {kind} worker class any more"})
         else:
             kinds.append(kind)
+    if "gevent" in kinds:  # for the probe only: the gevent worker with asyncio's own loop, no uvloop
+        kinds.append("gevent_asyncio")
     return kinds
+
+
+def _worker_class(key: str) -> str:
+    """The gunicorn worker class of a server key (``gevent_asyncio`` is a gevent worker)."""
+    return key.split("_")[0]
 
 
 @dataclass
@@ -301,7 +314,8 @@ def _servers(kinds: list[str], cfg: PeersConfig, upstream_base: str) -> Iterator
         for kind in kinds:
             port = _free_port()
             log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
-            proc = subprocess.Popen(_server_cmd(kind, port, cfg), env=env, stdout=log, stderr=subprocess.STDOUT)
+            own_env = {**env, **_PROBE_ENV} if kind == "gevent_asyncio" else env
+            proc = subprocess.Popen(_server_cmd(kind, port, cfg), env=own_env, stdout=log, stderr=subprocess.STDOUT)
             servers[kind] = _Server(kind, port, proc, log)
         yield servers
     finally:
@@ -383,7 +397,8 @@ def _ready_servers(servers: dict[str, _Server], cfg: PeersConfig, out: dict[str,
             workers.pop(kind, None)
             continue
         for module in seen.values():
-            _check_socket(kind if kind != "gthread" else "threads", module, module.startswith(_SOCKET_OF[kind]))
+            worker = _worker_class(kind)
+            _check_socket(worker if worker != "gthread" else "threads", module, module.startswith(_SOCKET_OF[worker]))
         out["checks"][f"gunicorn {kind}"] = {"socket_module": sorted(set(seen.values())), "workers": len(seen)}
     return workers
 
@@ -403,12 +418,13 @@ def _flask(cfg: PeersConfig, servers: dict[str, _Server], workers: dict[str, lis
         for key in keys[turn % len(keys):] + keys[:turn % len(keys)]:
             kind, path, _ = FLASK_RUNS[key]
             samples[key].append(_measure_route(servers[kind].base, path, workers[kind], load_cfg))
-    # last: the probe may freeze a gevent worker for good (it is killed when the server stops)
-    probe = _probe(servers["gevent"].base, cfg.probe_timeout) if "gevent" in workers else {}
+    # last: a probe may freeze a gevent worker for good (it is killed when the server stops)
+    probes = {key: {"label": _PROBES[key], **_probe(servers[key].base, cfg.probe_timeout)}
+              for key in _PROBES if key in workers}
     return {"config": {"workers": cfg.workers, "threads": cfg.threads, "delay_ms": cfg.latency_ms,
                        "duration": cfg.flask_duration, "repeat": cfg.flask_repeat, "concurrency": width},
             "load": "wrk" if _has_wrk() else "loopbridge.bench.loadgen",
-            "runs": {key: _run_figures(key, runs) for key, runs in samples.items() if runs}, "probe": probe}
+            "runs": {key: _run_figures(key, runs) for key, runs in samples.items() if runs}, "probes": probes}
 
 
 def _has_wrk() -> bool:
@@ -508,8 +524,8 @@ def format_peers_table(result: dict[str, Any]) -> str:
             span = f"{fig['rps_min']:.0f}–{fig['rps_max']:.0f}"
             lines.append(f"  {fig['label']:<42}{fig['rps']:>7.0f}{span:>12}{fig['p50_ms']:>8.1f}{fig['p99_ms']:>8.1f}"
                          f"{fig['cpu_ms_per_req']:>11.2f}{fig['rss_mib_per_worker']:>9.1f}{fig['errors']:>7}")
-        if flask.get("probe"):
-            lines.append(f"  bridge.http.get (/d) under the gevent worker: {flask['probe']['outcome']}")
+        for probe in flask.get("probes", {}).values():
+            lines.append(f"  one request to the bridged view (/d) under the {probe['label']}: {probe['outcome']}")
     hop = result.get("hop")
     if hop and hop.get("variants"):
         lines += [f"\nPeers, the sync → async hop of a trivial coroutine, {hop['repeat']} interleaved rounds "

@@ -67,8 +67,12 @@ def test_flask_runs_under_the_gevent_worker_and_gthread(quick: dict[str, Any]) -
     for key in ("gevent_a", "gthread_d"):  # one upstream call per request: some are done within a second
         assert runs[key]["rps"] > 0 and runs[key]["cpu_ms_per_req"] > 0
     assert runs["gevent_a"]["worker"] == "gevent" and runs["gthread_d"]["path"] == "/d"
-    # the bridged view called inside the gevent worker: an outcome either way, said in words
-    assert quick["flask"]["probe"]["outcome"]
+    # the bridged view inside the gevent worker: asyncio's own loop becomes a greenlet and answers;
+    # uvloop's loop waits in libuv, which gevent cannot patch, and holds the worker's one thread
+    probes = quick["flask"]["probes"]
+    assert probes["gevent_asyncio"]["answered"] is True, probes
+    assert probes["gevent"]["answered"] is (importlib.util.find_spec("uvloop") is None), probes
+    assert quick["checks"]["gunicorn gevent_asyncio"]["socket_module"] == ["gevent._socket3"]
 
 
 def test_the_hop_puts_awaitlet_next_to_the_thread_hops(quick: dict[str, Any]) -> None:
