@@ -219,7 +219,9 @@ def render_chart(result: dict[str, Any], path: Path) -> Path | None:
     found = scenarios(result)
     if not found:
         return None
-    fig, axes = plt.subplots(2, len(found), figsize=(3.9 * len(found) + 0.8, 7.6), squeeze=False)
+    widths = [max(2, len(s.bars)) for s in found]  # a column per bar's worth of room: labels stay apart
+    fig, axes = plt.subplots(2, len(found), figsize=(1.75 * sum(widths) + 1.0, 7.6), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
     for col, scenario in enumerate(found):
         _draw(axes[0][col], axes[1][col], scenario)
     fig.suptitle(chart_title(result), fontsize=10)
