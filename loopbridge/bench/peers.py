@@ -56,7 +56,8 @@ BATCH_WAYS = {
     "bridge": "bridge.http.map, concurrency {c}",
     "aiohttp": "bare aiohttp, no loopbridge",
 }
-#: run key -> (worker class, path, what it is); the first four are every run's, the rest the full run's
+#: run key -> (server, path, what it is); the first four are every run's, the rest the full run's; the
+#: ``_slow`` servers' upstream answers after 250 ms and their load has 4 connections per gthread thread
 FLASK_RUNS: dict[str, tuple[str, str, str]] = {
     "gevent_a": ("gevent", "/a", "gevent worker: sync view + requests"),
     "gevent_fan_seq": ("gevent", "/fan/seq", "gevent worker: 10 calls one by one"),
@@ -66,15 +67,28 @@ FLASK_RUNS: dict[str, tuple[str, str, str]] = {
     "eventlet_fan_seq": ("eventlet", "/fan/seq", "eventlet worker: 10 calls one by one"),
     "gthread_a": ("gthread", "/a", "gthread: sync view + requests"),
     "gthread_fan_seq": ("gthread", "/fan/seq", "gthread: 10 calls one by one"),
+    "gevent_slow_a": ("gevent_slow", "/a", "gevent worker: sync view + requests"),
+    "gthread_slow_a": ("gthread_slow", "/a", "gthread: sync view + requests"),
+    "gthread_slow_d": ("gthread_slow", "/d", "gthread: sync view + bridge.http.get"),
 }
 _QUICK_RUNS = ("gevent_a", "gevent_fan_seq", "gthread_d", "gthread_fan_map")
+#: the slow upstream of the "more requests than threads" runs, and their load's connections per thread
+_SLOW_MS, _SLOW_LOAD = 250.0, 4
+#: server -> (gunicorn worker class, its environment over the bench's)
+_SERVERS: dict[str, tuple[str, dict[str, str]]] = {
+    "gthread": ("gthread", {}),
+    "gevent": ("gevent", {}),
+    "eventlet": ("eventlet", {}),
+    "gevent_asyncio": ("gevent", {"LOOPBRIDGE_UVLOOP": "0"}),  # for the probe only
+    "gthread_slow": ("gthread", {"LOOPBRIDGE_BENCH_DELAY_MS": f"{_SLOW_MS:g}"}),
+    "gevent_slow": ("gevent", {"LOOPBRIDGE_BENCH_DELAY_MS": f"{_SLOW_MS:g}"}),
+}
 #: the socket module a worker of each class must show (a prefix)
 _SOCKET_OF = {"gevent": "gevent", "eventlet": "eventlet", "gthread": "socket"}
 _GUNICORN_MODULE = {"gevent": "gunicorn.workers.ggevent", "eventlet": "gunicorn.workers.geventlet"}
 #: probe server -> what it is; its environment over the bench's
 _PROBES = {"gevent": "gevent worker, the default loop (uvloop when installed)",
            "gevent_asyncio": "gevent worker, asyncio's own loop (LOOPBRIDGE_UVLOOP=0)"}
-_PROBE_ENV = {"LOOPBRIDGE_UVLOOP": "0"}
 _INSTALL = "pip install 'loopbridge[peers]'"
 
 
@@ -256,15 +270,15 @@ def _gunicorn() -> str:
 
 
 def _server_cmd(key: str, port: int, cfg: PeersConfig) -> list[str]:
-    kind = _worker_class(key)
+    kind = _SERVERS[key][0]
     cmd = [_gunicorn(), "-k", kind, "-w", str(cfg.workers), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
            "--log-level", "warning", "--graceful-timeout", "2"]
     cmd += ["--threads", str(cfg.threads)] if kind == "gthread" else ["--worker-connections", "1000"]
     return [*cmd, "loopbridge.bench.flask_app:app"]
 
 
-def _worker_classes(out: dict[str, Any]) -> list[str]:
-    """gthread, and each green worker class this gunicorn has and whose library is installed."""
+def _server_keys(cfg: PeersConfig, out: dict[str, Any]) -> list[str]:
+    """The servers the chosen runs and the probes need, of worker classes that can run here."""
     from importlib import metadata
 
     kinds = ["gthread"]
@@ -277,14 +291,8 @@ def _worker_classes(out: dict[str, Any]) -> list[str]:
                                    "why": f"gunicorn {version} has no {kind} worker class any more"})
         else:
             kinds.append(kind)
-    if "gevent" in kinds:  # for the probe only: the gevent worker with asyncio's own loop, no uvloop
-        kinds.append("gevent_asyncio")
-    return kinds
-
-
-def _worker_class(key: str) -> str:
-    """The gunicorn worker class of a server key (``gevent_asyncio`` is a gevent worker)."""
-    return key.split("_")[0]
+    wanted = {FLASK_RUNS[key][0] for key in (_QUICK_RUNS if cfg.quick else FLASK_RUNS)} | set(_PROBES)
+    return [key for key in _SERVERS if key in wanted and _SERVERS[key][0] in kinds]
 
 
 @dataclass
@@ -314,7 +322,7 @@ def _servers(kinds: list[str], cfg: PeersConfig, upstream_base: str) -> Iterator
         for kind in kinds:
             port = _free_port()
             log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
-            own_env = {**env, **_PROBE_ENV} if kind == "gevent_asyncio" else env
+            own_env = {**env, **_SERVERS[kind][1]}
             proc = subprocess.Popen(_server_cmd(kind, port, cfg), env=own_env, stdout=log, stderr=subprocess.STDOUT)
             servers[kind] = _Server(kind, port, proc, log)
         yield servers
@@ -397,7 +405,7 @@ def _ready_servers(servers: dict[str, _Server], cfg: PeersConfig, out: dict[str,
             workers.pop(kind, None)
             continue
         for module in seen.values():
-            worker = _worker_class(kind)
+            worker = _SERVERS[kind][0]
             _check_socket(worker if worker != "gthread" else "threads", module, module.startswith(_SOCKET_OF[worker]))
         out["checks"][f"gunicorn {kind}"] = {"socket_module": sorted(set(seen.values())), "workers": len(seen)}
     return workers
@@ -410,6 +418,8 @@ def _flask(cfg: PeersConfig, servers: dict[str, _Server], workers: dict[str, lis
     load_cfg = FlaskBenchConfig(workers=cfg.workers, threads=cfg.threads, delay_ms=cfg.latency_ms,
                                 duration=cfg.flask_duration, repeat=cfg.flask_repeat)
     width = load_cfg.load_concurrency
+    slow_cfg = FlaskBenchConfig(workers=cfg.workers, threads=cfg.threads, delay_ms=_SLOW_MS,
+                                duration=cfg.flask_duration, repeat=cfg.flask_repeat, concurrency=width * _SLOW_LOAD)
     for key in keys:  # warm-up: first imports, the loop thread and pools, greenlet pools
         kind, path, _ = FLASK_RUNS[key]
         _burst([servers[kind].base + path] * width, width)
@@ -417,12 +427,14 @@ def _flask(cfg: PeersConfig, servers: dict[str, _Server], workers: dict[str, lis
     for turn in range(cfg.flask_repeat):
         for key in keys[turn % len(keys):] + keys[:turn % len(keys)]:
             kind, path, _ = FLASK_RUNS[key]
-            samples[key].append(_measure_route(servers[kind].base, path, workers[kind], load_cfg))
+            run_cfg = slow_cfg if kind.endswith("_slow") else load_cfg
+            samples[key].append(_measure_route(servers[kind].base, path, workers[kind], run_cfg))
     # last: a probe may freeze a gevent worker for good (it is killed when the server stops)
     probes = {key: {"label": _PROBES[key], **_probe(servers[key].base, cfg.probe_timeout)}
               for key in _PROBES if key in workers}
     return {"config": {"workers": cfg.workers, "threads": cfg.threads, "delay_ms": cfg.latency_ms,
-                       "duration": cfg.flask_duration, "repeat": cfg.flask_repeat, "concurrency": width},
+                       "duration": cfg.flask_duration, "repeat": cfg.flask_repeat, "concurrency": width,
+                       "slow_delay_ms": _SLOW_MS, "slow_concurrency": slow_cfg.load_concurrency},
             "load": "wrk" if _has_wrk() else "loopbridge.bench.loadgen",
             "runs": {key: _run_figures(key, runs) for key, runs in samples.items() if runs}, "probes": probes}
 
@@ -435,7 +447,8 @@ def _has_wrk() -> bool:
 
 def _run_figures(key: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     kind, path, label = FLASK_RUNS[key]
-    fig: dict[str, Any] = {"label": label, "worker": kind, "path": path, "errors": sum(r["errors"] for r in runs)}
+    fig: dict[str, Any] = {"label": label, "worker": _SERVERS[kind][0], "server": kind, "path": path,
+                           "errors": sum(r["errors"] for r in runs), "timeouts": sum(r.get("timeouts", 0) for r in runs)}
     for name in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "rss_mib_per_worker"):
         spread = _spread([r[name] for r in runs])
         fig[name], fig[name + "_min"], fig[name + "_max"] = spread["median"], spread["min"], spread["max"]
@@ -461,7 +474,7 @@ def run_peers_bench(cfg: PeersConfig | None = None, upstream_url: str | None = N
         ways = {way: batch_args for way in BATCH_WAYS} if "batch" in cfg.parts else {}
         if "hop" in cfg.parts:
             ways["hop"] = []
-        kinds = _worker_classes(out) if "flask" in cfg.parts else []
+        kinds = _server_keys(cfg, out) if "flask" in cfg.parts else []
         servers = stack.enter_context(_servers(kinds, cfg, base))
         ready = _greet(stack.enter_context(_children(ways)), out)
         workers = _ready_servers(servers, cfg, out)
@@ -492,6 +505,8 @@ def _ratios(out: dict[str, Any]) -> dict[str, float]:
         "flask_1call_bridge_vs_gevent_cpu": r("flask", "gthread_d", "gevent_a", "cpu_ms_per_req"),
         "flask_fan_map_vs_gevent_seq_rps": r("flask", "gthread_fan_map", "gevent_fan_seq", "rps"),
         "flask_fan_map_vs_gevent_seq_cpu": r("flask", "gthread_fan_map", "gevent_fan_seq", "cpu_ms_per_req"),
+        "flask_slow_gevent_vs_gthread_rps": r("flask", "gevent_slow_a", "gthread_slow_a", "rps"),
+        "flask_slow_gevent_vs_bridge_rps": r("flask", "gevent_slow_a", "gthread_slow_d", "rps"),
     }
     hops = out.get("hop", {}).get("variants", {})
     if "run" in hops and "awaitlet" in hops:
@@ -517,13 +532,20 @@ def format_peers_table(result: dict[str, Any]) -> str:
         c = flask["config"]
         lines += [f"\nPeers, Flask (the same app file under each worker class): gevent {c['workers']} workers, gthread "
                   f"{c['workers']}×{c['threads']}, upstream {c['delay_ms']:g} ms, load {flask['load']}, {c['concurrency']} "
-                  f"connections, {c['repeat']} rounds of {c['duration']:g} s",
+                  f"connections, {c['repeat']} rounds of {c['duration']:g} s (timeouts: no answer within wrk's 2 s)",
                   f"  {'run':<42}{'req/s':>7}{'min–max':>12}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/req':>11}{'RSS MiB':>9}"
-                  f"{'errors':>7}"]
-        for fig in flask["runs"].values():
+                  f"{'errors':>7}{'timeouts':>9}"]
+        runs = list(flask["runs"].values())
+        slow = [fig for fig in runs if fig.get("server", "").endswith("_slow")]
+        for fig in [fig for fig in runs if fig not in slow] + slow:
+            if slow and fig is slow[0]:
+                lines.append(f"  upstream {c['slow_delay_ms']:g} ms, {c['slow_concurrency']} connections: more requests in "
+                             f"flight than gthread's {c['workers'] * c['threads']} threads (ceiling "
+                             f"{c['workers'] * c['threads'] / c['slow_delay_ms'] * 1000:.0f} req/s for them)")
             span = f"{fig['rps_min']:.0f}–{fig['rps_max']:.0f}"
             lines.append(f"  {fig['label']:<42}{fig['rps']:>7.0f}{span:>12}{fig['p50_ms']:>8.1f}{fig['p99_ms']:>8.1f}"
-                         f"{fig['cpu_ms_per_req']:>11.2f}{fig['rss_mib_per_worker']:>9.1f}{fig['errors']:>7}")
+                         f"{fig['cpu_ms_per_req']:>11.2f}{fig['rss_mib_per_worker']:>9.1f}{fig['errors']:>7}"
+                         f"{fig['timeouts']:>9}")
         for probe in flask.get("probes", {}).values():
             lines.append(f"  one request to the bridged view (/d) under the {probe['label']}: {probe['outcome']}")
     hop = result.get("hop")
