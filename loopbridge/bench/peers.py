@@ -12,8 +12,9 @@ answering after exactly ``latency_ms``):
   worker class) under gunicorn's gevent worker (and eventlet's, where this gunicorn still has
   one) serving the unchanged sync view + requests — one call per request and the 10-call
   fan-out done one by one — next to gunicorn gthread with ``bridge.http.get`` and
-  ``bridge.http.map``; load, req/s, p50/p99, worker CPU per request and RSS as in
-  :mod:`loopbridge.bench.flask_e2e`. Last, one request to the bridged view under the gevent
+  ``bridge.http.map`` (the full run adds gthread with the unchanged view, and an upstream of
+  250 ms under 4 connections per gthread thread: more requests in flight than threads); load,
+  req/s, p50/p99, worker CPU per request and RSS as in :mod:`loopbridge.bench.flask_e2e`. Last, one request to the bridged view under the gevent
   worker shows what mixing the two does: with the default loop (uvloop when installed) and,
   on a second gevent server, with asyncio's own loop (``LOOPBRIDGE_UVLOOP=0``).
 - **hop**: the sync → async hop of a trivial coroutine: ``bridge.run``,
