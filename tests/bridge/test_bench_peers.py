@@ -126,14 +126,16 @@ def test_chart_puts_the_gevent_bar_between_legacy_and_bridged() -> None:
     def way(s: float, cpu: float) -> dict[str, float]:
         return {"median_s": s, "min_s": s, "max_s": s, "cpu_ms_per_req": cpu}
 
+    def route(rps: float, cpu: float) -> dict[str, float]:
+        return {"rps": rps, "cpu_ms_per_req": cpu}
+
     flask = {"config": {"workers": 2, "threads": 16, "delay_ms": 25.0},
-             "routes": {"a_sync_requests": {"rps": 900, "cpu_ms_per_req": 1.5}, "d_sync_bridge_http": {"rps": 1000, "cpu_ms_per_req": 1.0},
-                        "fan_seq": {"rps": 100, "cpu_ms_per_req": 9.0}, "fan_map": {"rps": 450, "cpu_ms_per_req": 3.0}}}
+             "routes": {"a_sync_requests": route(900, 1.5), "d_sync_bridge_http": route(1000, 1.0),
+                        "fan_seq": route(100, 9.0), "fan_map": route(450, 3.0)}}
     fanout = {"params": {"n": 400, "latency_ms": 25.0, "concurrency": 100, "pool_threads": 32},
               "serial": way(11.0, 2.0), "threads": way(0.4, 1.0), "bridge": way(0.14, 0.16)}
     peers = {"batch": {"ways": {"gevent": way(0.4, 0.9)}},
-             "flask": {"runs": {"gevent_a": {"rps": 950, "cpu_ms_per_req": 1.6},
-                                "gevent_fan_seq": {"rps": 110, "cpu_ms_per_req": 12.0}}}}
+             "flask": {"runs": {"gevent_a": route(950, 1.6), "gevent_fan_seq": route(110, 12.0)}}}
     without = scenarios({"sections": {"flask": flask, "fanout": fanout}})
     found = scenarios({"sections": {"flask": flask, "fanout": fanout, "peers": peers}})
     assert [len(s.bars) for s in without] == [2, 2, 3]
