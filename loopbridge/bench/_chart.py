@@ -3,7 +3,8 @@
 It answers the question of a user deciding whether to migrate: how much faster, and at what CPU
 cost, for the shapes of work a legacy app has — one upstream call per request, a 10-call fan-out
 per request, a 400-call batch, and (when measured) unchanged ``requests.Session`` code from 32
-threads. One column per scenario: speed on top (req/s, or seconds for the batch), CPU per
+threads; with the peers section, the gevent way (gunicorn's gevent worker, ``gevent.pool.Pool``)
+stands between the legacy and the bridged bar. One column per scenario: speed on top (req/s, or seconds for the batch), CPU per
 request below, the bridged bar carrying its speed-up. The targets stay in the terminal table and
 the JSON; the picture shows the figures themselves. :func:`scenarios` is the pure part
 (tested without matplotlib); :func:`render_chart` draws it.
@@ -63,7 +64,20 @@ def _num(data: Any, *keys: str) -> float:
         return math.nan
 
 
-def _flask_scenarios(flask: dict[str, Any]) -> list[Scenario]:
+def _gevent_bar(peers: dict[str, Any], *keys: str, label: str, speed: str, cpu: str) -> tuple[Bar, ...]:
+    """The gevent bar from the peers section, when it measured it (else no bar)."""
+    figures = peers
+    for key in keys:
+        figures = figures.get(key, {}) if isinstance(figures, dict) else {}
+    if not figures:
+        return ()
+    return (Bar(label, _num(figures, speed), _num(figures, cpu)),)
+
+
+_GEVENT_NOTE = "; gevent: the peers section"
+
+
+def _flask_scenarios(flask: dict[str, Any], peers: dict[str, Any]) -> list[Scenario]:
     routes = flask.get("routes", {})
     cfg = flask.get("config", {})
     where = f"Flask, gunicorn {cfg.get('workers')}×{cfg.get('threads')} threads, upstream {cfg.get('delay_ms', 25):g} ms"
@@ -71,20 +85,27 @@ def _flask_scenarios(flask: dict[str, Any]) -> list[Scenario]:
     def bar(key: str, label: str, bridged: bool = False) -> Bar:
         return Bar(label, _num(routes, key, "rps"), _num(routes, key, "cpu_ms_per_req"), bridged)
 
+    def gevent(key: str, label: str) -> tuple[Bar, ...]:
+        return _gevent_bar(peers, "flask", "runs", key, label=label, speed="rps", cpu="cpu_ms_per_req")
+
     out = []
     if "a_sync_requests" in routes:
         best = max(("c_async_loopbridge", "d_sync_bridge_http"), key=lambda k: _num(routes, k, "rps") if k in routes else -1)
         if best in routes:
             label = "bridge.http.get" if best == "d_sync_bridge_http" else "async view +\nLoopBridge"
+            green = gevent("gevent_a", "gevent worker\n+ requests")
             out.append(Scenario("One upstream call per request", "req/s",
-                                (bar("a_sync_requests", "requests"), bar(best, label, True)), where))
+                                (bar("a_sync_requests", "requests"), *green, bar(best, label, True)),
+                                where + (_GEVENT_NOTE if green else "")))
     if "fan_seq" in routes and "fan_map" in routes:
+        green = gevent("gevent_fan_seq", "gevent worker,\none by one")
         out.append(Scenario("10-call fan-out per request", "req/s",
-                            (bar("fan_seq", "requests,\none by one"), bar("fan_map", "bridge.http.map", True)), where))
+                            (bar("fan_seq", "requests,\none by one"), *green, bar("fan_map", "bridge.http.map", True)),
+                            where + (_GEVENT_NOTE if green else "")))
     return out
 
 
-def _batch_scenario(fanout: dict[str, Any]) -> Scenario | None:
+def _batch_scenario(fanout: dict[str, Any], peers: dict[str, Any]) -> Scenario | None:
     if "params" not in fanout:
         return None
     p = fanout["params"]
@@ -95,9 +116,11 @@ def _batch_scenario(fanout: dict[str, Any]) -> Scenario | None:
     note = f"one batch of {p['n']} GETs at {p['latency_ms']:g} ms, concurrency {p['concurrency']}"
     if fanout.get("serial", {}).get("extrapolated"):
         note += f"; the loop timed on {fanout['serial']['measured_on']} URLs"
+    green = _gevent_bar(peers, "batch", "ways", "gevent", label=f"gevent Pool({p['concurrency']})\n+ requests",
+                        speed="median_s", cpu="cpu_ms_per_req")
     return Scenario(f"A {p['n']}-call batch", "s",
                     (bar("serial", "requests loop"), bar("threads", f"ThreadPool({p['pool_threads']})\n+ requests"),
-                     bar("bridge", "bridge.http.map", True)), note)
+                     *green, bar("bridge", "bridge.http.map", True)), note + (_GEVENT_NOTE if green else ""))
 
 
 def _session_scenario(session: dict[str, Any]) -> Scenario | None:
@@ -117,8 +140,9 @@ def _session_scenario(session: dict[str, Any]) -> Scenario | None:
 def scenarios(result: dict[str, Any]) -> list[Scenario]:
     """The scenarios a result has figures for, in the order a migration meets them."""
     sections = result.get("sections", {})
-    out = _flask_scenarios(sections.get("flask", {}))
-    for scenario in (_batch_scenario(sections.get("fanout", {})), _session_scenario(sections.get("session", {}))):
+    peers = sections.get("peers", {})
+    out = _flask_scenarios(sections.get("flask", {}), peers)
+    for scenario in (_batch_scenario(sections.get("fanout", {}), peers), _session_scenario(sections.get("session", {}))):
         if scenario is not None:
             out.append(scenario)
     return [s for s in out if all(not math.isnan(b.speed) for b in s.bars)]
@@ -195,7 +219,9 @@ def render_chart(result: dict[str, Any], path: Path) -> Path | None:
     found = scenarios(result)
     if not found:
         return None
-    fig, axes = plt.subplots(2, len(found), figsize=(3.9 * len(found) + 0.8, 7.6), squeeze=False)
+    widths = [max(2, len(s.bars)) for s in found]  # a column per bar's worth of room: labels stay apart
+    fig, axes = plt.subplots(2, len(found), figsize=(1.75 * sum(widths) + 1.0, 7.6), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
     for col, scenario in enumerate(found):
         _draw(axes[0][col], axes[1][col], scenario)
     fig.suptitle(chart_title(result), fontsize=10)

@@ -21,7 +21,7 @@ __all__ = ["bench_command", "run_bench"]
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("roundtrip", "watchdog", "fanout", "session", "flask", "lint")
+SECTIONS = ("roundtrip", "watchdog", "fanout", "session", "flask", "peers", "lint")
 
 
 def _roundtrip(quick: bool, upstream_url: str | None) -> dict[str, Any]:
@@ -60,6 +60,14 @@ def _flask(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     return run_flask_bench(cfg, upstream_url=upstream_url)
 
 
+def _peers(quick: bool, upstream_url: str | None) -> dict[str, Any]:
+    from .peers import PeersConfig, run_peers_bench
+
+    cfg = (PeersConfig(repeat=2, flask_duration=1.0, flask_repeat=1, hop_calls=500, hop_repeat=2, probe_timeout=1.0,
+                       quick=True) if quick else PeersConfig())
+    return run_peers_bench(cfg, upstream_url=upstream_url)
+
+
 def _lint(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .lint import run_lint_bench
 
@@ -78,6 +86,7 @@ _RUNNERS: dict[str, Callable[[bool, str | None], dict[str, Any]]] = {
     "fanout": _fanout,
     "session": _session,
     "flask": _flask,
+    "peers": _peers,
     "lint": _lint,
 }
 

@@ -142,7 +142,7 @@ def render_tables(result: dict[str, Any]) -> str:
     sections = result.get("sections", {})
     if "roundtrip" in sections:
         parts += _roundtrip_rows(sections["roundtrip"])
-    for name in ("watchdog", "fanout", "session", "flask", "lint"):
+    for name in ("watchdog", "fanout", "session", "flask", "peers", "lint"):
         section = sections.get(name)
         if section is None:
             continue
@@ -158,6 +158,10 @@ def render_tables(result: dict[str, Any]) -> str:
             parts.append(format_session_table(section))
         elif name == "flask":
             parts += _flask_rows(section)
+        elif name == "peers" and "params" in section:
+            from .peers import format_peers_table
+
+            parts.append(format_peers_table(section))
         else:
             parts += _generic_rows(name, section)
     rows = [[t["label"], t["value"], t["target"], t["status"]] for t in result.get("targets", [])]

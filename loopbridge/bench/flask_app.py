@@ -11,6 +11,10 @@ One upstream call per request (the upstream answers after a fixed delay):
 Ten upstream calls per request (a fan-out): ``/fan/seq`` (sequential requests), ``/fan/map``
 (``bridge.http.map``), ``/stock/fan/gather`` (stock async view, aiohttp session + gather).
 
+``/socket`` answers the worker's pid and the module of its ``socket.socket``: the peers section
+checks with it that a gevent worker really serves on gevent's sockets (and a gthread one on the
+standard library's), since it serves this same app file under every worker class.
+
 The upstream base URL comes from ``LOOPBRIDGE_BENCH_UPSTREAM``.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 
 import aiohttp
@@ -67,6 +72,10 @@ def _bridged_app() -> Flask:
     def fan_sequential() -> str:
         session = _session()
         return ",".join(str(session.get(_url(i), timeout=10).status_code) for i in range(FAN))
+
+    @app.get("/socket")
+    def socket_module() -> str:
+        return f"{os.getpid()} {socket.socket.__module__}"
 
     @app.get("/fan/map")
     def fan_map() -> str:

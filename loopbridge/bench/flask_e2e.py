@@ -147,12 +147,14 @@ def _load_wrk(wrk: str, url: str, concurrency: int, duration: float) -> dict[str
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    timeouts = re.search(r"Socket errors:.*timeout (\d+)", out)
     if not reqs:
         raise RuntimeError(f"could not read wrk's output: {out[-500:]}")
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     return {
         "requests": int(reqs.group(1)),
         "errors": int(errors.group(1)) if errors else 0,
+        "timeouts": int(timeouts.group(1)) if timeouts else 0,  # no answer within wrk's 2 s
         "elapsed_s": float(reqs.group(2)),
         "rps": int(reqs.group(1)) / float(reqs.group(2)),
         "p50_ms": float(p50.group(1)) * scale[p50.group(2)] if p50 else float("nan"),

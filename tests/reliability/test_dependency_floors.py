@@ -28,7 +28,7 @@ from bridge import _asgiref_compat
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / ".ci" / "lowest_constraints.py"
-RUNTIME_EXTRAS = ("uvloop", "server", "demo", "socks")
+RUNTIME_EXTRAS = ("uvloop", "server", "demo", "socks", "peers")
 RUNTIME_PACKAGES = ("async_core", "bridge", "legacy_app")
 
 
