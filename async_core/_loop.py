@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._config import LoopConfig
 from ._errors import DeadlockRisk, LoopNotRunning
+from ._fork import bury
 from ._validate import check_seconds
 
 if TYPE_CHECKING:
@@ -55,9 +56,6 @@ Closer = Callable[[], Any]
 
 #: every LoopThread ever started in this process (for atexit and fork handling)
 _live: weakref.WeakSet[LoopThread] = weakref.WeakSet()
-#: objects of a parent process's loop, kept referenced in a forked child so that garbage
-#: collection never closes or warns about resources the parent still owns
-_fork_graveyard: list[Any] = []
 #: called with each LoopThread as it starts, on the starting thread (the watchdog registers here,
 #: so this module never imports the modules that build on it)
 _start_extensions: list[Callable[[LoopThread], None]] = []
@@ -589,9 +587,7 @@ class LoopThread:
 
     def _reset_after_fork(self) -> None:
         """In a forked child: forget the parent's loop without touching it, start fresh later."""
-        _fork_graveyard.extend(
-            [self._loop, self._thread, self._closers, self.resources, self.http, self.sync_executor, self._abandoned]
-        )
+        bury([self._loop, self._thread, self._closers, self.resources, self.http, self.sync_executor, self._abandoned])
         hooks, config = self._start_hooks, self._config
         self._init_state()
         self._start_hooks, self._config = hooks, config
