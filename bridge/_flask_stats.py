@@ -17,6 +17,7 @@ from flask import jsonify, request
 from async_core import default_loop
 
 from ._flask_settings import AppSettings, current_settings
+from ._process import process_info
 
 __all__ = ["EndpointFigures", "stats_view"]
 
@@ -115,6 +116,7 @@ def stats_view() -> Any:
                        "set LOOPBRIDGE_STATS_ALLOW to widen it.")
         return body, 403
     data = collect_stats(default_loop())
+    data["process"] = process_info(request.environ)
     if settings.endpoints is not None:
         data["endpoints"] = settings.endpoints.as_dict(stalls_by_endpoint(default_loop().watchdog))
     if not settings.stats_source:
