@@ -73,6 +73,11 @@ def stalls_by_endpoint(watchdog: Any) -> dict[str, int]:
         by_route = watchdog.stats().get("stalls_by_route") or {}
     except Exception:  # figures are best effort; the stats endpoint must still answer
         return {}
+    return endpoint_counts(by_route)
+
+
+def endpoint_counts(by_route: dict[str, int]) -> dict[str, int]:
+    """Stall counts by route (the watchdog's ``stalls_by_route``) summed by Flask endpoint."""
     counts: dict[str, int] = {}
     for route, count in by_route.items():
         match = _ENDPOINT.search(str(route))

@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ ROUTES: dict[str, tuple[str, str, int]] = {
     "b_stock_async": ("/stock/b", "(b) stock Flask async view, session per request", 1),
     "c_async_loopbridge": ("/c", "(c) async view + LoopBridge, shared session", 1),
     "d_sync_bridge_http": ("/d", "(d) sync view + bridge.http.get", 1),
+    "d_prometheus": ("/prom/d", "(d) with per-route Prometheus figures (multiprocess mode)", 1),
     "fan_seq": ("/fan/seq", "10-call fan-out: sequential requests", 10),
     "fan_map": ("/fan/map", "10-call fan-out: bridge.http.map", 10),
     "fan_stock_gather": ("/stock/fan/gather", "10-call fan-out: stock async view + gather", 10),
@@ -186,9 +188,9 @@ def run_flask_bench(cfg: FlaskBenchConfig | None = None, upstream_url: str | Non
                "-b", f"127.0.0.1:{app_port}", "--backlog", "2048", "--log-level", "warning",
                "loopbridge.bench.flask_app:app"]
     samples: dict[str, list[dict[str, Any]]] = {r: [] for r in cfg.routes}
-    with upstream(upstream_url) as upstream_base:
+    with upstream(upstream_url) as upstream_base, tempfile.TemporaryDirectory(prefix="lb-prom-") as prom_dir:
         env = {**os.environ, "LOOPBRIDGE_BENCH_UPSTREAM": upstream_base,
-               "LOOPBRIDGE_BENCH_DELAY_MS": f"{cfg.delay_ms:g}"}
+               "LOOPBRIDGE_BENCH_DELAY_MS": f"{cfg.delay_ms:g}", "PROMETHEUS_MULTIPROC_DIR": prom_dir}
         with _process(app_cmd, app_port, "gunicorn", env) as app:
             base = f"http://127.0.0.1:{app_port}"
             workers = _wait_workers(app.pid, cfg.workers)
@@ -242,6 +244,8 @@ def _ratios(routes: dict[str, Any], ceiling: float) -> dict[str, float]:
         "one_call_c_vs_stock_b_rps": r("c_async_loopbridge", "b_stock_async"),
         "fan_map_vs_seq_rps": r("fan_map", "fan_seq"),
         "fan_map_vs_stock_gather_rps": r("fan_map", "fan_stock_gather"),
+        "prometheus_on_vs_off_cpu": r("d_prometheus", "d_sync_bridge_http", "cpu_ms_per_req"),
+        "prometheus_on_vs_off_rps": r("d_prometheus", "d_sync_bridge_http"),
     }
     if best in routes:
         out["one_call_bridge_vs_ceiling"] = routes[best]["rps"] / ceiling
