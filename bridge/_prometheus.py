@@ -76,15 +76,53 @@ def route_metrics() -> RouteMetrics:
         return _routes
 
 
+class _Recorder:
+    """One endpoint's metric values, written directly.
+
+    ``Histogram.observe`` and ``Counter.inc`` check their arguments and exemplars on every call
+    (7 and 3.4 us here in multiprocess mode, 14 us a request in all); the values underneath are
+    what they end up writing (1.3 us each). prometheus_client has kept a histogram as ``_sum``,
+    ``_buckets`` and ``_upper_bounds`` and a counter as ``_value`` since 0.4; where they are not
+    found, the public calls are used.
+    """
+
+    __slots__ = ("_bridged", "_bounds", "_buckets", "_calls", "_duration", "_fast", "_sum")
+
+    def __init__(self, duration: Any, bridged: Any, calls: Any) -> None:
+        self._duration, self._bridged, self._calls = duration, bridged, calls
+        self._sum = getattr(duration, "_sum", None)
+        self._buckets = getattr(duration, "_buckets", None)
+        self._bounds = getattr(duration, "_upper_bounds", None)
+        values = (self._sum, getattr(bridged, "_value", None), getattr(calls, "_value", None))
+        self._fast = (all(hasattr(v, "inc") for v in values) and isinstance(self._buckets, list)
+                      and isinstance(self._bounds, list) and len(self._bounds) == len(self._buckets))
+        if self._fast:
+            self._bridged, self._calls = bridged._value, calls._value
+
+    def record(self, total_s: float, bridged_s: float, calls: float) -> None:
+        if not self._fast:
+            self._duration.observe(total_s)
+        else:
+            self._sum.inc(total_s)  # type: ignore[union-attr]
+            for index, bound in enumerate(self._bounds):  # type: ignore[arg-type]
+                if total_s <= bound:
+                    self._buckets[index].inc(1)  # type: ignore[index]
+                    break
+        if bridged_s > 0:
+            self._bridged.inc(bridged_s)
+        if calls > 0:
+            self._calls.inc(calls)
+
+
 class PrometheusFigures(EndpointFigures):
     """:class:`EndpointFigures` that also feed the Prometheus metrics (and start the loop's)."""
 
-    __slots__ = ("_children", "_metrics", "_pid")
+    __slots__ = ("_metrics", "_pid", "_recorders")
 
     def __init__(self) -> None:
         super().__init__()
         self._metrics = route_metrics()
-        self._children: dict[str, tuple[Any, Any, Any]] = {}
+        self._recorders: dict[str, _Recorder] = {}
         self._pid = -1
 
     def add(self, endpoint: str, total_s: float, bridged_s: float, calls: float) -> None:
@@ -93,17 +131,12 @@ class PrometheusFigures(EndpointFigures):
         if self._pid != os.getpid():  # first request of this process (a new worker): its figures' thread
             self._pid = os.getpid()
             start_loop_metrics()
-        children = self._children.get(endpoint)
-        if children is None:
+        recorder = self._recorders.get(endpoint)
+        if recorder is None:
             m = self._metrics
-            children = self._children[endpoint] = (m.duration.labels(endpoint), m.bridged.labels(endpoint),
-                                                    m.calls.labels(endpoint))
-        duration, bridged, counted = children
-        duration.observe(total_s)
-        if bridged_s > 0:
-            bridged.inc(bridged_s)
-        if calls > 0:
-            counted.inc(calls)
+            recorder = self._recorders[endpoint] = _Recorder(
+                m.duration.labels(endpoint), m.bridged.labels(endpoint), m.calls.labels(endpoint))
+        recorder.record(total_s, bridged_s, calls)
 
     def add_blocked(self, endpoint: str, blocked_s: float) -> None:
         """Add worker time blocked off the loop, measured for a request to ``endpoint``."""

@@ -43,6 +43,26 @@ ROUTES: dict[str, tuple[str, str, int]] = {
     "fan_stock_gather": ("/stock/fan/gather", "10-call fan-out: stock async view + gather", 10),
 }
 
+#: the per-request cost of the Prometheus figures, measured alone in a process of its own (the
+#: on-vs-off routes differ by less than the noise of a busy machine): extra microseconds per
+#: request of PrometheusFigures.add over the plain EndpointFigures.add, in multiprocess mode
+_PROMETHEUS_COST = """
+import os, statistics, sys, tempfile, time
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lb-prom-cost-")
+from bridge._flask_stats import EndpointFigures
+from bridge._prometheus import PrometheusFigures
+from async_core._metrics_mp import stop_loop_metrics
+def per_call(fig, n=20000):
+    fig.add("warm", 0.01, 0.005, 1)
+    start = time.perf_counter()
+    for _ in range(n):
+        fig.add("ep", 0.0123, 0.01, 1)
+    return (time.perf_counter() - start) / n * 1e6
+extra = [per_call(PrometheusFigures()) - per_call(EndpointFigures()) for _ in range(5)]
+stop_loop_metrics()
+print(statistics.median(extra))
+"""
+
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -199,7 +219,20 @@ def run_flask_bench(cfg: FlaskBenchConfig | None = None, upstream_url: str | Non
             for _ in range(cfg.repeat):
                 for route in cfg.routes:
                     samples[route].append(_measure_route(base, ROUTES[route][0], workers, cfg))
-    return _summarise(samples, cfg)
+    result = _summarise(samples, cfg)
+    if "d_prometheus" in cfg.routes:
+        _add_prometheus_cost(result)
+    return result
+
+
+def _add_prometheus_cost(result: dict[str, Any]) -> None:
+    out = subprocess.run([sys.executable, "-c", _PROMETHEUS_COST], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"measuring the Prometheus figures' cost failed: {out.stderr.strip()[-500:]}")
+    extra_us = float(out.stdout.strip().splitlines()[-1])
+    cpu_ms = result["routes"].get("d_sync_bridge_http", {}).get("cpu_ms_per_req")
+    result["prometheus_us_per_request"] = extra_us
+    result["ratios"]["prometheus_cpu_share"] = extra_us / (cpu_ms * 1000) if cpu_ms else float("nan")
 
 
 def _wait_workers(master: int, expected: int, timeout: float = 20) -> list[int]:
