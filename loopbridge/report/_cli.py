@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -22,8 +23,16 @@ __all__ = ["report_command"]
 
 @click.command("report", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--stats", "stats_source", metavar="URL|FILE",
-              help="The app's stats endpoint (http://host/_loopbridge/stats) or its saved JSON.")
+@click.option("--stats", "stats_sources", metavar="URL|FILE", multiple=True,
+              help="The app's stats endpoint (http://host/_loopbridge/stats) or its saved JSON; repeat it "
+                   "to merge several workers' or hosts' answers (one process read twice counts once).")
+@click.option("--prometheus", "prometheus_url", metavar="URL",
+              help="Read the live figures of every worker on every host from this Prometheus server "
+                   "(http://host:9090) instead; see docs/deploying.md.")
+@click.option("--window", default="1h", show_default=True, metavar="DURATION",
+              help="With --prometheus: the time window ending now (90s, 30m, 1h, 2d).")
+@click.option("--label", "labels", multiple=True, metavar="NAME=VALUE",
+              help="With --prometheus: keep only series with this label (job=web, instance=~'web-.*'); repeatable.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text table, JSON (schema loopbridge-report/1) or a self-contained HTML page.")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
@@ -37,7 +46,8 @@ __all__ = ["report_command"]
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="pyproject.toml to read [tool.loopbridge.lint] from (default: nearest).")
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
-def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
+def report_command(paths: tuple[str, ...], stats_sources: tuple[str, ...], prometheus_url: str | None,
+                   window: str, labels: tuple[str, ...], fmt: str,
                    output: str | None, fail_under: float | None, previous_path: str | None,
                    fail_on_drop: bool, config_path: str | None, isolated: bool) -> None:
     """Show how far the migration has come, per route and per module (default path: .).
@@ -47,11 +57,15 @@ def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
     """
     if fail_on_drop and not previous_path:
         raise click.UsageError("--fail-on-drop needs --compare PREVIOUS.json")
+    if prometheus_url and stats_sources:
+        raise click.UsageError("--stats and --prometheus are two sources of the same figures: give one of them")
+    if labels and not prometheus_url:
+        raise click.UsageError("--label filters Prometheus series: it needs --prometheus URL")
     try:
         config = LintConfig(root=os.getcwd()) if isolated else load_config(config_path)
-        stats = load_stats(stats_source) if stats_source else None
+        stats, source = _live_stats(stats_sources, prometheus_url, window, labels)
         previous = load_previous(previous_path) if previous_path else None
-        report = build_report(list(paths) or ["."], config, stats, stats_source or "")
+        report = build_report(list(paths) or ["."], config, stats, source)
     except (ConfigError, FileNotFoundError, LiveError, CompareError) as exc:
         raise click.UsageError(str(exc)) from exc
     if previous is not None and previous_path:
@@ -74,3 +88,19 @@ def report_command(paths: tuple[str, ...], stats_source: str | None, fmt: str,
             click.echo(f"loopbridge report: {got:.1f} % of IO call sites on the loop, below "
                        f"--fail-under {fail_under:g} %", err=True)
             sys.exit(1)
+
+
+def _live_stats(sources: tuple[str, ...], prometheus_url: str | None, window: str,
+                labels: tuple[str, ...]) -> tuple[dict[str, Any] | None, str]:
+    """The live figures and the source to name: one stats answer, several merged, or Prometheus."""
+    if prometheus_url:
+        from ._prometheus import load_prometheus, parse_window
+
+        return load_prometheus(prometheus_url, parse_window(window), labels), prometheus_url
+    if not sources:
+        return None, ""
+    if len(sources) == 1:
+        return load_stats(sources[0]), sources[0]
+    from ._merge import merge_stats
+
+    return merge_stats([(source, load_stats(source)) for source in sources]), ", ".join(dict.fromkeys(sources))
