@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ._config import LoopConfig
 from ._errors import DeadlockRisk, LoopNotRunning
 from ._fork import bury
+from ._host import check_threads_can_run
 from ._validate import check_seconds
 
 if TYPE_CHECKING:
@@ -242,6 +243,7 @@ class LoopThread:
         return loop
 
     def _spawn(self) -> asyncio.AbstractEventLoop:
+        check_threads_can_run()  # a server that freezes Python threads: say so, do not hang
         # The loop is created on its own thread, in that thread's empty context: a loop made
         # here would capture the caller's contextvars (a Flask request, say) in its internal
         # handles and keep them alive for the life of the process.
