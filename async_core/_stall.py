@@ -34,6 +34,7 @@ __all__ = [
     "StallReport",
     "StallSampler",
     "blame_index",
+    "context_of",
     "frame_kind",
     "histogram_bucket",
     "histogram_dict",
@@ -125,6 +126,8 @@ class StallReport:
     started_at: float
     thread_name: str
     route: str | None = None
+    #: the OpenTelemetry trace id of the request whose code blocked the loop, when a span was active
+    trace_id: str | None = None
 
     def headline(self) -> str:
         """One line: how long, where, in which task."""
@@ -133,6 +136,7 @@ class StallReport:
         who = [f"task {self.task!r}"] if self.task else []
         who += [f"coroutine {self.coroutine}"] if self.coroutine else []
         who += [f"request {self.route}"] if self.route else []
+        who += [f"trace {self.trace_id}"] if self.trace_id else []
         running = f" ({', '.join(who)})" if who else ""
         return (
             f"the event loop {state} {self.duration_ms:.0f} ms (threshold {self.threshold_ms:g} ms) "
@@ -253,11 +257,17 @@ def route_of(outer_coroutine: FrameType | None) -> str | None:
     caller's context as a local: read the value there (monitor thread, while the loop thread is
     stopped at the sampled point; the frame is the running one, never stale).
     """
+    context = context_of(outer_coroutine)
+    return context.get(stall_route) if context is not None else None
+
+
+def context_of(outer_coroutine: FrameType | None) -> contextvars.Context | None:
+    """The caller's context a bridged coroutine runs in (see :func:`route_of`), or ``None``."""
     if outer_coroutine is None or frame_kind(outer_coroutine.f_code.co_filename) != "internal":
         return None
     for value in outer_coroutine.f_locals.values():
         if isinstance(value, contextvars.Context):
-            return value.get(stall_route)
+            return value
     return None
 
 
@@ -306,7 +316,7 @@ class StallSampler:
         self.thread_name = thread_name
         self.samples = 0
         self.counts: collections.Counter[RawFrame] = collections.Counter()
-        self.latest: dict[RawFrame, tuple[list[RawFrame], int, str | None, str | None, str | None]] = {}
+        self.latest: dict[RawFrame, tuple[list[RawFrame], int, str | None, str | None, str | None, str | None]] = {}
         #: samples that show no code running (the loop waiting, or loop internals only), and
         #: those of a stdlib loop waiting for IO (see :func:`is_waiting`)
         self.idle = self.waiting = 0
@@ -319,7 +329,8 @@ class StallSampler:
         """Every sample shows the loop waiting for IO: its thread got no CPU, no code blocked it."""
         return self.samples > 0 and self.waiting == self.samples
 
-    def add(self, raw: list[RawFrame], task: str | None, coroutine: str | None, route: str | None = None) -> None:
+    def add(self, raw: list[RawFrame], task: str | None, coroutine: str | None, route: str | None = None,
+            trace_id: str | None = None) -> None:
         """Count one sampled stack under its blamed frame."""
         self.samples += 1
         index = blame_index(raw)
@@ -331,14 +342,14 @@ class StallSampler:
             self.idle_keys.add(key)
             self.waiting += is_waiting(raw)
         self.counts[key] += 1
-        self.latest[key] = (raw, index, task, coroutine, route)
+        self.latest[key] = (raw, index, task, coroutine, route, trace_id)
 
     def report(self, duration_ms: float, *, ongoing: bool) -> StallReport:
         """The stall so far, blamed on the frame seen most often."""
         started = time.time() - (time.monotonic() - self.start)
         blamed: StallFrame | None = None
         frames: tuple[StallFrame, ...] = ()
-        elided, task, coroutine, route, hits, samples = 0, None, None, None, 0, self.samples
+        elided, task, coroutine, route, trace_id, hits, samples = 0, None, None, None, None, 0, self.samples
         if self.counts:
             # the frame seen most often; among equals, the one seen first. A stack of the loop
             # waiting for IO (sampled as the stall ended) loses to any that shows code running
@@ -347,13 +358,13 @@ class StallSampler:
             key, hits = busy[0] if busy else ranked[0]
             if busy:
                 samples -= self.idle
-            raw, index, task, coroutine, route = self.latest[key]
+            raw, index, task, coroutine, route, trace_id = self.latest[key]
             frames, position, elided = select_frames(raw, index)
             blamed = frames[position]
         return StallReport(
             duration_ms=duration_ms, threshold_ms=self.threshold_ms, ongoing=ongoing, blamed=blamed,
             frames=frames, elided=elided, task=task, coroutine=coroutine, samples=samples,
-            blamed_samples=hits, started_at=started, thread_name=self.thread_name, route=route,
+            blamed_samples=hits, started_at=started, thread_name=self.thread_name, route=route, trace_id=trace_id,
         )
 
 
