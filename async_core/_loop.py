@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ._config import LoopConfig
 from ._errors import DeadlockRisk, LoopNotRunning
+from ._fork import bury
+from ._host import check_threads_can_run
 from ._validate import check_seconds
 
 if TYPE_CHECKING:
@@ -55,9 +57,6 @@ Closer = Callable[[], Any]
 
 #: every LoopThread ever started in this process (for atexit and fork handling)
 _live: weakref.WeakSet[LoopThread] = weakref.WeakSet()
-#: objects of a parent process's loop, kept referenced in a forked child so that garbage
-#: collection never closes or warns about resources the parent still owns
-_fork_graveyard: list[Any] = []
 #: called with each LoopThread as it starts, on the starting thread (the watchdog registers here,
 #: so this module never imports the modules that build on it)
 _start_extensions: list[Callable[[LoopThread], None]] = []
@@ -244,6 +243,7 @@ class LoopThread:
         return loop
 
     def _spawn(self) -> asyncio.AbstractEventLoop:
+        check_threads_can_run()  # a server that freezes Python threads: say so, do not hang
         # The loop is created on its own thread, in that thread's empty context: a loop made
         # here would capture the caller's contextvars (a Flask request, say) in its internal
         # handles and keep them alive for the life of the process.
@@ -589,9 +589,7 @@ class LoopThread:
 
     def _reset_after_fork(self) -> None:
         """In a forked child: forget the parent's loop without touching it, start fresh later."""
-        _fork_graveyard.extend(
-            [self._loop, self._thread, self._closers, self.resources, self.http, self.sync_executor, self._abandoned]
-        )
+        bury([self._loop, self._thread, self._closers, self.resources, self.http, self.sync_executor, self._abandoned])
         hooks, config = self._start_hooks, self._config
         self._init_state()
         self._start_hooks, self._config = hooks, config

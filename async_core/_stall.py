@@ -37,6 +37,7 @@ __all__ = [
     "StallSampler",
     "blame_chain",
     "blame_index",
+    "context_of",
     "frame_kind",
     "histogram_bucket",
     "histogram_dict",
@@ -133,6 +134,8 @@ class StallReport:
     route: str | None = None
     runner_up: StallFrame | None = None
     runner_up_samples: int = 0
+    #: the OpenTelemetry trace id of the request whose code blocked the loop, when a span was active
+    trace_id: str | None = None
 
     def headline(self) -> str:
         """One line: how long, where, in which task."""
@@ -141,6 +144,7 @@ class StallReport:
         who = [f"task {self.task!r}"] if self.task else []
         who += [f"coroutine {self.coroutine}"] if self.coroutine else []
         who += [f"request {self.route}"] if self.route else []
+        who += [f"trace {self.trace_id}"] if self.trace_id else []
         running = f" ({', '.join(who)})" if who else ""
         return (
             f"the event loop {state} {self.duration_ms:.0f} ms (threshold {self.threshold_ms:g} ms) "
@@ -267,11 +271,17 @@ def route_of(outer_coroutine: FrameType | None) -> str | None:
     caller's context as a local: read the value there (monitor thread, while the loop thread is
     stopped at the sampled point; the frame is the running one, never stale).
     """
+    context = context_of(outer_coroutine)
+    return context.get(stall_route) if context is not None else None
+
+
+def context_of(outer_coroutine: FrameType | None) -> contextvars.Context | None:
+    """The caller's context a bridged coroutine runs in (see :func:`route_of`), or ``None``."""
     if outer_coroutine is None or frame_kind(outer_coroutine.f_code.co_filename) != "internal":
         return None
     for value in outer_coroutine.f_locals.values():
         if isinstance(value, contextvars.Context):
-            return value.get(stall_route)
+            return value
     return None
 
 
@@ -364,7 +374,7 @@ class StallSampler:
         self.counts: collections.Counter[RawFrame] = collections.Counter()
         self.idle_counts: collections.Counter[RawFrame] = collections.Counter()
         self.depth: dict[RawFrame, int] = {}
-        self.latest: dict[RawFrame, tuple[list[RawFrame], int, str | None, str | None, str | None]] = {}
+        self.latest: dict[RawFrame, tuple[list[RawFrame], int, str | None, str | None, str | None, str | None]] = {}
         #: samples that show no code running (the loop waiting, or loop internals only), and
         #: those of a stdlib loop waiting for IO (see :func:`is_waiting`)
         self.idle = self.waiting = 0
@@ -376,7 +386,8 @@ class StallSampler:
         """Every sample shows the loop waiting for IO: its thread got no CPU, no code blocked it."""
         return self.samples > 0 and self.waiting == self.samples
 
-    def add(self, raw: list[RawFrame], task: str | None, coroutine: str | None, route: str | None = None) -> None:
+    def add(self, raw: list[RawFrame], task: str | None, coroutine: str | None, route: str | None = None,
+            trace_id: str | None = None) -> None:
         """Count one sampled stack under every frame of its blame chain."""
         self.samples += 1
         chain = blame_chain(raw)
@@ -393,7 +404,7 @@ class StallSampler:
                 continue  # a recursive frame counts once per sample
             counts[key] += 1
             self.depth[key] = max(self.depth.get(key, 0), len(raw) - index)
-            self.latest[key] = (raw, index, task, coroutine, route)
+            self.latest[key] = (raw, index, task, coroutine, route, trace_id)
 
     def _ranked(self) -> tuple[list[tuple[RawFrame, int]], int]:
         """Frames by samples containing them, then deepest first; and the samples they rank."""
@@ -411,12 +422,12 @@ class StallSampler:
         blamed: StallFrame | None = None
         runner_up: StallFrame | None = None
         frames: tuple[StallFrame, ...] = ()
-        elided, task, coroutine, route, hits, second, samples = 0, None, None, None, 0, 0, self.samples
+        elided, task, coroutine, route, trace_id, hits, second, samples = 0, None, None, None, None, 0, 0, self.samples
         ranked, ranked_samples = self._ranked()
         if ranked:
             key, hits = ranked[0]
             samples = ranked_samples
-            raw, index, task, coroutine, route = self.latest[key]
+            raw, index, task, coroutine, route, trace_id = self.latest[key]
             frames, position, elided = select_frames(raw, index)
             blamed = frames[position]
             callers = set(raw[index + 1:])  # its callers contain it: never a second opinion
@@ -427,7 +438,7 @@ class StallSampler:
             duration_ms=duration_ms, threshold_ms=self.threshold_ms, ongoing=ongoing, blamed=blamed,
             frames=frames, elided=elided, task=task, coroutine=coroutine, samples=samples,
             blamed_samples=hits, started_at=started, thread_name=self.thread_name, route=route,
-            runner_up=runner_up, runner_up_samples=second,
+            runner_up=runner_up, runner_up_samples=second, trace_id=trace_id,
         )
 
 

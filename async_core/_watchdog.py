@@ -63,13 +63,15 @@ from ._stall import (
     StallFrame,
     StallReport,
     StallSampler,
+    context_of,
     frame_kind,
     histogram_bucket,
     histogram_dict,
-    route_of,
+    stall_route,
     stalled_message,
     walk_stack,
 )
+from ._trace import trace_id_in
 from ._validate import check_seconds
 
 if TYPE_CHECKING:
@@ -437,7 +439,10 @@ class Watchdog:
         raw, outer_coro, coroutine = walk_stack(frame)
         del frame
         if self._last_ran == last:  # the loop ran in between: the stack is not the stall's
-            stall.add(raw, self._task_name(outer_coro), coroutine, route_of(outer_coro))
+            context = context_of(outer_coro)
+            route = context.get(stall_route) if context is not None else None
+            stall.add(raw, self._task_name(outer_coro), coroutine, route, trace_id_in(context))
+            del context
         del outer_coro
 
     def _task_name(self, outer_coro: FrameType | None) -> str | None:

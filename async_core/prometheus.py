@@ -28,6 +28,10 @@ metric                                         type       what
 
 The lag histogram and the stalls are there while the watchdog runs; the HTTP figures once the
 loop's HTTP client exists.
+
+This collector reads one process. Under several worker processes (gunicorn, uWSGI) use
+``LOOPBRIDGE_PROMETHEUS`` / ``LOOPBRIDGE_METRICS_URL`` instead: the same names, written by every
+worker for ``prometheus_client``'s multiprocess mode (``bridge.prometheus``, docs/deploying.md).
 """
 
 from __future__ import annotations

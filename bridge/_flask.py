@@ -120,6 +120,10 @@ class LoopBridge:
             app.register_error_handler(BridgeTimeout, _timed_out)
         if settings.stats_url and _STATS_ENDPOINT not in app.view_functions:
             app.add_url_rule(settings.stats_url, _STATS_ENDPOINT, stats_view)
+        if settings.metrics_url and "loopbridge_metrics" not in app.view_functions:
+            from ._prometheus import metrics_view
+
+            app.add_url_rule(settings.metrics_url, "loopbridge_metrics", metrics_view)
 
     @staticmethod
     def settings(app: Flask) -> Any:

@@ -40,6 +40,7 @@ _PROCESS_KEYS = {
 _APP_KEYS = (
     "LOOPBRIDGE_TIMEOUT", "LOOPBRIDGE_MAX_INFLIGHT", "LOOPBRIDGE_QUEUE_TIMEOUT", "LOOPBRIDGE_HTTP",
     "LOOPBRIDGE_STATS_URL", "LOOPBRIDGE_STATS_ALLOW", "LOOPBRIDGE_STATS_SOURCE", "LOOPBRIDGE_ERROR_HANDLERS",
+    "LOOPBRIDGE_PROMETHEUS", "LOOPBRIDGE_METRICS_URL",
 )
 _KNOWN_KEYS = frozenset((*_PROCESS_KEYS, *_APP_KEYS, *KNOWN_ENV))
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -84,6 +85,7 @@ class AppSettings:
     stats_allow_set: bool = False
     stats_source: bool = False
     endpoints: EndpointFigures | None = None
+    metrics_url: str | None = None
 
 
 # -- reading the settings ---------------------------------------------------------------------
@@ -102,9 +104,9 @@ def _parse_env_value(key: str, raw: str) -> Any:
     text = raw.strip()
     if text.lower() in ("", "none", "null"):
         return None
-    if key in ("LOOPBRIDGE_ERROR_HANDLERS", "LOOPBRIDGE_STATS_SOURCE", "LOOPBRIDGE_STRICT"):
+    if key in ("LOOPBRIDGE_ERROR_HANDLERS", "LOOPBRIDGE_STATS_SOURCE", "LOOPBRIDGE_STRICT", "LOOPBRIDGE_PROMETHEUS"):
         return parse_bool(key, text)
-    if key in ("LOOPBRIDGE_STATS_URL",):
+    if key in ("LOOPBRIDGE_STATS_URL", "LOOPBRIDGE_METRICS_URL"):
         return text
     if key == "LOOPBRIDGE_STATS_ALLOW":
         return [part.strip() for part in text.split(",") if part.strip()]
@@ -160,7 +162,8 @@ def read_settings(app: Flask) -> AppSettings:
         stats_allow=setting(app, "LOOPBRIDGE_STATS_ALLOW", _LOOPBACK, _check_allow),
         stats_allow_set=allow_set,
         stats_source=setting(app, "LOOPBRIDGE_STATS_SOURCE", False, check_bool),
-        endpoints=_new_figures() if "LOOPBRIDGE_STATS_URL" in app.config or "LOOPBRIDGE_STATS_URL" in os.environ else None,
+        endpoints=_new_figures(app),
+        metrics_url=setting(app, "LOOPBRIDGE_METRICS_URL", None, _check_stats_url),
     )
 
 
@@ -201,10 +204,18 @@ def apply_process_config(app: Flask) -> None:
         logger.debug("loopbridge: loop configured from app %r: %r", app.name, wanted)
 
 
-def _new_figures() -> EndpointFigures:
-    from ._flask_stats import EndpointFigures
+def _new_figures(app: Flask) -> EndpointFigures | None:
+    """Per-endpoint figures when the stats endpoint or the Prometheus metrics are on."""
+    prometheus = setting(app, "LOOPBRIDGE_PROMETHEUS", False, check_bool)
+    if prometheus or setting(app, "LOOPBRIDGE_METRICS_URL", None, _check_stats_url):
+        from ._prometheus import PrometheusFigures
 
-    return EndpointFigures()
+        return PrometheusFigures()
+    if "LOOPBRIDGE_STATS_URL" in app.config or "LOOPBRIDGE_STATS_URL" in os.environ:
+        from ._flask_stats import EndpointFigures
+
+        return EndpointFigures()
+    return None
 
 
 def current_settings() -> AppSettings:

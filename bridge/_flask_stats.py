@@ -17,6 +17,7 @@ from flask import jsonify, request
 from async_core import default_loop
 
 from ._flask_settings import AppSettings, current_settings
+from ._process import process_info
 
 __all__ = ["EndpointFigures", "stats_view"]
 
@@ -72,6 +73,11 @@ def stalls_by_endpoint(watchdog: Any) -> dict[str, int]:
         by_route = watchdog.stats().get("stalls_by_route") or {}
     except Exception:  # figures are best effort; the stats endpoint must still answer
         return {}
+    return endpoint_counts(by_route)
+
+
+def endpoint_counts(by_route: dict[str, int]) -> dict[str, int]:
+    """Stall counts by route (the watchdog's ``stalls_by_route``) summed by Flask endpoint."""
     counts: dict[str, int] = {}
     for route, count in by_route.items():
         match = _ENDPOINT.search(str(route))
@@ -115,6 +121,7 @@ def stats_view() -> Any:
                        "set LOOPBRIDGE_STATS_ALLOW to widen it.")
         return body, 403
     data = collect_stats(default_loop())
+    data["process"] = process_info(request.environ)
     if settings.endpoints is not None:
         data["endpoints"] = settings.endpoints.as_dict(stalls_by_endpoint(default_loop().watchdog))
     if not settings.stats_source:

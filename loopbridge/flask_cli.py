@@ -44,9 +44,12 @@ def stats_command(as_json: bool, url: str | None, timeout: float) -> None:
 def _local_stats() -> dict[str, Any]:
     from async_core import default_loop
 
+    from bridge._process import process_info
     from bridge._stats import collect_stats
 
-    return collect_stats(default_loop())
+    data = collect_stats(default_loop())
+    data["process"] = process_info()
+    return data
 
 
 def _fetch(url: str, timeout: float) -> dict[str, Any]:
@@ -74,12 +77,23 @@ def format_stats(data: dict[str, Any]) -> str:
         f"(limit {data.get('max_inflight')}, queue timeout {data.get('queue_timeout_s')} s)"
     )
     lines = [f"loopbridge loop {data.get('thread')!r} (pid {data.get('pid')}): {data.get('state')}", calls]
+    lines += _format_process(data.get("process"))
     resources = dict(data.get("resources") or {})
     lines += _format_watchdog(resources.pop("watchdog", None), data)
     for key, figures in sorted(resources.items()):
         lines.append(f"{key}:")
         lines += [f"  {name}: {_short(value)}" for name, value in sorted(figures.items())] if isinstance(figures, dict) else [f"  {figures}"]
     return "\n".join(lines)
+
+
+def _format_process(process: Any) -> list[str]:
+    if not isinstance(process, dict):
+        return []
+    server = process.get("server") or "no known WSGI server"
+    workers = process.get("workers")
+    where = f"process: pid {process.get('pid')} on {process.get('host')}, {server}"
+    where += f", {workers} worker(s)" if workers else ""
+    return [where, f"  {process['note']}"] if process.get("note") else [where]
 
 
 def _format_watchdog(wd: Any, data: dict[str, Any]) -> list[str]:

@@ -73,6 +73,8 @@ TARGETS: tuple[Target, ...] = (
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_seq_rps")),
     Target("flask_fan_vs_stock", "Flask 10-call fan-out: map vs stock async + gather (×)", 2.0, False,
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_stock_gather_rps")),
+    Target("flask_prometheus_cpu", "Flask 1-call: per-route Prometheus figures' CPU, share of a request's", 0.02, True,
+           lambda s: _dig(s, "flask", "ratios", "prometheus_cpu_share")),
     Target("session_rps", "requests.Session, 32 threads: LoopBridgeAdapter vs HTTPAdapter, req/s (×)", 1.0, False,
            lambda s: _dig(s, "session", "ratios", "adapter_vs_stock_rps")),
     Target("session_cpu", "requests.Session, 32 threads: LoopBridgeAdapter vs HTTPAdapter, CPU/req (×)", 0.8, True,

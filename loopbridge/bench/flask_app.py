@@ -85,6 +85,15 @@ def _bridged_app() -> Flask:
     return app
 
 
+def _prometheus_app() -> Flask:
+    """Route (d) again, in an app recording the per-route Prometheus figures (their cost)."""
+    app = Flask("loopbridge_bench_prometheus")
+    app.config["LOOPBRIDGE_PROMETHEUS"] = True
+    LoopBridge(app)
+    app.add_url_rule("/d", "sync_bridge_http", flask_app.view_functions["sync_bridge_http"])
+    return app
+
+
 def _stock_app() -> Flask:
     app = Flask("loopbridge_bench_stock")
 
@@ -110,4 +119,4 @@ def _stock_app() -> Flask:
 
 
 flask_app = _bridged_app()
-app = DispatcherMiddleware(flask_app, {"/stock": _stock_app()})
+app = DispatcherMiddleware(flask_app, {"/stock": _stock_app(), "/prom": _prometheus_app()})

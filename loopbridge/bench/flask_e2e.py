@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,10 +37,31 @@ ROUTES: dict[str, tuple[str, str, int]] = {
     "b_stock_async": ("/stock/b", "(b) stock Flask async view, session per request", 1),
     "c_async_loopbridge": ("/c", "(c) async view + LoopBridge, shared session", 1),
     "d_sync_bridge_http": ("/d", "(d) sync view + bridge.http.get", 1),
+    "d_prometheus": ("/prom/d", "(d) with per-route Prometheus figures (multiprocess mode)", 1),
     "fan_seq": ("/fan/seq", "10-call fan-out: sequential requests", 10),
     "fan_map": ("/fan/map", "10-call fan-out: bridge.http.map", 10),
     "fan_stock_gather": ("/stock/fan/gather", "10-call fan-out: stock async view + gather", 10),
 }
+
+#: the per-request cost of the Prometheus figures, measured alone in a process of its own (the
+#: on-vs-off routes differ by less than the noise of a busy machine): extra microseconds per
+#: request of PrometheusFigures.add over the plain EndpointFigures.add, in multiprocess mode
+_PROMETHEUS_COST = """
+import os, statistics, sys, tempfile, time
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lb-prom-cost-")
+from bridge._flask_stats import EndpointFigures
+from bridge._prometheus import PrometheusFigures
+from async_core._metrics_mp import stop_loop_metrics
+def per_call(fig, n=20000):
+    fig.add("warm", 0.01, 0.005, 1)
+    start = time.perf_counter()
+    for _ in range(n):
+        fig.add("ep", 0.0123, 0.01, 1)
+    return (time.perf_counter() - start) / n * 1e6
+extra = [per_call(PrometheusFigures()) - per_call(EndpointFigures()) for _ in range(5)]
+stop_loop_metrics()
+print(statistics.median(extra))
+"""
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -188,9 +210,9 @@ def run_flask_bench(cfg: FlaskBenchConfig | None = None, upstream_url: str | Non
                "-b", f"127.0.0.1:{app_port}", "--backlog", "2048", "--log-level", "warning",
                "loopbridge.bench.flask_app:app"]
     samples: dict[str, list[dict[str, Any]]] = {r: [] for r in cfg.routes}
-    with upstream(upstream_url) as upstream_base:
+    with upstream(upstream_url) as upstream_base, tempfile.TemporaryDirectory(prefix="lb-prom-") as prom_dir:
         env = {**os.environ, "LOOPBRIDGE_BENCH_UPSTREAM": upstream_base,
-               "LOOPBRIDGE_BENCH_DELAY_MS": f"{cfg.delay_ms:g}"}
+               "LOOPBRIDGE_BENCH_DELAY_MS": f"{cfg.delay_ms:g}", "PROMETHEUS_MULTIPROC_DIR": prom_dir}
         with _process(app_cmd, app_port, "gunicorn", env) as app:
             base = f"http://127.0.0.1:{app_port}"
             workers = _wait_workers(app.pid, cfg.workers)
@@ -199,7 +221,20 @@ def run_flask_bench(cfg: FlaskBenchConfig | None = None, upstream_url: str | Non
             for _ in range(cfg.repeat):
                 for route in cfg.routes:
                     samples[route].append(_measure_route(base, ROUTES[route][0], workers, cfg))
-    return _summarise(samples, cfg)
+    result = _summarise(samples, cfg)
+    if "d_prometheus" in cfg.routes:
+        _add_prometheus_cost(result)
+    return result
+
+
+def _add_prometheus_cost(result: dict[str, Any]) -> None:
+    out = subprocess.run([sys.executable, "-c", _PROMETHEUS_COST], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"measuring the Prometheus figures' cost failed: {out.stderr.strip()[-500:]}")
+    extra_us = float(out.stdout.strip().splitlines()[-1])
+    cpu_ms = result["routes"].get("d_sync_bridge_http", {}).get("cpu_ms_per_req")
+    result["prometheus_us_per_request"] = extra_us
+    result["ratios"]["prometheus_cpu_share"] = extra_us / (cpu_ms * 1000) if cpu_ms else float("nan")
 
 
 def _wait_workers(master: int, expected: int, timeout: float = 20) -> list[int]:
@@ -244,6 +279,8 @@ def _ratios(routes: dict[str, Any], ceiling: float) -> dict[str, float]:
         "one_call_c_vs_stock_b_rps": r("c_async_loopbridge", "b_stock_async"),
         "fan_map_vs_seq_rps": r("fan_map", "fan_seq"),
         "fan_map_vs_stock_gather_rps": r("fan_map", "fan_stock_gather"),
+        "prometheus_on_vs_off_cpu": r("d_prometheus", "d_sync_bridge_http", "cpu_ms_per_req"),
+        "prometheus_on_vs_off_rps": r("d_prometheus", "d_sync_bridge_http"),
     }
     if best in routes:
         out["one_call_bridge_vs_ceiling"] = routes[best]["rps"] / ceiling

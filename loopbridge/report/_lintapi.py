@@ -42,6 +42,8 @@ class Called(NamedTuple):
     name: str
     entry: Entry | None
     fn: FunctionInfo | None
+    #: every project function the call may reach (a dispatch table, a union); empty: just ``fn``
+    alts: tuple[FunctionInfo, ...] = ()
 
 
 def meaning(project: Project, value: Any) -> tuple[str, str] | None:
@@ -59,7 +61,7 @@ def called(project: Project, site: CallSite) -> Called | None:
     if found is None:
         return None
     if hasattr(found, "kind"):
-        return Called(found.kind, found.name, found.entry, found.fn)
+        return Called(found.kind, found.name, found.entry, found.fn, tuple(getattr(found, "alts", ())))
     kind, obj = found
     if isinstance(obj, Entry):
         return Called(kind, obj.name, obj, None)

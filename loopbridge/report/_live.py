@@ -31,6 +31,7 @@ import time
 import urllib.parse
 from typing import Any
 
+from ._merge import fleet_note, fleet_of
 from ._model import LiveEndpoint, LiveInfo, RouteReport
 
 __all__ = ["REQUIRED_FIELDS", "LiveError", "apply_live", "load_stats"]
@@ -176,6 +177,9 @@ def _shallow(value: Any, depth: int = 3) -> Any:
 def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) -> LiveInfo:
     """Attach per-endpoint figures to ``routes``; say clearly what is missing."""
     process = {key: _shallow(stats[key]) for key in _PROCESS_KEYS if key in stats}
+    fleet = fleet_of(stats)
+    if fleet is not None:
+        process["fleet"] = fleet
     shown = source if "://" in source else os.path.basename(source)
     endpoints = _endpoints(stats)
     if endpoints is None:
@@ -205,4 +209,6 @@ def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) ->
     if missing:
         note += ("; some endpoints lack " + ", ".join(sorted(missing))
                  + " and were left out (see docs/report.md)")
+    if fleet is not None:
+        note += "; " + fleet_note(fleet)
     return LiveInfo(shown, True, note, process, unmatched)

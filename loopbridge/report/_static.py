@@ -204,8 +204,8 @@ class _Analysis:
         target = callee.fn
         if target is None or target.module.modname.startswith(_LIBRARY):
             return None
-        if kind == "sync":
-            out.calls.append((target.qualname, "same"))
+        if kind == "sync":  # a call through a table or a union reaches each of its functions
+            out.calls.extend((alt.qualname, "same") for alt in callee.alts or (target,))
         elif kind in ("coro", "wrapper"):
             out.calls.append((target.qualname, "loop"))
             return "io"

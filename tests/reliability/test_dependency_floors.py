@@ -22,13 +22,14 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from bridge import _asgiref_compat
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / ".ci" / "lowest_constraints.py"
-RUNTIME_EXTRAS = ("uvloop", "server", "demo", "socks", "peers")
+RUNTIME_EXTRAS = ("uvloop", "server", "demo", "socks", "peers", "prometheus", "uwsgi", "otel")
 RUNTIME_PACKAGES = ("async_core", "bridge", "legacy_app")
 
 
@@ -53,13 +54,14 @@ def test_constraints_pin_every_runtime_dependency_to_its_declared_floor() -> Non
         declared += [Requirement(r) for r in project["optional-dependencies"][extra]]
     proc = _generate(*(f"--extra={e}" for e in RUNTIME_EXTRAS))
     assert proc.returncode == 0, proc.stderr
-    pinned = {Requirement(line).name.lower(): Requirement(line) for line in proc.stdout.splitlines() if line and not line.startswith("#")}
+    pinned = {canonicalize_name(Requirement(line).name): Requirement(line)
+              for line in proc.stdout.splitlines() if line and not line.startswith("#")}
     for requirement in declared:
-        pin = pinned[requirement.name.lower()]
+        pin = pinned[canonicalize_name(requirement.name)]
         assert [s.operator for s in pin.specifier] == ["=="], pin
         assert Version(next(iter(pin.specifier)).version) == _floor(requirement), (requirement, pin)
         assert pin.marker == requirement.marker
-    assert len(pinned) == len({r.name.lower() for r in declared})
+    assert len(pinned) == len({canonicalize_name(r.name) for r in declared})
 
 
 def test_a_dependency_added_later_is_pinned_too_and_one_without_a_floor_is_refused(tmp_path: Path) -> None:

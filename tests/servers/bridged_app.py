@@ -40,7 +40,7 @@ async def _identity() -> dict[str, Any]:
 
 # Bridged work at import time: under gunicorn --preload this starts a loop thread in the master,
 # which then forks; each worker must notice and start a fresh loop of its own.
-STARTUP = run(_identity(), timeout=10)
+STARTUP = run(_identity(), timeout=10) if not os.environ.get("TEST_NO_IMPORT_CALL") else {"pid": os.getpid()}
 
 
 @app.get("/whoami")
@@ -61,3 +61,9 @@ async def slow() -> dict[str, Any]:
     async with session.get(f"{UPSTREAM}/delay/800") as resp:
         body = await resp.json()
     return {"pid": os.getpid(), "upstream_ok": body["ok"]}
+
+
+@app.get("/sleep/<int:ms>")
+def sleep_ms(ms: int) -> dict[str, Any]:
+    """A bridged call that takes ``ms`` milliseconds (uWSGI's harakiri test)."""
+    return {"pid": os.getpid(), "slept": run(asyncio.sleep(ms / 1000, ms), timeout=ms / 1000 + 5)}
