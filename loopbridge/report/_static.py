@@ -223,10 +223,14 @@ class _Analysis:
 
     def table_edges(self, out: _Edges, table: object) -> None:
         """A call through a dispatch table reaches every function in the table."""
-        if not isinstance(table, tuple) or table[0] != "n":
+        if not isinstance(table, tuple) or table[0] not in ("n", "d"):
             return
-        name = _chase(self.project, str(table[1]), self.tables)
-        for qualname in self.tables.get(name or "", ()):
+        if table[0] == "d":  # the table's literal itself, as the lint's index gives a registry's value
+            found = (lint.meaning(self.project, value) for value in table[1])
+            qualnames = [m[1] for m in found if m is not None and m[0] == "function"]
+        else:
+            qualnames = self.tables.get(_chase(self.project, str(table[1]), self.tables) or "", [])
+        for qualname in qualnames:
             fn = self.project.functions.get(qualname)
             if fn is not None:
                 kind = self.project.function_kind(fn)
