@@ -310,16 +310,18 @@ def _request_kwargs(prep: PreparedRequest, cfg: HttpConfig) -> dict[str, Any]:
     }
 
 
-def send_mocked(prep: PreparedRequest) -> Response:
+def send_mocked(prep: PreparedRequest) -> Any:
     """Send ``prep`` through a ``requests.Session`` (so an active mock answers) as a :class:`Response`.
 
     Raises what the mock raises (a registered exception as registered, the mock's own error
-    for a request it does not know).
+    for a request it does not know). An answer that is not a ``requests.Response`` (a
+    ``unittest.mock`` object a test made ``Session.request`` return) is returned as it is, as
+    requests would return it.
     """
     cfg = _config()
     with _mock_session(cfg) as session:
         answer = session.request(**_request_kwargs(prep, cfg))
-    return as_response(answer)
+    return as_response(answer) if isinstance(answer, requests.Response) else answer
 
 
 def as_response(answer: requests.Response) -> Response:
