@@ -110,13 +110,20 @@ _ALL_SEAMS = (*_SESSION_SEAMS, _ADAPTER_SEAM, *_WIRE_SEAMS)
 _local = threading.local()
 
 
+def _any_patched(seams: tuple[_Seam, ...]) -> bool:
+    for seam in seams:  # a plain loop with the identity test inline: this runs on every request
+        if getattr(seam.owner, seam.name, None) is not seam.stock and seam.patched():
+            return True
+    return False
+
+
 def _wire_patched() -> bool:
-    return any(seam.patched() for seam in _WIRE_SEAMS)
+    return _any_patched(_WIRE_SEAMS)
 
 
 def requests_mocked() -> bool:
     """Whether a mock library has replaced part of requests' stock path (any seam)."""
-    return any(seam.patched() for seam in _ALL_SEAMS)
+    return _any_patched(_ALL_SEAMS)
 
 
 def session_mocked(session: requests.Session | None) -> bool:
@@ -127,12 +134,12 @@ def session_mocked(session: requests.Session | None) -> bool:
     that is neither an ``HTTPAdapter`` nor a ``LoopBridgeAdapter`` (requests-mock's
     ``Adapter``, betamax's): such an adapter answers its requests itself.
     """
-    if session is not None and not isinstance(session, requests.Session):
+    if session is None:
+        return requests_mocked()
+    if not isinstance(session, requests.Session):
         return False  # map() raises its TypeError for it
     if requests_mocked():
         return True
-    if session is None:
-        return False
     own = vars(session)
     if "send" in own or "get_adapter" in own or "request" in own:
         return True
@@ -147,18 +154,19 @@ def _loop_adapter_class() -> type:
 
 
 # -- the adapter ------------------------------------------------------------------------------------
-def adapter_send(adapter: LoopBridgeAdapter, request: requests.PreparedRequest, kwargs: dict[str, Any]
-                 ) -> requests.Response | None:
+def adapter_send(adapter: LoopBridgeAdapter, request: requests.PreparedRequest, stream: bool, timeout: Any,
+                 verify: Any, cert: Any, proxies: Any) -> requests.Response | None:
     """The response a mock gives for ``request``, or ``None`` when no mock is active.
 
-    Called first thing in ``LoopBridgeAdapter.send`` with its keyword arguments (``stream``,
-    ``timeout``, ``verify``, ``cert``, ``proxies``).
+    Called first thing in ``LoopBridgeAdapter.send`` with its arguments.
     """
-    if not getattr(_local, "passing", 0) and _ADAPTER_SEAM.patched():
+    mocked = not getattr(_local, "passing", 0) and _ADAPTER_SEAM.patched()
+    if not mocked and not _wire_patched():
+        return None
+    kwargs = {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
+    if mocked:
         return _through_patched_adapter(adapter, request, kwargs)
-    if _wire_patched():
-        return _through_stock_adapter(adapter, request, kwargs)
-    return None
+    return _through_stock_adapter(adapter, request, kwargs)
 
 
 class _Carried(Exception):
