@@ -65,7 +65,9 @@ class _Seam:
 
     The stock value is recognised by where it is defined (module and qualified name), so a
     seam taken while a mock was already active is still judged right; the identity check
-    first keeps the common case to one attribute read.
+    first keeps the common case to one attribute read. A wrapper made with ``functools.wraps``
+    carries the name of what it wraps and counts as stock: tracing instrumentation wraps
+    ``Session.send`` that way, and it is not a mock (it calls the original).
     """
 
     __slots__ = ("module", "name", "owner", "qualname", "stock")
@@ -88,7 +90,7 @@ class _Seam:
 _POOL = urllib3.connectionpool.HTTPConnectionPool
 _TLS_POOL = urllib3.connectionpool.HTTPSConnectionPool
 
-#: requests' Session: requests-mock's Mocker, httmock, ``mock.patch("requests.Session.request")``
+#: requests' Session: requests-mock's Mocker, ``mock.patch("requests.Session.request")``
 _SESSION_SEAMS = (
     _Seam(requests.Session, "send", "requests.sessions", "Session.send"),
     _Seam(requests.Session, "get_adapter", "requests.sessions", "Session.get_adapter"),
@@ -96,7 +98,7 @@ _SESSION_SEAMS = (
 )
 #: requests' transport: responses
 _ADAPTER_SEAM = _Seam(requests.adapters.HTTPAdapter, "send", "requests.adapters", "HTTPAdapter.send")
-#: below requests: vcrpy / pytest-recording, pook (urlopen)
+#: below requests: vcrpy / pytest-recording (connection classes), mocks of urllib3's urlopen
 _WIRE_SEAMS = (
     _Seam(_POOL, "urlopen", "urllib3.connectionpool", "HTTPConnectionPool.urlopen"),
     _Seam(_POOL, "ConnectionCls", "urllib3.connection", "HTTPConnection"),
