@@ -4,11 +4,12 @@
 CI installs the project with it into a venv of its own and runs the test suite there, so the
 floors in pyproject.toml stay true: a dependency added with ``>=X`` is tested at X from then on.
 
-    python3 .ci/lowest_constraints.py [--pyproject pyproject.toml] [--extra NAME ...] [-o FILE]
+    python3 .ci/lowest_constraints.py [--pyproject pyproject.toml] [--extra NAME ...] [--package NAME ...] [-o FILE]
 
 Read: ``[project].dependencies`` and each ``[project.optional-dependencies]`` group named by
 ``--extra`` (the runtime extras, e.g. uvloop, server, demo; tools such as pytest or mypy stay at
-their newest). Each requirement becomes ``name==<lower bound>``, its environment marker kept.
+their newest), and each requirement named by ``--package`` from any extra (a test library whose
+floor the suite depends on, e.g. the HTTP mock libraries). Each requirement becomes ``name==<lower bound>``, its environment marker kept.
 A lower bound is the highest of its ``>=``, ``~=`` and ``==`` versions. A runtime requirement
 without one (bare, ``>`` only, ``==`` with a wildcard, a URL) is an error: its floor is not
 declared, so it cannot be tested. Exit 0 and the file, or exit 2 with one line per problem.
@@ -59,8 +60,13 @@ def lower_bound(requirement: str) -> tuple[str, str, str | None]:
     return match["name"], max(bounds, key=_version_key), match["marker"]
 
 
-def constraints(pyproject: dict[str, object], extras: list[str]) -> list[str]:
-    """The constraint lines for the runtime dependencies and the named extras, sorted by name."""
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def constraints(pyproject: dict[str, object], extras: list[str], packages: list[str] | None = None) -> list[str]:
+    """The constraint lines for the runtime dependencies, the named extras and the named
+    packages (looked up in every extra), sorted by name."""
     project = pyproject.get("project")
     if not isinstance(project, dict):
         raise FloorError("pyproject.toml has no [project] table")
@@ -70,6 +76,12 @@ def constraints(pyproject: dict[str, object], extras: list[str]) -> list[str]:
         if extra not in groups:
             raise FloorError(f"no extra {extra!r} in [project.optional-dependencies] (have: {', '.join(sorted(groups))})")
         requirements.extend(groups[extra])
+    for package in packages or []:
+        found = [r for group in groups.values() for r in group
+                 if (m := _REQUIREMENT.match(r)) is not None and _normal(m["name"]) == _normal(package)]
+        if not found:
+            raise FloorError(f"--package {package!r}: no extra in [project.optional-dependencies] requires it")
+        requirements.extend(found)
     lines: dict[tuple[str, str | None], str] = {}
     problems: list[str] = []
     for requirement in requirements:
@@ -78,7 +90,7 @@ def constraints(pyproject: dict[str, object], extras: list[str]) -> list[str]:
         except FloorError as exc:
             problems.append(str(exc))
             continue
-        key = (re.sub(r"[-_.]+", "-", name).lower(), marker)
+        key = (_normal(name), marker)
         line = f"{key[0]}=={version}" + (f"; {marker}" if marker else "")
         previous = lines.get(key)
         if previous is None or _version_key(version) > _version_key(previous.split("==")[1].split(";")[0]):
@@ -92,11 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pyproject", type=Path, default=Path(__file__).resolve().parents[1] / "pyproject.toml")
     parser.add_argument("--extra", action="append", default=[], help="a runtime extra to include (repeatable)")
+    parser.add_argument("--package", action="append", default=[],
+                        help="also pin this requirement of any extra, e.g. a test library (repeatable)")
     parser.add_argument("-o", "--output", type=Path, default=None, help="write here instead of stdout")
     args = parser.parse_args(argv)
     try:
         data = tomllib.loads(args.pyproject.read_text(encoding="utf-8"))
-        lines = constraints(data, args.extra)
+        lines = constraints(data, args.extra, args.package)
     except (OSError, tomllib.TOMLDecodeError, FloorError) as exc:
         for line in str(exc).splitlines():
             print(f"lowest_constraints: {line}", file=sys.stderr)

@@ -288,7 +288,7 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
                 "thread (from a coroutine), where waiting for the answer would block the loop that has to fetch it. "
                 "In async code, await bridge.http.async_request(...) / async_get(...) / async_map(...), or move the "
                 "Session call off the loop: await asyncio.to_thread(session.get, url).")
-        mocked = adapter_send(self, request, {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies})
+        mocked = adapter_send(self, request, stream, timeout, verify, cert, proxies)
         if mocked is not None:  # an HTTP mock library is active in a test (bridge/_mocks.py)
             return mocked
         self.add_headers(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)

@@ -65,7 +65,9 @@ class _Seam:
 
     The stock value is recognised by where it is defined (module and qualified name), so a
     seam taken while a mock was already active is still judged right; the identity check
-    first keeps the common case to one attribute read.
+    first keeps the common case to one attribute read. A wrapper made with ``functools.wraps``
+    carries the name of what it wraps and counts as stock: tracing instrumentation wraps
+    ``Session.send`` that way, and it is not a mock (it calls the original).
     """
 
     __slots__ = ("module", "name", "owner", "qualname", "stock")
@@ -88,7 +90,7 @@ class _Seam:
 _POOL = urllib3.connectionpool.HTTPConnectionPool
 _TLS_POOL = urllib3.connectionpool.HTTPSConnectionPool
 
-#: requests' Session: requests-mock's Mocker, httmock, ``mock.patch("requests.Session.request")``
+#: requests' Session: requests-mock's Mocker, ``mock.patch("requests.Session.request")``
 _SESSION_SEAMS = (
     _Seam(requests.Session, "send", "requests.sessions", "Session.send"),
     _Seam(requests.Session, "get_adapter", "requests.sessions", "Session.get_adapter"),
@@ -96,7 +98,7 @@ _SESSION_SEAMS = (
 )
 #: requests' transport: responses
 _ADAPTER_SEAM = _Seam(requests.adapters.HTTPAdapter, "send", "requests.adapters", "HTTPAdapter.send")
-#: below requests: vcrpy / pytest-recording, pook (urlopen)
+#: below requests: vcrpy / pytest-recording (connection classes), mocks of urllib3's urlopen
 _WIRE_SEAMS = (
     _Seam(_POOL, "urlopen", "urllib3.connectionpool", "HTTPConnectionPool.urlopen"),
     _Seam(_POOL, "ConnectionCls", "urllib3.connection", "HTTPConnection"),
@@ -110,13 +112,20 @@ _ALL_SEAMS = (*_SESSION_SEAMS, _ADAPTER_SEAM, *_WIRE_SEAMS)
 _local = threading.local()
 
 
+def _any_patched(seams: tuple[_Seam, ...]) -> bool:
+    for seam in seams:  # a plain loop with the identity test inline: this runs on every request
+        if getattr(seam.owner, seam.name, None) is not seam.stock and seam.patched():
+            return True
+    return False
+
+
 def _wire_patched() -> bool:
-    return any(seam.patched() for seam in _WIRE_SEAMS)
+    return _any_patched(_WIRE_SEAMS)
 
 
 def requests_mocked() -> bool:
     """Whether a mock library has replaced part of requests' stock path (any seam)."""
-    return any(seam.patched() for seam in _ALL_SEAMS)
+    return _any_patched(_ALL_SEAMS)
 
 
 def session_mocked(session: requests.Session | None) -> bool:
@@ -127,12 +136,12 @@ def session_mocked(session: requests.Session | None) -> bool:
     that is neither an ``HTTPAdapter`` nor a ``LoopBridgeAdapter`` (requests-mock's
     ``Adapter``, betamax's): such an adapter answers its requests itself.
     """
-    if session is not None and not isinstance(session, requests.Session):
+    if session is None:
+        return requests_mocked()
+    if not isinstance(session, requests.Session):
         return False  # map() raises its TypeError for it
     if requests_mocked():
         return True
-    if session is None:
-        return False
     own = vars(session)
     if "send" in own or "get_adapter" in own or "request" in own:
         return True
@@ -147,18 +156,19 @@ def _loop_adapter_class() -> type:
 
 
 # -- the adapter ------------------------------------------------------------------------------------
-def adapter_send(adapter: LoopBridgeAdapter, request: requests.PreparedRequest, kwargs: dict[str, Any]
-                 ) -> requests.Response | None:
+def adapter_send(adapter: LoopBridgeAdapter, request: requests.PreparedRequest, stream: bool, timeout: Any,
+                 verify: Any, cert: Any, proxies: Any) -> requests.Response | None:
     """The response a mock gives for ``request``, or ``None`` when no mock is active.
 
-    Called first thing in ``LoopBridgeAdapter.send`` with its keyword arguments (``stream``,
-    ``timeout``, ``verify``, ``cert``, ``proxies``).
+    Called first thing in ``LoopBridgeAdapter.send`` with its arguments.
     """
-    if not getattr(_local, "passing", 0) and _ADAPTER_SEAM.patched():
+    mocked = not getattr(_local, "passing", 0) and _ADAPTER_SEAM.patched()
+    if not mocked and not _wire_patched():
+        return None
+    kwargs = {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
+    if mocked:
         return _through_patched_adapter(adapter, request, kwargs)
-    if _wire_patched():
-        return _through_stock_adapter(adapter, request, kwargs)
-    return None
+    return _through_stock_adapter(adapter, request, kwargs)
 
 
 class _Carried(Exception):
@@ -310,16 +320,18 @@ def _request_kwargs(prep: PreparedRequest, cfg: HttpConfig) -> dict[str, Any]:
     }
 
 
-def send_mocked(prep: PreparedRequest) -> Response:
+def send_mocked(prep: PreparedRequest) -> Any:
     """Send ``prep`` through a ``requests.Session`` (so an active mock answers) as a :class:`Response`.
 
     Raises what the mock raises (a registered exception as registered, the mock's own error
-    for a request it does not know).
+    for a request it does not know). An answer that is not a ``requests.Response`` (a
+    ``unittest.mock`` object a test made ``Session.request`` return) is returned as it is, as
+    requests would return it.
     """
     cfg = _config()
     with _mock_session(cfg) as session:
         answer = session.request(**_request_kwargs(prep, cfg))
-    return as_response(answer)
+    return as_response(answer) if isinstance(answer, requests.Response) else answer
 
 
 def as_response(answer: requests.Response) -> Response:

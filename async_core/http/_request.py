@@ -94,7 +94,7 @@ class PreparedRequest:
     allow_redirects: bool = True
     cookies: dict[str, str] | None = None
     verify: bool | None = None
-    #: lower-case names of headers given as urllib3's SKIP_HEADER: not sent at all
+    #: lower-case names of the headers given as urllib3's SKIP_HEADER, which are not sent at all
     skip_headers: frozenset[str] = frozenset()
 
 
