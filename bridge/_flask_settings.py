@@ -26,6 +26,7 @@ from async_core.http import HttpConfig
 
 if TYPE_CHECKING:
     from ._flask_stats import EndpointFigures
+    from ._sampler import RequestSampler
 
 __all__ = ["AppSettings", "current_settings", "read_settings"]
 
@@ -40,6 +41,7 @@ _PROCESS_KEYS = {
 _APP_KEYS = (
     "LOOPBRIDGE_TIMEOUT", "LOOPBRIDGE_MAX_INFLIGHT", "LOOPBRIDGE_QUEUE_TIMEOUT", "LOOPBRIDGE_HTTP",
     "LOOPBRIDGE_STATS_URL", "LOOPBRIDGE_STATS_ALLOW", "LOOPBRIDGE_STATS_SOURCE", "LOOPBRIDGE_ERROR_HANDLERS",
+    "LOOPBRIDGE_STATS_SAMPLE_MS",
 )
 _KNOWN_KEYS = frozenset((*_PROCESS_KEYS, *_APP_KEYS, *KNOWN_ENV))
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -84,6 +86,7 @@ class AppSettings:
     stats_allow_set: bool = False
     stats_source: bool = False
     endpoints: EndpointFigures | None = None
+    sampler: RequestSampler | None = None
 
 
 # -- reading the settings ---------------------------------------------------------------------
@@ -152,6 +155,8 @@ def read_settings(app: Flask) -> AppSettings:
                        lambda k, v: None if v is None else check_int(k, v, minimum=1))
     queue_timeout = setting(app, "LOOPBRIDGE_QUEUE_TIMEOUT", 1.0, functools.partial(check_seconds, allow_zero=True))
     allow_set = "LOOPBRIDGE_STATS_ALLOW" in app.config or "LOOPBRIDGE_STATS_ALLOW" in os.environ
+    stats_on = "LOOPBRIDGE_STATS_URL" in app.config or "LOOPBRIDGE_STATS_URL" in os.environ
+    sample_ms = setting(app, "LOOPBRIDGE_STATS_SAMPLE_MS", 20.0, _check_sample_ms)
     return AppSettings(
         timeout=timeout,
         limit=_AppLimit(limit_n, queue_timeout) if limit_n is not None else None,
@@ -160,8 +165,23 @@ def read_settings(app: Flask) -> AppSettings:
         stats_allow=setting(app, "LOOPBRIDGE_STATS_ALLOW", _LOOPBACK, _check_allow),
         stats_allow_set=allow_set,
         stats_source=setting(app, "LOOPBRIDGE_STATS_SOURCE", False, check_bool),
-        endpoints=_new_figures() if "LOOPBRIDGE_STATS_URL" in app.config or "LOOPBRIDGE_STATS_URL" in os.environ else None,
+        endpoints=_new_figures() if stats_on else None,
+        sampler=_new_sampler(sample_ms) if stats_on and sample_ms else None,
     )
+
+
+def _check_sample_ms(key: str, value: Any) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (value == 0 or 1 <= value <= 10_000):
+        raise ValueError(f"{key} must be 0 (off) or a number of ms from 1 to 10000, got {value!r}.")
+    return float(value)
+
+
+def _new_sampler(interval_ms: float) -> RequestSampler:
+    from ._sampler import RequestSampler
+
+    return RequestSampler(interval_ms)
 
 
 def warn_unknown_keys(app: Flask) -> None:
