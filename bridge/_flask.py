@@ -32,7 +32,7 @@ warning).
 ``LOOPBRIDGE_STATS_ALLOW``        loopback   who may read the stats: networks (``["10.0.0.0/8"]``)
                                              or a callable ``(request) -> bool``
 ``LOOPBRIDGE_STATS_SOURCE``       ``False``  include file paths and source lines in the stats
-``LOOPBRIDGE_STATS_SAMPLE_MS``    ``20``     with the stats on: sample the stacks of the threads
+``LOOPBRIDGE_STATS_SAMPLE_MS``    ``50``     with the stats on: sample the stacks of the threads
                                              serving requests every N ms (``"blocked"``); ``0`` off
 ``LOOPBRIDGE_ERROR_HANDLERS``     ``True``   map Overloaded/LoopNotRunning → 503, BridgeTimeout → 504
 ================================  =========  ===================================================

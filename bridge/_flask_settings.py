@@ -156,7 +156,7 @@ def read_settings(app: Flask) -> AppSettings:
     queue_timeout = setting(app, "LOOPBRIDGE_QUEUE_TIMEOUT", 1.0, functools.partial(check_seconds, allow_zero=True))
     allow_set = "LOOPBRIDGE_STATS_ALLOW" in app.config or "LOOPBRIDGE_STATS_ALLOW" in os.environ
     stats_on = "LOOPBRIDGE_STATS_URL" in app.config or "LOOPBRIDGE_STATS_URL" in os.environ
-    sample_ms = setting(app, "LOOPBRIDGE_STATS_SAMPLE_MS", 20.0, _check_sample_ms)
+    sample_ms = setting(app, "LOOPBRIDGE_STATS_SAMPLE_MS", 50.0, _check_sample_ms)
     return AppSettings(
         timeout=timeout,
         limit=_AppLimit(limit_n, queue_timeout) if limit_n is not None else None,

@@ -1,7 +1,7 @@
 """Where each route's wall time goes: a low-rate sampler of the worker threads serving requests.
 
 On only where the app's stats endpoint is on (``LOOPBRIDGE_STATS_URL``), at
-``LOOPBRIDGE_STATS_SAMPLE_MS`` (20 ms by default; 0 turns it off). Every request registers its
+``LOOPBRIDGE_STATS_SAMPLE_MS`` (50 ms by default; 0 turns it off). Every request registers its
 worker thread under its Flask endpoint as it starts and leaves as it ends (two dict operations);
 a daemon thread, ``loopbridge-sampler``, wakes once per interval, and only while requests are in
 flight reads their stacks (``sys._current_frames``) and sorts each into:
@@ -17,7 +17,8 @@ flight reads their stacks (``sys._current_frames``) and sorts each into:
 - **bridged**: the thread waits in ``bridge.run`` or ``bridge.http.*`` (the IO runs on the loop);
 - **running**: anything else (Python code, template rendering, waiting for the GIL).
 
-A wall-clock sample every interval stands for one interval of that request's time, so
+A wall-clock sample every interval stands for one interval of that request's time (a tick reads
+at most 4 busy threads, in turn; with more, each sample stands for its share of them), so
 ``blocked × interval`` estimates the time spent blocked, and ``blocked / samples`` its share of
 the route's wall time; a route whose requests are all shorter than the interval may get no
 sample. Served under the ``"blocked"`` key of the stats JSON (see :meth:`RequestSampler.as_dict`).
@@ -40,6 +41,8 @@ __all__ = ["RequestSampler", "classify_stack"]
 
 #: frames read per sample, innermost first: a blocking primitive sits near the top
 _MAX_DEPTH = 80
+#: the most threads one tick reads (taken in turn when more serve requests; see sample_once)
+_THREADS_PER_TICK = 4
 #: seconds without a request after which the sampling thread ends (the next request restarts it)
 _IDLE_EXIT_S = 30.0
 #: places kept per endpoint (the most sampled are served)
@@ -131,34 +134,43 @@ def classify_stack(frame: types.FrameType | None) -> tuple[str, Place | None, st
     ``via`` the next app frames out (up to 3): the callers, where the change may be made; a
     qualname there starts with ``|`` when library code runs between it and the app frame inside
     it (the app called a library that called back into the app: an adapter, a hook).
+
+    One walk from the top, stopped at the fourth app frame; what is known of each code object
+    is computed once (:func:`_code_facts`), so a sample costs a few µs per thread.
     """
-    frames: list[types.FrameType] = []
-    while frame is not None and len(frames) < _MAX_DEPTH:
-        frames.append(frame)
-        frame = frame.f_back
-    if not frames:
-        return "running", None, "", None, ()
+    top = frame
     users: list[Place] = []
-    between = False  # library frames between this app frame and the one inside it
-    for f in frames:
-        if frame_kind(f.f_code.co_filename) != "user":
+    between = http = futures = False
+    depth = 0
+    while frame is not None and depth < _MAX_DEPTH:
+        code = frame.f_code
+        facts = _facts.get(code)
+        if facts is None:
+            facts = _code_facts(code)
+        user, own, is_futures, is_http, name = facts
+        if user:
+            users.append((code.co_filename, frame.f_lineno or 0, name if not between else "|" + name))
+            between = False
+            if len(users) == 4:
+                break
+        else:
+            if not users:
+                if own and depth < 12:
+                    return "bridged", None, "", None, ()
+                http = http or is_http
+                futures = futures or (is_futures and depth < 4)
             between = bool(users)
-            continue
-        filename, lineno, name = _where(f)
-        users.append((filename, lineno, name) if not between or len(users) == 0 else (filename, lineno, "|" + name))
-        between = False
-        if len(users) == 4:
-            break
+        frame = frame.f_back
+        depth += 1
+    if top is None:
+        return "running", None, "", None, ()
     place, via = (users[0], tuple(users[1:])) if users else (None, ())
-    if any(f.f_code.co_filename.startswith(_OWN) for f in frames[:12]):
-        return "bridged", place, "", None, via
-    top = frames[0]
-    filename = top.f_code.co_filename
-    kind, detail = "", None
-    if any(_FUTURES in f.f_code.co_filename for f in frames[:4]):
+    if futures:
         return "fanout", place, "wait", "concurrent.futures", via
+    kind, detail = "", None
     callee = _callee(top.f_code, top.f_lasti)
     if callee in _BLOCKING_CALLS:  # a C call that blocks (in the stdlib, the file says what for)
+        filename = top.f_code.co_filename
         base = os.path.basename(filename)
         if filename.startswith(_STDLIB) and base in _BLOCKING_FILES:
             kind, detail = _BLOCKING_FILES[base], f"{base} {callee}"
@@ -166,9 +178,26 @@ def classify_stack(frame: types.FrameType | None) -> tuple[str, Place | None, st
             kind, detail = _BLOCKING_CALLS[callee], callee
     if not kind:
         return "running", place, "", None, via
-    if kind == "network" and any(marker in f.f_code.co_filename for f in frames for marker in _HTTP_MARKERS):
+    if kind == "network" and http:
         kind = "http"
     return "blocked", place, kind, detail, via
+
+
+#: code object -> (app code, loopbridge's own, concurrent.futures, an HTTP client's, shown name)
+_facts: dict[types.CodeType, tuple[bool, bool, bool, bool, str]] = {}
+
+
+def _code_facts(code: types.CodeType) -> tuple[bool, bool, bool, bool, str]:
+    filename = code.co_filename
+    name = getattr(code, "co_qualname", code.co_name)
+    while name.endswith(_COMPREHENSIONS):  # the function the comprehension is written in
+        name = name.rsplit(".<locals>.", 1)[0]
+    facts = (frame_kind(filename) == "user", filename.startswith(_OWN), _FUTURES in filename,
+             any(marker in filename for marker in _HTTP_MARKERS), name)
+    if len(_facts) > 50_000:  # a long-running app making code objects at run time: stay bounded
+        _facts.clear()
+    _facts[code] = facts
+    return facts
 
 
 _COMPREHENSIONS = (".<locals>.<genexpr>", ".<locals>.<listcomp>", ".<locals>.<dictcomp>", ".<locals>.<setcomp>")
@@ -205,8 +234,8 @@ class _Row:
     __slots__ = ("blocked", "bridged", "fanout", "fanout_places", "places", "running", "samples")
 
     def __init__(self) -> None:
-        self.samples = self.blocked = self.bridged = self.running = self.fanout = 0
-        self.places: collections.Counter[tuple[str, int, str, str, str, tuple[Place, ...]]] = collections.Counter()
+        self.samples = self.blocked = self.bridged = self.running = self.fanout = 0.0
+        self.places: dict[tuple[str, int, str, str, str, tuple[Place, ...]], float] = collections.defaultdict(float)
         self.fanout_places: dict[tuple[str, int, str], list[Any]] = {}
 
 
@@ -215,14 +244,14 @@ class RequestSampler:
 
     Example::
 
-        sampler = RequestSampler(interval_ms=20)
+        sampler = RequestSampler(interval_ms=50)
         sampler.enter("show_book")     # in the worker thread, as the request starts
         ...
         sampler.leave()                # as it ends
         sampler.as_dict()["endpoints"]["show_book"]["blocked"]
     """
 
-    def __init__(self, interval_ms: float = 20.0) -> None:
+    def __init__(self, interval_ms: float = 50.0) -> None:
         if isinstance(interval_ms, bool) or not isinstance(interval_ms, int | float) or not 1 <= interval_ms <= 10_000:
             raise ValueError(f"interval_ms must be a number of ms in [1, 10000], got {interval_ms!r}")
         self.interval = interval_ms / 1000.0
@@ -232,6 +261,8 @@ class RequestSampler:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._stop = threading.Event()
+        self._turn = 0
+        self._cpu_s = self._cpu_base = 0.0
 
     # -- the request side (worker threads) --
     def enter(self, endpoint: str) -> None:
@@ -250,6 +281,7 @@ class RequestSampler:
                 return
             self._pid = os.getpid()  # a forked worker starts its own thread (the parent's is gone)
             self._stop = threading.Event()
+            self._cpu_base = self._cpu_s  # a thread started again adds to what the ended one used
             self._thread = threading.Thread(target=self._run, args=(self._stop,), name="loopbridge-sampler",
                                             daemon=True)
             self._thread.start()
@@ -271,7 +303,8 @@ class RequestSampler:
                 try:
                     self.sample_once()
                 except Exception:  # noqa: BLE001 - a figure lost, never the app's request
-                    continue
+                    pass
+                self._cpu_s = self._cpu_base + time.thread_time()  # what sampling has cost so far
             elif time.monotonic() - idle_since > _IDLE_EXIT_S:
                 with self._lock:  # no request for a while: end; the next request starts it again
                     if not self._active and self._thread is threading.current_thread():
@@ -279,10 +312,21 @@ class RequestSampler:
                         return
 
     def sample_once(self) -> None:
-        """Take one sample of every thread serving a request now."""
-        active = dict(self._active)
-        if not active:
+        """Take one sample of the threads serving a request now.
+
+        At most :data:`_THREADS_PER_TICK` of them, taken in turn, so a tick costs the same with
+        16 or 64 busy threads; each sample then counts for ``busy / sampled`` (the figures are
+        estimates of the same wall time, not a count of stacks).
+        """
+        items = list(self._active.items())
+        if not items:
             return
+        weight = 1.0
+        if len(items) > _THREADS_PER_TICK:
+            self._turn = (self._turn + _THREADS_PER_TICK) % len(items)
+            items = (items[self._turn:] + items[:self._turn])[:_THREADS_PER_TICK]
+            weight = len(self._active) / _THREADS_PER_TICK
+        active = dict(items)
         frames = sys._current_frames()
         try:
             results = [(endpoint, classify_stack(frames.get(ident))) for ident, endpoint in active.items()
@@ -297,28 +341,29 @@ class RequestSampler:
                 row = self._rows.get(endpoint)
                 if row is None:
                     row = self._rows[endpoint] = _Row()
-                row.samples += 1
+                row.samples += weight
                 if state == "blocked" and place is not None:
-                    row.blocked += 1
+                    row.blocked += weight
                     key = (*place, kind, detail or "", via)
                     if key in row.places or len(row.places) < _MAX_PLACES:
-                        row.places[key] += 1
+                        row.places[key] += weight
                 elif state == "blocked":
-                    row.blocked += 1
+                    row.blocked += weight
                 elif state == "fanout":
-                    row.fanout += 1
-                    self._count_fanout(row, place, workers)
+                    row.fanout += weight
+                    self._count_fanout(row, place, workers, weight)
                 elif state == "bridged":
-                    row.bridged += 1
+                    row.bridged += weight
                 else:
-                    row.running += 1
+                    row.running += weight
 
     @staticmethod
-    def _count_fanout(row: _Row, place: tuple[str, int, str] | None, workers: collections.Counter[str] | None) -> None:
+    def _count_fanout(row: _Row, place: Place | None, workers: collections.Counter[str] | None,
+                      weight: float) -> None:
         if place is None or (place not in row.fanout_places and len(row.fanout_places) >= _MAX_PLACES):
             return
-        entry = row.fanout_places.setdefault(place, [0, collections.Counter(), 0])
-        entry[0] += 1
+        entry = row.fanout_places.setdefault(place, [0.0, collections.Counter(), 0])
+        entry[0] += weight
         if workers:
             function, parallel = workers.most_common(1)[0]
             entry[1][function] += 1
@@ -328,17 +373,18 @@ class RequestSampler:
     def as_dict(self) -> dict[str, Any]:
         """The figures by endpoint, for the stats JSON's ``"blocked"`` key::
 
-            {"interval_ms": 20.0, "endpoints": {"show_book": {
-                "samples": 50, "blocked": 31, "fanout": 0, "bridged": 0, "running": 19,
-                "blocked_ms": 620.0, "blocked_share": 0.62,
+            {"interval_ms": 50.0, "endpoints": {"show_book": {
+                "samples": 20, "blocked": 12, "fanout": 0, "bridged": 0, "running": 19,
+                "blocked_ms": 600.0, "blocked_share": 0.6,
                 "where": [{"site": "cps/db.py:812", "function": "CalibreDB.get_book", "kind": "db",
-                           "primitive": "execute", "samples": 29,
+                           "primitive": "execute", "samples": 11,
                            "via": [{"site": "cps/web.py:1480", "function": "show_book",
                                     "through_library": False}]}, ...],
                 "fanout_where": [{"site": "app/views.py:40", "function": "check_all", "worker": "check_one",
                                   "samples": 12, "max_parallel": 8}]}}}
 
-        ``blocked_ms`` counts the fan-out waits too (the request's thread waits either way).
+        ``blocked_ms`` counts the fan-out waits too (the request's thread waits either way);
+        ``cpu_ms`` is the CPU time the sampling thread has used in this process (its cost).
         """
         interval_ms = round(self.interval * 1000, 3)
         with self._lock:
@@ -347,21 +393,21 @@ class RequestSampler:
             for endpoint, row in sorted(rows.items()):
                 waiting = row.blocked + row.fanout
                 out[endpoint] = {
-                    "samples": row.samples, "blocked": row.blocked, "fanout": row.fanout, "bridged": row.bridged,
-                    "running": row.running, "blocked_ms": round(waiting * interval_ms, 3),
+                    "samples": round(row.samples), "blocked": round(row.blocked), "fanout": round(row.fanout),
+                    "bridged": round(row.bridged), "running": round(row.running), "blocked_ms": round(waiting * interval_ms, 3),
                     "blocked_share": round(waiting / row.samples, 4) if row.samples else None,
                     "where": [
                         {"site": f"{filename}:{lineno}", "function": function, "kind": kind, "primitive": detail,
-                         "samples": count, "via": [{"site": f"{f}:{n}", "function": q.lstrip("|"),
+                         "samples": round(count), "via": [{"site": f"{f}:{n}", "function": q.lstrip("|"),
                                                     "through_library": q.startswith("|")} for f, n, q in via]}
-                        for (filename, lineno, function, kind, detail, via), count in row.places.most_common(_SERVED_PLACES)
+                        for (filename, lineno, function, kind, detail, via), count in sorted(row.places.items(), key=lambda item: -item[1])[:_SERVED_PLACES]
                     ],
                     "fanout_where": [
                         {"site": f"{filename}:{lineno}", "function": function,
                          "worker": entry[1].most_common(1)[0][0] if entry[1] else None,
-                         "samples": entry[0], "max_parallel": entry[2]}
+                         "samples": round(entry[0]), "max_parallel": entry[2]}
                         for (filename, lineno, function), entry in sorted(
                             row.fanout_places.items(), key=lambda item: -item[1][0])[:_SERVED_PLACES]
                     ],
                 }
-        return {"interval_ms": interval_ms, "endpoints": out}
+        return {"interval_ms": interval_ms, "cpu_ms": round(self._cpu_s * 1000, 3), "endpoints": out}

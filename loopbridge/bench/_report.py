@@ -73,6 +73,8 @@ TARGETS: tuple[Target, ...] = (
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_seq_rps")),
     Target("flask_fan_vs_stock", "Flask 10-call fan-out: map vs stock async + gather (×)", 2.0, False,
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_stock_gather_rps")),
+    Target("sampler_overhead", "request sampler cost, Flask 1-call with stats on: sampler CPU ÷ worker CPU", 0.02, True,
+           lambda s: _dig(s, "sampler", "ratios", "sampler_cpu_share")),
     Target("session_rps", "requests.Session, 32 threads: LoopBridgeAdapter vs HTTPAdapter, req/s (×)", 1.0, False,
            lambda s: _dig(s, "session", "ratios", "adapter_vs_stock_rps")),
     Target("session_cpu", "requests.Session, 32 threads: LoopBridgeAdapter vs HTTPAdapter, CPU/req (×)", 0.8, True,
@@ -142,7 +144,7 @@ def render_tables(result: dict[str, Any]) -> str:
     sections = result.get("sections", {})
     if "roundtrip" in sections:
         parts += _roundtrip_rows(sections["roundtrip"])
-    for name in ("watchdog", "fanout", "session", "flask", "lint"):
+    for name in ("watchdog", "fanout", "session", "flask", "sampler", "lint"):
         section = sections.get(name)
         if section is None:
             continue
