@@ -123,6 +123,11 @@ _FANOUT_FIX = ("a thread pool runs {worker} for each item of one request{paralle
                "as values, no pool threads held (for HTTP; other IO: asyncio.gather of its async API)")
 _MEASURED_FILE_FIX = ("measured, not cheap here: in an async view await asyncio.to_thread(...), or move "
                       "the file work out of the request")
+_TEMPLATE_FIX = ("a template runs this query while it renders (an ORM relationship loaded lazily, "
+                 "one query per row): load what it shows in the view, with the main query (selectinload / "
+                 "joinedload), so the waiting happens once, in code you can move with "
+                 "await bridge.to_async(fn)(...) from an async view")
+_TEMPLATES = (".html", ".htm", ".jinja", ".jinja2", ".j2", ".xml", ".txt")
 _BLIND = "not found statically (reached through code the analysis does not follow, e.g. an ORM wrapper)"
 
 
@@ -173,10 +178,12 @@ def measure(report: Report, groups: dict[tuple[str, str, str, str, str], Step]) 
                 key = (place["site"], place["function"], kind)
                 found = extra.get(key)
                 if found is None:
+                    in_template = _split_site(place["site"])[0].endswith(_TEMPLATES)
+                    change = _TEMPLATE_FIX if in_template and kind == "db" else \
+                        fix_for(kind, "blocking", place["primitive"] or "", None)
                     found = extra[key] = Step(0, place["function"], _full_site(report, place["site"]),
-                                             f"{place['primitive'] or kind} (sampled)", kind, "blocking",
-                                             fix_for(kind, "blocking", place["primitive"] or "", None),
-                                             0.0, _BLIND, [], [], 0.0)
+                                              f"{place['primitive'] or kind} (sampled)", kind, "blocking",
+                                              change, 0.0, _BLIND, [], [], 0.0)
             _add(found, route.endpoint, _seconds(place["samples"], sampled), place["samples"], samples)
         for place in sampled.fanout_where:
             key = (place["site"], place["function"], "fanout")
