@@ -261,4 +261,5 @@ def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) ->
     if missing:
         note += ("; some endpoints lack " + ", ".join(sorted(missing))
                  + " and were left out (see docs/report.md)")
-    return LiveInfo(shown, True, note, process, unmatched)
+    return LiveInfo(shown, True, note, process, unmatched,
+                    {name: sampled[name] for name in unmatched if name in sampled})

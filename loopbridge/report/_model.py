@@ -251,6 +251,9 @@ class LiveInfo:
     note: str
     process: dict[str, Any] = field(default_factory=dict)
     unmatched: list[str] = field(default_factory=list)
+    #: sampled figures of endpoints seen live that the source does not declare (their waiting
+    #: still counts in the ranking: a route registered at run time is still a route)
+    unmatched_sampled: dict[str, SampledTime] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "per_endpoint": self.per_endpoint, "note": self.note,

@@ -152,7 +152,8 @@ def measure(report: Report, groups: dict[tuple[str, str, str, str, str], Step]) 
     and kind. Returns the new steps; ``groups`` are changed in place.
     """
     sampled_routes = [r for r in report.routes if r.live and r.live.sampled and r.live.sampled.samples]
-    if not sampled_routes:
+    unmatched = report.live.unmatched_sampled if report.live else {}
+    if not sampled_routes and not unmatched:
         return []
     sites = {s.id: s for s in report.sites}
     by_line: dict[tuple[str, int], Step] = {}
@@ -168,9 +169,9 @@ def measure(report: Report, groups: dict[tuple[str, str, str, str, str], Step]) 
             step.measured_s = 0.0
     extra: dict[tuple[str, str, str], Step] = {}
     samples: dict[int, int] = {}
-    for route in sampled_routes:
-        sampled = route.live.sampled  # type: ignore[union-attr]
-        assert sampled is not None
+    measured = [(r.endpoint, r.live.sampled) for r in sampled_routes if r.live and r.live.sampled]
+    measured += [(name, figures) for name, figures in sorted(unmatched.items()) if figures.samples]
+    for endpoint, sampled in measured:
         for place in sampled.where:
             kind = place["kind"] or "wait"
             found = _match(place, kind, by_line, by_function)
@@ -184,7 +185,7 @@ def measure(report: Report, groups: dict[tuple[str, str, str, str, str], Step]) 
                     found = extra[key] = Step(0, place["function"], _full_site(report, place["site"]),
                                               f"{place['primitive'] or kind} (sampled)", kind, "blocking",
                                               change, 0.0, _BLIND, [], [], 0.0)
-            _add(found, route.endpoint, _seconds(place["samples"], sampled), place["samples"], samples)
+            _add(found, endpoint, _seconds(place["samples"], sampled), place["samples"], samples)
         for place in sampled.fanout_where:
             key = (place["site"], place["function"], "fanout")
             fan = extra.get(key)
@@ -195,8 +196,8 @@ def measure(report: Report, groups: dict[tuple[str, str, str, str, str], Step]) 
                 fan = extra[key] = Step(0, place["function"], _full_site(report, place["site"]),
                                         f"thread-pool fan-out of {place['worker'] or '?'}", "http", "blocking",
                                         change, 0.0, "", [], [], 0.0)
-            _add(fan, route.endpoint, _seconds(place["samples"], sampled), place["samples"], samples)
-    interval = sampled_routes[0].live.sampled.interval_ms  # type: ignore[union-attr]
+            _add(fan, endpoint, _seconds(place["samples"], sampled), place["samples"], samples)
+    interval = measured[0][1].interval_ms if measured else 0.0
     for step in [*groups.values(), *extra.values()]:
         if step.measured_s == 0.0:  # its routes were sampled and never seen blocked there
             step.payoff = 0.0
