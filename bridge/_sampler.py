@@ -149,7 +149,10 @@ def classify_stack(frame: types.FrameType | None) -> tuple[str, Place | None, st
             facts = _code_facts(code)
         user, own, is_futures, is_http, name = facts
         if user:
-            users.append((code.co_filename, frame.f_lineno or 0, name if not between else "|" + name))
+            lineno = frame.f_lineno or 0
+            if code.co_filename.endswith(_TEMPLATES):
+                lineno = _template_line(frame, lineno)
+            users.append((code.co_filename, lineno, name if not between else "|" + name))
             between = False
             if len(users) == 4:
                 break
@@ -181,6 +184,22 @@ def classify_stack(frame: types.FrameType | None) -> tuple[str, Place | None, st
     if kind == "network" and http:
         kind = "http"
     return "blocked", place, kind, detail, via
+
+
+_TEMPLATES = (".html", ".htm", ".jinja", ".jinja2", ".j2", ".xml", ".txt")
+
+
+def _template_line(frame: types.FrameType, lineno: int) -> int:
+    """The template's own line for a frame of a compiled Jinja template (its code's lines are
+    those of the Python Jinja generated, under the template's file name)."""
+    template = frame.f_globals.get("__jinja_template__")
+    lookup = getattr(template, "get_corresponding_lineno", None)
+    if lookup is None:
+        return lineno
+    try:
+        return int(lookup(lineno))
+    except Exception:  # noqa: BLE001 - a template engine of another shape: keep the code's line
+        return lineno
 
 
 #: code object -> (app code, loopbridge's own, concurrent.futures, an HTTP client's, shown name)

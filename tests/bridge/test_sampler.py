@@ -7,6 +7,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +126,21 @@ def test_bad_intervals_are_refused_with_the_range() -> None:
     for bad in (0, -1, 20_000, True, "20"):
         with pytest.raises(ValueError, match="interval_ms must be a number of ms in"):
             RequestSampler(bad)  # type: ignore[arg-type]
+
+
+def test_a_query_run_while_a_jinja_template_renders_is_laid_at_the_template_s_own_line(tmp_path: Path) -> None:
+    import jinja2
+
+    (tmp_path / "books.html").write_text("<ul>\n{% for b in books %}\n<li>{{ b.authors() }}</li>\n{% endfor %}\n</ul>\n")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(tmp_path)))
+    seen: list[Any] = []
+
+    class Book:
+        def authors(self) -> str:  # a lazily loaded relationship: the query runs as the page renders
+            seen.append(classify_stack(sys._getframe(1)))
+            return "someone"
+
+    env.get_template("books.html").render(books=[Book()])
+    state, place, _, _, _ = seen[0]
+    assert place is not None and place[0] == str(tmp_path / "books.html")
+    assert place[1] == 3, place   # the template's line, not the generated module's
