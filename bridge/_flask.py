@@ -32,6 +32,8 @@ warning).
 ``LOOPBRIDGE_STATS_ALLOW``        loopback   who may read the stats: networks (``["10.0.0.0/8"]``)
                                              or a callable ``(request) -> bool``
 ``LOOPBRIDGE_STATS_SOURCE``       ``False``  include file paths and source lines in the stats
+``LOOPBRIDGE_STATS_SAMPLE_MS``    ``50``     with the stats on: sample the stacks of the threads
+                                             serving requests every N ms (``"blocked"``); ``0`` off
 ``LOOPBRIDGE_ERROR_HANDLERS``     ``True``   map Overloaded/LoopNotRunning → 503, BridgeTimeout → 504
 ================================  =========  ===================================================
 """
@@ -171,14 +173,19 @@ def _enter_request() -> None:
         g._loopbridge_request = (route_token, None)
         return
     clock_token, clock = start_call_clock()
-    g._loopbridge_request = (route_token, (figures, rule.endpoint, clock_token, clock, time.perf_counter()))
+    sampler = settings.sampler
+    if sampler is not None:
+        sampler.enter(rule.endpoint)
+    g._loopbridge_request = (route_token, (figures, rule.endpoint, clock_token, clock, time.perf_counter()), sampler)
 
 
 def _leave_request(_error: BaseException | None) -> None:
     state = _take(g, "_loopbridge_request")
     if state is None:
         return
-    route_token, figures = state
+    route_token, figures, *rest = state
+    if rest and rest[0] is not None:
+        rest[0].leave()
     try:
         if figures is not None:
             _record(*figures)

@@ -26,6 +26,7 @@ from async_core.http import HttpConfig
 
 if TYPE_CHECKING:
     from ._flask_stats import EndpointFigures
+    from ._sampler import RequestSampler
 
 __all__ = ["AppSettings", "current_settings", "read_settings"]
 
@@ -40,7 +41,7 @@ _PROCESS_KEYS = {
 _APP_KEYS = (
     "LOOPBRIDGE_TIMEOUT", "LOOPBRIDGE_MAX_INFLIGHT", "LOOPBRIDGE_QUEUE_TIMEOUT", "LOOPBRIDGE_HTTP",
     "LOOPBRIDGE_STATS_URL", "LOOPBRIDGE_STATS_ALLOW", "LOOPBRIDGE_STATS_SOURCE", "LOOPBRIDGE_ERROR_HANDLERS",
-    "LOOPBRIDGE_PROMETHEUS", "LOOPBRIDGE_METRICS_URL",
+    "LOOPBRIDGE_PROMETHEUS", "LOOPBRIDGE_METRICS_URL", "LOOPBRIDGE_STATS_SAMPLE_MS",
 )
 _KNOWN_KEYS = frozenset((*_PROCESS_KEYS, *_APP_KEYS, *KNOWN_ENV))
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -86,6 +87,7 @@ class AppSettings:
     stats_source: bool = False
     endpoints: EndpointFigures | None = None
     metrics_url: str | None = None
+    sampler: RequestSampler | None = None
 
 
 # -- reading the settings ---------------------------------------------------------------------
@@ -154,6 +156,8 @@ def read_settings(app: Flask) -> AppSettings:
                        lambda k, v: None if v is None else check_int(k, v, minimum=1))
     queue_timeout = setting(app, "LOOPBRIDGE_QUEUE_TIMEOUT", 1.0, functools.partial(check_seconds, allow_zero=True))
     allow_set = "LOOPBRIDGE_STATS_ALLOW" in app.config or "LOOPBRIDGE_STATS_ALLOW" in os.environ
+    stats_on = "LOOPBRIDGE_STATS_URL" in app.config or "LOOPBRIDGE_STATS_URL" in os.environ
+    sample_ms = setting(app, "LOOPBRIDGE_STATS_SAMPLE_MS", 50.0, _check_sample_ms)
     return AppSettings(
         timeout=timeout,
         limit=_AppLimit(limit_n, queue_timeout) if limit_n is not None else None,
@@ -164,7 +168,22 @@ def read_settings(app: Flask) -> AppSettings:
         stats_source=setting(app, "LOOPBRIDGE_STATS_SOURCE", False, check_bool),
         endpoints=_new_figures(app),
         metrics_url=setting(app, "LOOPBRIDGE_METRICS_URL", None, _check_stats_url),
+        sampler=_new_sampler(sample_ms) if stats_on and sample_ms else None,
     )
+
+
+def _check_sample_ms(key: str, value: Any) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (value == 0 or 1 <= value <= 10_000):
+        raise ValueError(f"{key} must be 0 (off) or a number of ms from 1 to 10000, got {value!r}.")
+    return float(value)
+
+
+def _new_sampler(interval_ms: float) -> RequestSampler:
+    from ._sampler import RequestSampler
+
+    return RequestSampler(interval_ms)
 
 
 def warn_unknown_keys(app: Flask) -> None:

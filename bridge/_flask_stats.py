@@ -124,6 +124,8 @@ def stats_view() -> Any:
     data["process"] = process_info(request.environ)
     if settings.endpoints is not None:
         data["endpoints"] = settings.endpoints.as_dict(stalls_by_endpoint(default_loop().watchdog))
+    if settings.sampler is not None:
+        data["blocked"] = settings.sampler.as_dict()  # where each route's wall time goes (sampled)
     if not settings.stats_source:
         data = _strip_sources(data)
     return jsonify(data)

@@ -21,7 +21,7 @@ __all__ = ["bench_command", "run_bench"]
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("roundtrip", "watchdog", "fanout", "session", "flask", "peers", "lint")
+SECTIONS = ("roundtrip", "watchdog", "fanout", "session", "flask", "sampler", "peers", "lint")
 
 
 def _roundtrip(quick: bool, upstream_url: str | None) -> dict[str, Any]:
@@ -68,6 +68,15 @@ def _peers(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     return run_peers_bench(cfg, upstream_url=upstream_url)
 
 
+def _sampler(quick: bool, upstream_url: str | None) -> dict[str, Any]:
+    from .flask_e2e import FlaskBenchConfig
+    from .sampler import SAMPLED_ROUTES, run_sampler_bench
+
+    rounds = FlaskBenchConfig(duration=1.0, repeat=2, routes=SAMPLED_ROUTES[:1]) if quick else \
+        FlaskBenchConfig(duration=4.0, repeat=5, routes=SAMPLED_ROUTES)
+    return run_sampler_bench(rounds, upstream_url=upstream_url)
+
+
 def _lint(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .lint import run_lint_bench
 
@@ -87,6 +96,7 @@ _RUNNERS: dict[str, Callable[[bool, str | None], dict[str, Any]]] = {
     "session": _session,
     "flask": _flask,
     "peers": _peers,
+    "sampler": _sampler,
     "lint": _lint,
 }
 

@@ -75,6 +75,8 @@ TARGETS: tuple[Target, ...] = (
            lambda s: _dig(s, "flask", "ratios", "fan_map_vs_stock_gather_rps")),
     Target("flask_prometheus_cpu", "Flask 1-call: per-route Prometheus figures' CPU, share of a request's", 0.02, True,
            lambda s: _dig(s, "flask", "ratios", "prometheus_cpu_share")),
+    Target("sampler_overhead", "request sampler cost, Flask 1-call with stats on: sampler CPU ÷ worker CPU", 0.02, True,
+           lambda s: _dig(s, "sampler", "ratios", "sampler_cpu_share")),
     Target("session_rps", "requests.Session, 32 threads: LoopBridgeAdapter vs HTTPAdapter, req/s (×)", 1.0, False,
            lambda s: _dig(s, "session", "ratios", "adapter_vs_stock_rps")),
     Target("session_cpu", "requests.Session, 32 threads: LoopBridgeAdapter vs HTTPAdapter, CPU/req (×)", 0.8, True,
@@ -144,7 +146,7 @@ def render_tables(result: dict[str, Any]) -> str:
     sections = result.get("sections", {})
     if "roundtrip" in sections:
         parts += _roundtrip_rows(sections["roundtrip"])
-    for name in ("watchdog", "fanout", "session", "flask", "peers", "lint"):
+    for name in ("watchdog", "fanout", "session", "flask", "sampler", "peers", "lint"):
         section = sections.get(name)
         if section is None:
             continue

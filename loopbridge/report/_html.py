@@ -77,13 +77,26 @@ def _chart(routes: list[RouteReport], live: bool) -> str:
                          f': {n} {_LABELS[status]}</title></rect>')
             x += w
         total = len(route.sites)
-        tail = f"{total} IO" if total else "no IO"
+        tail = f"{total} IO" if total else "no IO found"
         if live:
-            tail += (f" · {route.live.requests} req · {route.live.blocking_ms:.0f} ms off loop"
-                     if route.live else " · no traffic seen")
+            sampled = route.live.sampled if route.live else None
+            if route.live and sampled is not None and sampled.samples:
+                tail += f" · {route.live.requests} req · {(sampled.blocked_share or 0.0) * 100:.0f} % blocked (measured)"
+            elif route.live:
+                tail += f" · {route.live.requests} req · {route.live.blocking_ms:.0f} ms off loop"
+            else:
+                tail += " · never seen live" + ("" if total else ": unknown")
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}">{_e(tail)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _measured_card(head: dict[str, object]) -> str:
+    if head["routes_measured_blocked"] is None:
+        return ""
+    return (f'<div class="card" id="measured"><div class="big">{head["routes_measured_blocked"]}</div>'
+            f'<div class="sub">routes measured blocked off the loop; {head["routes_measured_clear"]} with '
+            f'no time blocked; {head["routes_unknown"]} unknown (never seen live, no findings)</div></div>')
 
 
 def render_html(report: Report) -> str:
@@ -103,7 +116,9 @@ def render_html(report: Report) -> str:
            f'{head["io_sites"]})</div></div>'),
            (f'<div class="card" id="share-routes-clean"><div class="big">'
            f'{_pct(head["share_routes_clean"])}</div><div class="sub">routes with no blocking IO '
-           f'left ({head["routes_clean"]} of {head["routes"]})</div></div>'),
+           f'found statically ({head["routes_clean"]} of {head["routes"]}): not found is not none '
+           "left</div></div>"),
+           _measured_card(head),
            (f'<div class="card"><div class="big">{head["stalls_loop_sites"]}</div>'
            '<div class="sub">blocking calls on the loop itself</div></div></div>')]
     changes = report.compare
@@ -123,7 +138,8 @@ def render_html(report: Report) -> str:
         + "</p>")
     shown = report.routes
     if len(shown) > _ROUTES_CHARTED:  # the routes with the most IO not on the loop, in rule order
-        open_io = {id(r): sum(1 for s in r.sites.values() if s != "migrated") for r in shown}
+        open_io = {id(r): sum(1 for s in r.sites.values() if s != "migrated")
+                   + (1000 * r.live.sampled.waiting if r.live and r.live.sampled else 0) for r in shown}
         worst = sorted((r for r in shown if open_io[id(r)]), key=lambda r: -open_io[id(r)])
         keep = {id(r) for r in worst[:_ROUTES_CHARTED]}
         shown = [r for r in shown if id(r) in keep]

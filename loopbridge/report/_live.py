@@ -32,7 +32,7 @@ import urllib.parse
 from typing import Any
 
 from ._merge import fleet_note, fleet_of
-from ._model import LiveEndpoint, LiveInfo, RouteReport
+from ._model import LiveEndpoint, LiveInfo, RouteReport, SampledTime
 
 __all__ = ["REQUIRED_FIELDS", "LiveError", "apply_live", "load_stats"]
 
@@ -174,6 +174,55 @@ def _shallow(value: Any, depth: int = 3) -> Any:
     return value
 
 
+_SAMPLE_COUNTS = ("samples", "blocked", "fanout", "bridged", "running")
+
+
+def _sampled(raw: Any) -> dict[str, SampledTime]:
+    """The ``"blocked"`` figures of the stats (the extension's sampler), by endpoint; what does
+    not have their shape is left out."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("endpoints"), dict):
+        return {}
+    interval = _number(raw.get("interval_ms"))
+    if interval is None or not 0 < interval <= 60_000:
+        return {}
+    out: dict[str, SampledTime] = {}
+    for name, row in raw["endpoints"].items():
+        if not isinstance(row, dict):
+            continue
+        counts = [_number(row.get(key, 0)) for key in _SAMPLE_COUNTS]
+        if any(c is None or c < 0 or c > 1e12 for c in counts):
+            continue
+        where = [_place(w, ("site", "function", "kind", "primitive")) for w in _list(row.get("where"))]
+        fanout = [_place(w, ("site", "function", "worker")) for w in _list(row.get("fanout_where"))]
+        samples, blocked, fanned, bridged, running = (int(c or 0) for c in counts)
+        out[str(name)] = SampledTime(samples, blocked, fanned, bridged, running, interval,
+                                     [w for w in where if w], [w for w in fanout if w])
+    return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value[:50] if isinstance(value, list) else []
+
+
+def _place(raw: Any, text_keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """One sampled place, its text fields as short strings and its counts as ints."""
+    if not isinstance(raw, dict):
+        return None
+    samples = _number(raw.get("samples"))
+    if samples is None or not 0 < samples <= 1e12 or not isinstance(raw.get("site"), str):
+        return None
+    place: dict[str, Any] = {key: str(raw.get(key) or "")[:300] for key in text_keys}
+    place["samples"] = int(samples)
+    if "via" in raw:
+        place["via"] = [{"site": str(v.get("site") or "")[:300], "function": str(v.get("function") or "")[:300],
+                         "through_library": v.get("through_library") is True}
+                        for v in _list(raw.get("via"))[:4] if isinstance(v, dict)]
+    if "max_parallel" in raw:
+        parallel = _number(raw.get("max_parallel"))
+        place["max_parallel"] = int(parallel) if parallel is not None and 0 <= parallel < 1e6 else 0
+    return place
+
+
 def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) -> LiveInfo:
     """Attach per-endpoint figures to ``routes``; say clearly what is missing."""
     process = {key: _shallow(stats[key]) for key in _PROCESS_KEYS if key in stats}
@@ -188,6 +237,7 @@ def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) ->
             "uses static counts only; per-endpoint data needs, for each Flask endpoint: "
             + ", ".join(REQUIRED_FIELDS) + " (see docs/report.md)"), process)
     by_name = {r.endpoint: r for r in routes}
+    sampled = _sampled(stats.get("blocked"))
     missing: set[str] = set()
     unmatched: list[str] = []
     for name, figures in sorted(endpoints.items()):
@@ -204,11 +254,18 @@ def apply_live(routes: list[RouteReport], stats: dict[str, Any], source: str) ->
         calls = _number(figures.get("bridged_calls"))
         route.live = LiveEndpoint(int(values["requests"] or 0), values["total_ms"] or 0.0,
                                   values["bridged_ms"] or 0.0, int(values["stalls"] or 0),
-                                  None if calls is None else int(calls))
+                                  None if calls is None else int(calls), sampled.get(name))
     note = f"per-endpoint figures for {sum(1 for r in routes if r.live)} of {len(routes)} routes"
+    if sampled:
+        note += (f"; where their time goes sampled every {next(iter(sampled.values())).interval_ms:g} ms "
+                 f"for {sum(1 for r in routes if r.live and r.live.sampled)}")
+    else:
+        note += ("; no sampled figures ('blocked'): routes without static findings stay unknown "
+                 "(LOOPBRIDGE_STATS_SAMPLE_MS, see docs/report.md)")
     if missing:
         note += ("; some endpoints lack " + ", ".join(sorted(missing))
                  + " and were left out (see docs/report.md)")
     if fleet is not None:
         note += "; " + fleet_note(fleet)
-    return LiveInfo(shown, True, note, process, unmatched)
+    return LiveInfo(shown, True, note, process, unmatched,
+                    {name: sampled[name] for name in unmatched if name in sampled})

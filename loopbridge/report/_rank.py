@@ -21,10 +21,13 @@ it stalls the loop.
 
 from __future__ import annotations
 
+import os
+from typing import Any
 
-from ._model import IOSite, Report, RouteReport, Step
+from ._fixes import fix_for
+from ._model import IOSite, Report, RouteReport, SampledTime, Step
 
-__all__ = ["KIND_WEIGHT", "LOOP_FACTOR", "SEVERITY", "rank"]
+__all__ = ["KIND_WEIGHT", "LOOP_FACTOR", "SEVERITY", "measure", "rank"]
 
 #: How much a call hurts, by where it runs.
 SEVERITY = {"stalls_loop": 10.0, "blocking": 1.0, "offloaded": 0.25, "migrated": 0.0}
@@ -101,9 +104,146 @@ def rank(report: Report) -> list[Step]:
             step.basis = f"static: {calls} × {len(step.routes)} route(s) × {step.kind} weight"
         else:
             step.basis = f"static: {calls} that stall the loop wherever they run"
-    # equal live pay-offs (no traffic seen on any of their routes) fall back to the static order
     order = {id(step): statics[key] for key, step in groups.items()}
-    steps = sorted(groups.values(), key=lambda s: (-s.payoff, -order[id(s)], s.site))
+    measured_steps = measure(report, groups)
+    for step in measured_steps:
+        order[id(step)] = 0.0
+    # measured waiting first; then advice that says "leave it" never above a step that moves
+    # real waiting; equal live pay-offs (no traffic seen on any of their routes) fall back to
+    # the static order
+    steps = sorted([*groups.values(), *measured_steps],
+                   key=lambda s: (-(s.measured_s or 0.0), _leave_it(s), -s.payoff, -order[id(s)], s.site))
     for i, step in enumerate(steps, 1):
         step.rank = i
     return steps
+
+
+_FANOUT_FIX = ("a thread pool runs {worker} for each item of one request{parallel}: the textbook case for "
+               "bridge.http.map(urls, concurrency=N) — one call from the view, responses in order, errors "
+               "as values, no pool threads held (for HTTP; other IO: asyncio.gather of its async API)")
+_MEASURED_FILE_FIX = ("measured, not cheap here: in an async view await asyncio.to_thread(...), or move "
+                      "the file work out of the request")
+_TEMPLATE_FIX = ("a template runs this query while it renders (an ORM relationship loaded lazily, "
+                 "one query per row): load what it shows in the view, with the main query (selectinload / "
+                 "joinedload), so the waiting happens once, in code you can move with "
+                 "await bridge.to_async(fn)(...) from an async view")
+_TEMPLATES = (".html", ".htm", ".jinja", ".jinja2", ".j2", ".xml", ".txt")
+_BLIND = "not found statically (reached through code the analysis does not follow, e.g. an ORM wrapper)"
+
+
+def _leave_it(step: Step) -> bool:
+    return "leave it" in step.change
+
+
+def _seconds(samples: int, sampled: SampledTime) -> float:
+    return samples * sampled.interval_ms / 1000
+
+
+def _split_site(site: str) -> tuple[str, int]:
+    path, _, line = site.rpartition(":")
+    return os.path.basename(path), int(line) if line.isdigit() else 0
+
+
+def measure(report: Report, groups: dict[tuple[str, str, str, str, str], Step]) -> list[Step]:
+    """Give the steps the time the sampler saw blocked at their calls (``measured_s``), and make
+    a step of each sampled place the static half did not find (and of each thread-pool fan-out).
+
+    A sampled place is matched to a static call site by file and line, else by file, function
+    and kind. Returns the new steps; ``groups`` are changed in place.
+    """
+    sampled_routes = [r for r in report.routes if r.live and r.live.sampled and r.live.sampled.samples]
+    unmatched = report.live.unmatched_sampled if report.live else {}
+    if not sampled_routes and not unmatched:
+        return []
+    sites = {s.id: s for s in report.sites}
+    by_line: dict[tuple[str, int], Step] = {}
+    by_function: dict[tuple[str, str, str], Step] = {}
+    for step in groups.values():
+        for site_id in step.sites:
+            site = sites[site_id]
+            by_line.setdefault((os.path.basename(site.path), site.line), step)
+            by_function.setdefault((os.path.basename(site.path), site.function, site.kind), step)
+    reached = {e for r in sampled_routes for e in [r.endpoint]}
+    for step in groups.values():
+        if reached & set(step.routes):
+            step.measured_s = 0.0
+    extra: dict[tuple[str, str, str], Step] = {}
+    samples: dict[int, int] = {}
+    measured = [(r.endpoint, r.live.sampled) for r in sampled_routes if r.live and r.live.sampled]
+    measured += [(name, figures) for name, figures in sorted(unmatched.items()) if figures.samples]
+    for endpoint, sampled in measured:
+        for place in sampled.where:
+            kind = place["kind"] or "wait"
+            found = _match(place, kind, by_line, by_function)
+            if found is None:
+                key = (place["site"], place["function"], kind)
+                found = extra.get(key)
+                if found is None:
+                    in_template = _split_site(place["site"])[0].endswith(_TEMPLATES)
+                    change = _TEMPLATE_FIX if in_template and kind == "db" else \
+                        fix_for(kind, "blocking", place["primitive"] or "", None)
+                    found = extra[key] = Step(0, place["function"], _full_site(report, place["site"]),
+                                              f"{place['primitive'] or kind} (sampled)", kind, "blocking",
+                                              change, 0.0, _BLIND, [], [], 0.0)
+            _add(found, endpoint, _seconds(place["samples"], sampled), place["samples"], samples)
+        for place in sampled.fanout_where:
+            key = (place["site"], place["function"], "fanout")
+            fan = extra.get(key)
+            if fan is None:
+                parallel = place.get("max_parallel") or 0
+                change = _FANOUT_FIX.format(worker=f"{place['worker']}()" if place["worker"] else "one function",
+                                            parallel=f" (up to {parallel} at once)" if parallel > 1 else "")
+                fan = extra[key] = Step(0, place["function"], _full_site(report, place["site"]),
+                                        f"thread-pool fan-out of {place['worker'] or '?'}", "http", "blocking",
+                                        change, 0.0, "", [], [], 0.0)
+            _add(fan, endpoint, _seconds(place["samples"], sampled), place["samples"], samples)
+    interval = measured[0][1].interval_ms if measured else 0.0
+    for step in [*groups.values(), *extra.values()]:
+        if step.measured_s == 0.0:  # its routes were sampled and never seen blocked there
+            step.payoff = 0.0
+            step.basis = f"measured: not seen blocked in the samples of its routes; {step.basis}"
+        if not step.measured_s:
+            continue
+        step.payoff = step.measured_s
+        if step.kind == "file" and _leave_it(step):
+            step.change = _MEASURED_FILE_FIX
+        if step.call.endswith("(sampled)") or step.call.startswith("thread-pool"):
+            how = _BLIND if step.basis == _BLIND else "a thread pool's futures, waited on by the request"
+        else:
+            how = f"found statically: {len(step.sites)} call(s)"
+        step.basis = (f"measured: {step.measured_s:.3f} s blocked ({samples[id(step)]} samples every "
+                      f"{interval:g} ms) on {len(step.routes)} route(s); {how}")
+    return list(extra.values())
+
+
+def _match(place: dict[str, Any], kind: str, by_line: dict[tuple[str, int], Step],
+           by_function: dict[tuple[str, str, str], Step]) -> Step | None:
+    """The static step of a sampled place: its line; else the line of a caller that reached it
+    through library code (the app's requests adapter under the ``session.get`` the static half
+    found); else its function. A caller that called the place's function directly is not
+    matched: its line's IO is not what the place waited in."""
+    step = by_line.get(_split_site(place["site"]))
+    for frame in place.get("via", []):
+        if step is not None or not frame.get("through_library"):
+            break
+        step = by_line.get(_split_site(frame["site"]))
+    return step or by_function.get((_split_site(place["site"])[0], place["function"], kind))
+
+
+def _add(step: Step, endpoint: str, seconds: float, count: int, samples: dict[int, int]) -> None:
+    step.measured_s = (step.measured_s or 0.0) + seconds
+    samples[id(step)] = samples.get(id(step), 0) + count
+    if endpoint not in step.routes:
+        step.routes = sorted({*step.routes, endpoint})
+    if step.site not in step.sites and not step.sites:
+        step.sites.append(step.site)
+
+
+def _full_site(report: Report, site: str) -> str:
+    """A sampled ``file:line`` with the scanned path when the stats cut it to a base name."""
+    name, line = _split_site(site)
+    if os.sep in site or "/" in site:
+        return site
+    paths = {m.path for m in report.modules} | {s.path for s in report.sites} | {r.path for r in report.routes}
+    matches = sorted(p for p in paths if os.path.basename(p) == name)
+    return f"{matches[0]}:{line}" if len(matches) == 1 else site

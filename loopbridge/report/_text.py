@@ -53,9 +53,16 @@ def render_text(report: Report) -> str:
         "",
         (f"IO call sites on the loop: {head['io_sites_on_loop']} of {head['io_sites']} "
         f"({_pct(head['share_on_loop'])})"),
-        (f"Routes with no blocking IO left: {head['routes_clean']} of {head['routes']} "
-        f"({_pct(head['share_routes_clean'])})"),
+        (f"Routes with no blocking IO found statically: {head['routes_clean']} of {head['routes']} "
+        f"({_pct(head['share_routes_clean'])}); not found is not none left: calls behind code the "
+        "analysis does not follow (an ORM wrapper) are not seen, --stats measures them"),
     ]
+    if head["routes_measured_blocked"] is not None:
+        out.append(f"Measured live (sampled worker threads): {head['routes_measured_blocked']} routes blocked "
+                   f"off the loop, {head['routes_measured_clear']} with no time blocked; "
+                   f"{head['routes_unknown']} never seen live and without findings: unknown")
+    elif head["routes_unknown"] is not None:
+        out.append(f"Never seen live and without findings (unknown): {head['routes_unknown']} routes")
     if head["stalls_loop_sites"]:
         out.append(f"Blocking calls on the loop itself: {head['stalls_loop_sites']} "
                    "(run `loopbridge lint`)")
@@ -77,14 +84,18 @@ def render_text(report: Report) -> str:
                str(c["blocking"]), str(c["offloaded"]), str(c["stalls_loop"]), kinds or "-"]
         if live is not None and live.per_endpoint:
             seen = r.live
+            sampled = seen.sampled if seen else None
             row += ([str(seen.requests), f"{seen.total_ms:.0f}",
                      _pct(seen.bridged_ms / seen.total_ms if seen.total_ms else None),
-                     str(seen.stalls)] if seen else ["-", "-", "-", "-"])
+                     _pct(sampled.blocked_share) if sampled else "-",
+                     str(seen.stalls)] if seen else ["-", "-", "-", "-", "-"])
+        row.append(r.verdict(report.live_given)[1])
         rows.append(row)
     headers = ["methods", "rule", "endpoint", "view", "loop", "block", "offl", "stall",
                "blocking by kind"]
     if live is not None and live.per_endpoint:
-        headers += ["reqs", "total ms", "bridged", "stalls"]
+        headers += ["reqs", "total ms", "bridged", "blocked", "stalls"]
+    headers.append("what is known")
     out += _table(headers, rows) if rows else ["(no Flask routes found)"]
     out += ["", "Modules"]
     mrows = [[m.path, str(m.total), str(m.counts["migrated"]), str(m.counts["blocking"]),

@@ -82,3 +82,35 @@ def test_a_large_app_charts_only_the_routes_with_io_and_says_so(tmp_path: Path) 
     page = run_report(str(app), "--format", "html").stdout
     assert "The 10 routes with IO not on the loop, of 160 (the other 150 have none found)" in page
     assert page.count('<text x="0"') == 10
+
+
+def test_a_query_a_template_runs_is_a_step_with_the_eager_loading_change(tmp_path: Path) -> None:
+    app = write(tmp_path, "mixed", MIXED_LOOPS)
+    figures = {"requests": 10, "total_ms": 900.0, "bridged_ms": 0.0, "stalls": 0}
+    where = [{"site": "index.html:364", "function": "block_body", "kind": "db", "primitive": "execute",
+              "samples": 12, "via": []}]
+    blocked = {"interval_ms": 50.0, "endpoints": {"sync": {
+        "samples": 18, "blocked": 12, "fanout": 0, "bridged": 0, "running": 6, "where": where, "fanout_where": []}}}
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"pid": 1, "endpoints": {"sync": figures}, "blocked": blocked}))
+    data = json.loads(run_report(app, "--stats", str(stats), "--format", "json").stdout)
+    first = data["steps"][0]
+    assert (first["function"], first["site"], first["measured_s"]) == ("block_body", "index.html:364", 0.6)
+    assert "selectinload" in first["change"] and "template" in first["change"]
+    route = next(r for r in data["routes"] if r["endpoint"] == "sync")
+    assert route["verdict"] == "measured_blocked" and route["live"]["blocked"]["blocked_share"] == 0.6667
+
+
+def test_waiting_sampled_under_an_endpoint_the_source_does_not_declare_still_ranks(tmp_path: Path) -> None:
+    app = write(tmp_path, "mixed", MIXED_LOOPS)
+    figures = {"requests": 10, "total_ms": 900.0, "bridged_ms": 0.0, "stalls": 0}
+    where = [{"site": "views.py:11", "function": "sync_all", "kind": "db", "primitive": "connect", "samples": 8}]
+    row = {"samples": 10, "blocked": 8, "fanout": 0, "bridged": 0, "running": 2, "where": where}
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"pid": 1, "endpoints": {"web.registered_at_run_time": figures},
+                                 "blocked": {"interval_ms": 50.0, "endpoints": {"web.registered_at_run_time": row}}}))
+    data = json.loads(run_report(app, "--stats", str(stats), "--format", "json").stdout)
+    assert data["live"]["unmatched_endpoints"] == ["web.registered_at_run_time"]
+    first = data["steps"][0]   # the static step of that line, measured through the undeclared route
+    assert first["function"] == "sync_all" and first["measured_s"] == 0.4
+    assert "web.registered_at_run_time" in first["routes"]
