@@ -251,3 +251,30 @@ def test_waitress_stats_name_the_only_process(fleet_env: dict[str, str]) -> None
         _clean(server.stop(signal.SIGINT))
     assert process["pid"] == server.proc.pid and process["server"] == "waitress" and process["workers"] == 1
     assert "the only waitress process" in process["note"]
+
+
+def test_gunicorn_hooks_keep_recycled_workers_counts_and_drop_their_live_gauges(
+    fleet_env: dict[str, str], tmp_path: Path
+) -> None:
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("from bridge.prometheus import child_exit, on_starting  # noqa: F401\n")
+    stale = tmp_path / "metrics" / "counter_999999.db"  # an earlier run's file: on_starting removes it
+    stale.parent.mkdir()
+    stale.write_bytes(b"\0" * 8)
+    env = {**fleet_env, "PROMETHEUS_MULTIPROC_DIR": str(stale.parent), "LOOPBRIDGE_METRICS_URL": "/metrics"}
+    server = _gunicorn(env, "-c", str(conf), "-k", "sync", "-w", "2", "--max-requests", "5",
+                       "--max-requests-jitter", "0")
+    try:
+        pids = {_get(server.url("/sync-whoami"))["pid"] for _ in range(30)}
+        time.sleep(1.0)  # the master reaps the last recycled workers (child_exit)
+        req = urllib.request.Request(server.url("/metrics"), headers={"Connection": "close"})
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            text = resp.read().decode()
+    finally:
+        _clean(server.stop())
+    assert not stale.exists()
+    count = [line for line in text.splitlines()
+             if line.startswith('loopbridge_request_duration_seconds_count{endpoint="sync_whoami"}')]
+    assert len(count) == 1 and float(count[0].split()[-1]) == 30.0  # recycled workers' requests still count
+    live = [line for line in text.splitlines() if line.startswith("loopbridge_process{")]
+    assert len(pids) >= 6 and 1 <= len(live) <= 2, (pids, live)  # only live workers' gauges are left
