@@ -205,6 +205,18 @@ def stop_loop_metrics() -> None:
         found[1].join(5)
 
 
+def _after_fork_in_child() -> None:
+    # the metrics thread did not survive the fork, and may have held these locks when it happened
+    global _metrics_lock, _syncer
+    _metrics_lock, _syncer = threading.Lock(), None
+    if _metrics is not None:
+        _metrics._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _sync_forever(metrics: LoopMetrics, interval: float, stop: threading.Event) -> None:
     while True:
         try:

@@ -7,6 +7,7 @@ pooled keep-alive connection), with the asyncio loop and with uvloop.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -48,8 +49,8 @@ def _run(upstream: Upstream, uvloop: bool, child_calls: bool) -> subprocess.Comp
 def test_forked_child_exits_without_touching_or_warning_about_the_parents_session(
     upstream: Upstream, uvloop: bool, child_calls: bool
 ) -> None:
-    if uvloop:
-        pytest.importorskip("uvloop", reason="the uvloop case needs loopbridge[uvloop] (CI installs it)")
+    if uvloop and importlib.util.find_spec("uvloop") is None:
+        pytest.fail("the uvloop case needs loopbridge[uvloop] (pip install 'loopbridge[uvloop]'; CI installs it)")
     before = set(upstream.peers)
     proc = _run(upstream, uvloop, child_calls)
     assert proc.returncode == 0, proc.stderr

@@ -124,3 +124,29 @@ def test_gunicorn_hooks_check_their_arguments_and_the_directory(tmp_path: Path, 
     (tmp_path / "keep.txt").write_text("not ours")
     prometheus.on_starting(None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_serve_metrics_answers_for_every_process_on_a_port_of_its_own(tmp_path: Path) -> None:
+    from tests.servers.test_wsgi_servers import _free_port
+
+    port = _free_port()
+    out = _run(
+        f"""
+        import urllib.request
+        from bridge.prometheus import serve_metrics
+        serve_metrics({port})
+        serve(2)
+        pid = os.fork()
+        if pid == 0:
+            serve(3)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        with urllib.request.urlopen("http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        count = [line for line in text.splitlines()
+                 if line.startswith('loopbridge_request_duration_seconds_count{{endpoint="one"}}')]
+        print(json.dumps({{"count": count}}))
+        """,
+        tmp_path,
+    )
+    assert len(out["count"]) == 1 and float(out["count"][0].split()[-1]) == 5.0

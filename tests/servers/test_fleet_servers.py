@@ -103,20 +103,25 @@ def test_gunicorn_stats_say_which_of_the_workers_answered(fleet_env: dict[str, s
 
 
 def _sequence(server: Server, rounds: int) -> list[tuple[int, str]]:
-    """``rounds`` times: read the stats, then make a bridged call; (pid, loop state) of each stats read."""
+    """``rounds`` times: read the stats, then make a bridged call. Returns (pid, what) per request:
+    the loop's state for a stats read, ``"call"`` for the bridged call."""
     seen = []
     for _ in range(rounds):
         stats = _get(server.url(STATS))
         seen.append((stats["process"]["pid"], stats["state"]))
-        assert _get(server.url("/sync-whoami"))["loop_thread_name"] == "loopbridge-loop"
+        body = _get(server.url("/sync-whoami"))
+        assert body["loop_thread_name"] == "loopbridge-loop"
+        seen.append((body["pid"], "call"))
     return seen
 
 
 def _first_reads(seen: list[tuple[int, str]]) -> dict[int, str]:
+    """pid -> the loop state its first request saw, for the workers whose first request was a
+    stats read (a worker may be replaced after any request, so some start with a call)."""
     first: dict[int, str] = {}
-    for pid, state in seen:
-        first.setdefault(pid, state)
-    return first
+    for pid, what in seen:
+        first.setdefault(pid, what)
+    return {pid: what for pid, what in first.items() if what != "call"}
 
 
 def test_gunicorn_max_requests_recycles_workers_whose_loops_start_lazily(fleet_env: dict[str, str]) -> None:
@@ -128,23 +133,27 @@ def test_gunicorn_max_requests_recycles_workers_whose_loops_start_lazily(fleet_e
     finally:
         stderr = server.stop()
     first = _first_reads(seen)
-    assert len(first) >= 4, seen  # 30 requests, a new worker every 6
+    assert len(first) >= 4, seen  # 30 requests, a new worker every 6, each starting with a stats read
     # the master's loop (started at import, --preload) is not inherited: each worker starts its own
     assert set(first.values()) == {"new"}, seen
-    assert all(state == "running" for pid, state in seen if (pid, state) not in first.items()), seen
+    later = [what for index, (pid, what) in enumerate(seen) if what != "call" and pid in {p for p, _ in seen[:index]}]
+    assert later and set(later) == {"running"}, seen  # and it runs once the worker made a call
     _clean(stderr)
 
 
 def test_gunicorn_recycling_under_concurrent_traffic_loses_no_call(fleet_env: dict[str, str]) -> None:
-    server = _gunicorn(fleet_env, "-k", "gthread", "-w", "2", "--threads", "8", "--preload",
-                       "--max-requests", "15", "--max-requests-jitter", "5")
+    # sync workers: a connection waits in the shared listen queue until a worker takes it, so a
+    # worker leaving at max_requests drops nothing. (gthread workers accept ahead of their
+    # threads, and gunicorn resets what one accepted but had not started when it leaves.)
+    server = _gunicorn(fleet_env, "-k", "sync", "-w", "3", "--preload",
+                       "--max-requests", "10", "--max-requests-jitter", "3")
     try:
-        results = _load(server.url("/slow"), 40) + _load(server.url("/sync-whoami"), 60)
+        results = _load(server.url("/slow"), 12) + _load(server.url("/sync-whoami"), 60)
     finally:
         stderr = server.stop()
-    assert len(results) == 100 and all(status == 200 for status, _ in results)
-    assert all(body["upstream_ok"] for _, body in results[:40])
-    assert len({body["pid"] for _, body in results}) > 2  # workers were replaced mid-traffic
+    assert len(results) == 72 and all(status == 200 for status, _ in results)
+    assert all(body["upstream_ok"] for _, body in results[:12])
+    assert len({body["pid"] for _, body in results}) > 3  # 3 workers, and some were replaced mid-traffic
     _clean(stderr)
 
 
@@ -198,7 +207,7 @@ def test_uwsgi_recycling_loses_no_call_and_new_workers_start_their_loop_lazily(
     finally:
         stderr = server.stop()
     first = _first_reads(seen)
-    assert len(first) >= 4, seen
+    assert len(first) >= 3, seen
     assert set(first.values()) == {"new"}, seen  # a replaced worker's loop starts with its first call
     _clean(stderr)
 
@@ -248,3 +257,30 @@ def test_waitress_stats_name_the_only_process(fleet_env: dict[str, str]) -> None
         _clean(server.stop(signal.SIGINT))
     assert process["pid"] == server.proc.pid and process["server"] == "waitress" and process["workers"] == 1
     assert "the only waitress process" in process["note"]
+
+
+def test_gunicorn_hooks_keep_recycled_workers_counts_and_drop_their_live_gauges(
+    fleet_env: dict[str, str], tmp_path: Path
+) -> None:
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("from bridge.prometheus import child_exit, on_starting  # noqa: F401\n")
+    stale = tmp_path / "metrics" / "counter_999999.db"  # an earlier run's file: on_starting removes it
+    stale.parent.mkdir()
+    stale.write_bytes(b"\0" * 8)
+    env = {**fleet_env, "PROMETHEUS_MULTIPROC_DIR": str(stale.parent), "LOOPBRIDGE_METRICS_URL": "/metrics"}
+    server = _gunicorn(env, "-c", str(conf), "-k", "sync", "-w", "2", "--max-requests", "5",
+                       "--max-requests-jitter", "0")
+    try:
+        pids = {_get(server.url("/sync-whoami"))["pid"] for _ in range(30)}
+        time.sleep(1.0)  # the master reaps the last recycled workers (child_exit)
+        req = urllib.request.Request(server.url("/metrics"), headers={"Connection": "close"})
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            text = resp.read().decode()
+    finally:
+        _clean(server.stop())
+    assert not stale.exists()
+    count = [line for line in text.splitlines()
+             if line.startswith('loopbridge_request_duration_seconds_count{endpoint="sync_whoami"}')]
+    assert len(count) == 1 and float(count[0].split()[-1]) == 30.0  # recycled workers' requests still count
+    live = [line for line in text.splitlines() if line.startswith("loopbridge_process{")]
+    assert len(pids) >= 6 and 1 <= len(live) <= 2, (pids, live)  # only live workers' gauges are left
