@@ -41,9 +41,9 @@ from ._facts import ModuleIndex
 from ._index import index_module
 from ._libcache import LibraryCache, default_cache_dir
 
-__all__ = ["MAX_FILE_SIZE", "MAX_MODULES", "Distribution", "LibraryEnvironmentError",
-           "LibraryLoader", "chain_loaders", "covered_packages", "open_libraries",
-           "site_dirs"]
+__all__ = ["MAX_FILE_SIZE", "MAX_MODULES", "MAX_TOTAL_BYTES", "Distribution",
+           "LibraryEnvironmentError", "LibraryLoader", "chain_loaders", "covered_packages",
+           "open_libraries", "site_dirs"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 MAX_MODULES = 2000
 #: Library files larger than this (bytes) are not read (generated tables, vendored bundles).
 MAX_FILE_SIZE = 1_000_000
+#: At most this many bytes of library source are parsed in one run (the cache is not counted).
+MAX_TOTAL_BYTES = 48_000_000
 _PROBE_TIMEOUT = 30.0
 _PROBE = "import sys, json; print(json.dumps(sys.path))"
 _SITE_NAMES = ("site-packages", "dist-packages")
@@ -197,6 +199,7 @@ class LibraryLoader:
         self.origin: dict[str, Distribution] = {}
         self.read = 0
         self.reused = 0
+        self.parsed_bytes = 0
 
     def __call__(self, modname: str) -> ModuleIndex | None:
         """The index of library module ``modname``, or ``None`` when it is unknown."""
@@ -250,6 +253,10 @@ class LibraryLoader:
         if module is not None and module.modname == modname:
             self.reused += 1
         else:
+            if self.parsed_bytes + stat.st_size > MAX_TOTAL_BYTES:
+                logger.debug("library module %s skipped: the run's budget is spent", path)
+                return None
+            self.parsed_bytes += stat.st_size
             module = self._index(path, shown, modname, package)
             if module is None:
                 return None
