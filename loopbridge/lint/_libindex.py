@@ -128,8 +128,9 @@ def _probe(python: str) -> list[str]:
 class _Site:
     """What one ``site-packages`` directory holds at its top: modules, stubs, distributions."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cache: LibraryCache | None = None) -> None:
         self.path = path
+        self.cache = cache
         self.modules: set[str] = set()
         self.stubs: set[str] = set()
         self.dist_dirs: list[str] = []
@@ -151,10 +152,23 @@ class _Site:
 
     def owner(self, top: str) -> Distribution | None:
         if self._owners is None:
-            self._owners = {}
-            for dist_dir in self.dist_dirs:
-                self._read_dist(dist_dir, self._owners)
+            self._owners = self._all_owners()
         return self._owners.get(top)
+
+    def _all_owners(self) -> dict[str, Distribution]:
+        try:
+            stamp = os.stat(self.path).st_mtime_ns
+        except OSError:
+            stamp = 0
+        known = self.cache.owners(self.path, stamp) if self.cache else None
+        if known is not None:
+            return known
+        owners: dict[str, Distribution] = {}
+        for dist_dir in self.dist_dirs:
+            self._read_dist(dist_dir, owners)
+        if self.cache is not None:
+            self.cache.put_owners(self.path, stamp, owners)
+        return owners
 
     @staticmethod
     def _read_dist(dist_dir: str, owners: dict[str, Distribution]) -> None:
@@ -190,7 +204,7 @@ class LibraryLoader:
                  max_file_size: int = MAX_FILE_SIZE) -> None:
         if not isinstance(max_modules, int) or max_modules < 0:
             raise ValueError(f"max_modules must be a non-negative int; got {max_modules!r}")
-        self.sites = [_Site(path) for path in sites]
+        self.sites = [_Site(path, cache) for path in sites]
         #: Top-level packages the catalogue describes: the catalogue stays their authority.
         self.covered = covered
         self.cache = cache
@@ -274,11 +288,16 @@ class LibraryLoader:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # invalid escapes in old libraries
                 tree = ast.parse(source, shown)
-            return index_module(tree, modname, shown, package)
+            module = index_module(tree, modname, shown, package)
         except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
             logger.debug("library module %s could not be read; it stays unknown", path,
                          exc_info=True)
             return None
+        for fn in module.functions.values():  # only the rules over reported code read these
+            fn.uses = {}
+            fn.assigned_at = None
+            fn.captured = set()
+        return module
 
 
 def chain_loaders(*loaders: Callable[[str], ModuleIndex | None] | None,
