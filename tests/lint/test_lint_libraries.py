@@ -526,3 +526,11 @@ def test_config_never_names_a_program_to_run(app: Path, tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "loopbridge.lint", "app"], cwd=app.parent,
                          capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 2 and "is not a virtual environment" in out.stderr, out.stderr
+
+
+def test_a_cache_that_cannot_be_written_is_not_an_error(env: Path, app: Path,
+                                                        tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder would go", encoding="utf-8")
+    result = _lint(app, env, blocker)
+    _check_expected(result.findings)
