@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 #: Bumped when the layout of a cache file changes.
 _FORMAT = 1
 #: Modules whose code decides what an index holds: their source is part of the fingerprint.
-_INDEXER = ("_facts.py", "_index.py", "_model.py", "_libcache.py")
+_INDEXER = ("_facts.py", "_index.py", "_model.py", "_libcache.py", "_libindex.py")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
 _TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
         "# This file is a cache directory tag created by loopbridge lint.\n")

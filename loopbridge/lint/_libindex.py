@@ -173,7 +173,7 @@ class _Site:
     @staticmethod
     def _read_dist(dist_dir: str, owners: dict[str, Distribution]) -> None:
         name, _, version = os.path.basename(dist_dir)[:-len(".dist-info")].partition("-")
-        dist = Distribution(name, version)
+        dist = Distribution(_metadata_name(dist_dir) or name, version)
         tops: set[str] = set()
         try:
             with open(os.path.join(dist_dir, "top_level.txt"), encoding="utf-8") as fh:
@@ -190,6 +190,18 @@ class _Site:
                 return
         for top in tops:
             owners.setdefault(top.removesuffix("-stubs"), dist)
+
+
+def _metadata_name(dist_dir: str) -> str | None:
+    """The distribution's name as its METADATA spells it (``paho-mqtt``, not ``paho_mqtt``)."""
+    try:
+        with open(os.path.join(dist_dir, "METADATA"), encoding="utf-8") as fh:
+            for _, line in zip(range(20), fh):
+                if line.startswith("Name:"):
+                    return line[len("Name:"):].strip() or None
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
 
 
 class LibraryLoader:

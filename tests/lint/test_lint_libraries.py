@@ -187,7 +187,7 @@ EXPECTED = [
                    "socket.socket.recv", "chatkit/transport.py:18"]),
     (14, "LB203", ["Bot.get_me_sync()", "SyncClient.exec_command()", "socket.socket"]),
     (15, "LB203", ["backoff()", "time.sleep"]),
-    (16, "LB312", ["push()", "fastwire_stubs 1.0"]),
+    (16, "LB312", ["push()", "fastwire-stubs 1.0"]),
     (19, "LB312", ["Message.edit_text()"]),
     (28, "LB203", ["sync_helper()", "Bot.get_me_sync()", "socket.socket"]),
 ]
