@@ -157,6 +157,18 @@ def _per_file(table: Mapping[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ..
     return tuple(found)
 
 
+def _check_venv(python: str | None) -> None:
+    """``python`` in a configuration file must name a virtual environment: linting a tree
+    must never run a program its configuration names (``--python`` may name any interpreter)."""
+    if python is None:
+        return
+    home = python if os.path.isdir(python) else os.path.dirname(os.path.dirname(python))
+    if not os.path.isfile(os.path.join(home, "pyvenv.cfg")):
+        raise ConfigError(f"python = {python!r} in [tool.loopbridge.lint] is not a virtual "
+                          "environment (its directory or its bin/python, with pyvenv.cfg); "
+                          "create it, name another one, or give an interpreter with --python")
+
+
 def from_table(table: Mapping[str, Any], root: str = ".", source: str | None = None) -> LintConfig:
     """Build a :class:`LintConfig` from the ``[tool.loopbridge.lint]`` table."""
     normal = {key.replace("_", "-"): value for key, value in table.items()}
@@ -182,6 +194,7 @@ def from_table(table: Mapping[str, Any], root: str = ".", source: str | None = N
         if value is not None and (not isinstance(value, str) or not value):
             raise _wrong(key, f'a path, e.g. {key} = ".venv"', value)
         places[key] = os.path.join(root, os.path.expanduser(value)) if value else None
+    _check_venv(places["python"])
     return LintConfig(
         root=root,
         exclude=_str_list(normal, "exclude") + _str_list(normal, "extend-exclude"),

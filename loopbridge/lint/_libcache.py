@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 #: Bumped when the layout of a cache file changes.
 _FORMAT = 1
 #: Modules whose code decides what an index holds: their source is part of the fingerprint.
-_INDEXER = ("_facts.py", "_index.py", "_model.py", "_libcache.py")
+_INDEXER = ("_facts.py", "_index.py", "_model.py", "_libcache.py", "_libindex.py")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
 _TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
         "# This file is a cache directory tag created by loopbridge lint.\n")
@@ -116,6 +116,24 @@ class LibraryCache:
         self._entries(path)[shown] = (key, module)
         self._dirty.add(path)
 
+    def owners(self, site: str, stamp: int) -> dict[str, Any] | None:
+        """Which distribution owns each top-level name of ``site``, as of the directory's
+        modification time ``stamp`` (an install or removal changes it)."""
+        entry = self._entries(self._owners_file(site)).get("")
+        if entry is None or entry[0] != (stamp, 0) or not isinstance(entry[1], dict):
+            return None
+        return entry[1]
+
+    def put_owners(self, site: str, stamp: int, owners: dict[str, Any]) -> None:
+        """Remember :meth:`owners` (written by :meth:`save`)."""
+        path = self._owners_file(site)
+        self._entries(path)[""] = ((stamp, 0), owners)  # type: ignore[assignment]
+        self._dirty.add(path)
+
+    def _owners_file(self, site: str) -> str:
+        place = hashlib.sha256(site.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+        return os.path.join(self.directory, f"_owners@{place}.pickle")
+
     def save(self) -> int:
         """Write every changed file; return how many were written (errors are logged)."""
         written = 0
@@ -152,7 +170,7 @@ class LibraryCache:
         stem = dist.rpartition("-")[0]
         try:
             for other in os.listdir(self.directory):
-                if other != name and other.endswith("@" + place) \
+                if other != name and other.endswith("@" + place) and not other.startswith("_") \
                         and other.rpartition("@")[0].rpartition("-")[0] == stem:
                     os.unlink(os.path.join(self.directory, other))
         except OSError:

@@ -41,9 +41,9 @@ from ._facts import ModuleIndex
 from ._index import index_module
 from ._libcache import LibraryCache, default_cache_dir
 
-__all__ = ["MAX_FILE_SIZE", "MAX_MODULES", "Distribution", "LibraryEnvironmentError",
-           "LibraryLoader", "chain_loaders", "covered_packages", "open_libraries",
-           "site_dirs"]
+__all__ = ["MAX_FILE_SIZE", "MAX_MODULES", "MAX_TOTAL_BYTES", "Distribution",
+           "LibraryEnvironmentError", "LibraryLoader", "chain_loaders", "covered_packages",
+           "open_libraries", "site_dirs"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 MAX_MODULES = 2000
 #: Library files larger than this (bytes) are not read (generated tables, vendored bundles).
 MAX_FILE_SIZE = 1_000_000
+#: At most this many bytes of library source are parsed in one run (the cache is not counted).
+MAX_TOTAL_BYTES = 48_000_000
 _PROBE_TIMEOUT = 30.0
 _PROBE = "import sys, json; print(json.dumps(sys.path))"
 _SITE_NAMES = ("site-packages", "dist-packages")
@@ -126,8 +128,9 @@ def _probe(python: str) -> list[str]:
 class _Site:
     """What one ``site-packages`` directory holds at its top: modules, stubs, distributions."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cache: LibraryCache | None = None) -> None:
         self.path = path
+        self.cache = cache
         self.modules: set[str] = set()
         self.stubs: set[str] = set()
         self.dist_dirs: list[str] = []
@@ -149,15 +152,28 @@ class _Site:
 
     def owner(self, top: str) -> Distribution | None:
         if self._owners is None:
-            self._owners = {}
-            for dist_dir in self.dist_dirs:
-                self._read_dist(dist_dir, self._owners)
+            self._owners = self._all_owners()
         return self._owners.get(top)
+
+    def _all_owners(self) -> dict[str, Distribution]:
+        try:
+            stamp = os.stat(self.path).st_mtime_ns
+        except OSError:
+            stamp = 0
+        known = self.cache.owners(self.path, stamp) if self.cache else None
+        if known is not None:
+            return known
+        owners: dict[str, Distribution] = {}
+        for dist_dir in self.dist_dirs:
+            self._read_dist(dist_dir, owners)
+        if self.cache is not None:
+            self.cache.put_owners(self.path, stamp, owners)
+        return owners
 
     @staticmethod
     def _read_dist(dist_dir: str, owners: dict[str, Distribution]) -> None:
         name, _, version = os.path.basename(dist_dir)[:-len(".dist-info")].partition("-")
-        dist = Distribution(name, version)
+        dist = Distribution(_metadata_name(dist_dir) or name, version)
         tops: set[str] = set()
         try:
             with open(os.path.join(dist_dir, "top_level.txt"), encoding="utf-8") as fh:
@@ -176,6 +192,18 @@ class _Site:
             owners.setdefault(top.removesuffix("-stubs"), dist)
 
 
+def _metadata_name(dist_dir: str) -> str | None:
+    """The distribution's name as its METADATA spells it (``paho-mqtt``, not ``paho_mqtt``)."""
+    try:
+        with open(os.path.join(dist_dir, "METADATA"), encoding="utf-8") as fh:
+            for _, line in zip(range(20), fh):
+                if line.startswith("Name:"):
+                    return line[len("Name:"):].strip() or None
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
+
+
 class LibraryLoader:
     """Index, on demand, the modules of the packages installed in an environment.
 
@@ -188,7 +216,7 @@ class LibraryLoader:
                  max_file_size: int = MAX_FILE_SIZE) -> None:
         if not isinstance(max_modules, int) or max_modules < 0:
             raise ValueError(f"max_modules must be a non-negative int; got {max_modules!r}")
-        self.sites = [_Site(path) for path in sites]
+        self.sites = [_Site(path, cache) for path in sites]
         #: Top-level packages the catalogue describes: the catalogue stays their authority.
         self.covered = covered
         self.cache = cache
@@ -197,6 +225,7 @@ class LibraryLoader:
         self.origin: dict[str, Distribution] = {}
         self.read = 0
         self.reused = 0
+        self.parsed_bytes = 0
 
     def __call__(self, modname: str) -> ModuleIndex | None:
         """The index of library module ``modname``, or ``None`` when it is unknown."""
@@ -250,6 +279,10 @@ class LibraryLoader:
         if module is not None and module.modname == modname:
             self.reused += 1
         else:
+            if self.parsed_bytes + stat.st_size > MAX_TOTAL_BYTES:
+                logger.debug("library module %s skipped: the run's budget is spent", path)
+                return None
+            self.parsed_bytes += stat.st_size
             module = self._index(path, shown, modname, package)
             if module is None:
                 return None
@@ -267,11 +300,16 @@ class LibraryLoader:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # invalid escapes in old libraries
                 tree = ast.parse(source, shown)
-            return index_module(tree, modname, shown, package)
+            module = index_module(tree, modname, shown, package)
         except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
             logger.debug("library module %s could not be read; it stays unknown", path,
                          exc_info=True)
             return None
+        for fn in module.functions.values():  # only the rules over reported code read these
+            fn.uses = {}
+            fn.assigned_at = None
+            fn.captured = set()
+        return module
 
 
 def chain_loaders(*loaders: Callable[[str], ModuleIndex | None] | None,

@@ -25,7 +25,7 @@ from ._rule_base import (
     unawaited_calls,
 )
 
-__all__ = ["FAMILY", "RULES", "Hop", "Reach", "check"]
+__all__ = ["FAMILY", "MAX_LIBRARY_DEPTH", "RULES", "Hop", "Reach", "check"]
 
 RULES = (
     Rule("LB201", "transitive-blocking-call",
@@ -37,6 +37,11 @@ RULES = (
          "or a to_sync wrapper (blocks, and deadlocks on the core loop)",
          "give the helper an async variant and await it"),
 )
+
+
+#: A chain goes through at most this many functions of installed libraries (their call
+#: graphs are large: the walk stops there, and what lies deeper is unknown).
+MAX_LIBRARY_DEPTH = 5
 
 
 class Hop(NamedTuple):
@@ -85,14 +90,19 @@ class Reach:
         if fn.qualname in self.via:
             return self.via[fn.qualname]
         functions = self.project.functions
+        origin = self.project.origin
         explored: dict[str, tuple[Hop | None, list[tuple[CallSite, str]]]] = {}
-        stack = [fn.qualname]
+        stack = [(fn.qualname, 0)]
         while stack:
-            name = stack.pop()
+            name, depth = stack.pop()
             if name in explored or name in self.via or name not in functions:
                 continue
+            if functions[name].module.modname in origin:  # installed library code: bounded
+                depth += 1
+                if depth > MAX_LIBRARY_DEPTH:
+                    continue
             edges = explored[name] = self._edges(functions[name])
-            stack.extend(callee for _, callee in edges[1] if callee not in explored)
+            stack.extend((callee, depth) for _, callee in edges[1] if callee not in explored)
         self._settle(explored)
         return self.via.get(fn.qualname)
 

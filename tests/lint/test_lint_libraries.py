@@ -31,6 +31,8 @@ from loopbridge.lint._catalogue import Catalogue, default_catalogue
 from loopbridge.lint._libindex import covered_packages
 
 _PIP_TIMEOUT = 240
+#: Building venvs and installing with pip takes tens of seconds on a busy machine.
+pytestmark = pytest.mark.timeout(600)
 
 CHATKIT = {
     "pyproject.toml": """\
@@ -185,7 +187,7 @@ EXPECTED = [
                    "socket.socket.recv", "chatkit/transport.py:18"]),
     (14, "LB203", ["Bot.get_me_sync()", "SyncClient.exec_command()", "socket.socket"]),
     (15, "LB203", ["backoff()", "time.sleep"]),
-    (16, "LB312", ["push()", "fastwire_stubs 1.0"]),
+    (16, "LB312", ["push()", "fastwire-stubs 1.0"]),
     (19, "LB312", ["Message.edit_text()"]),
     (28, "LB203", ["sync_helper()", "Bot.get_me_sync()", "socket.socket"]),
 ]
@@ -248,8 +250,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=120)
-    _install_chatkit(venv, root, "0.1")
-    _pip(venv, _wheel(_write(root / "fastwire", FASTWIRE_STUBS)))
+    chatkit = _wheel(_write(root / "chatkit-0.1", CHATKIT, version="0.1"))
+    _pip(venv, chatkit, _wheel(_write(root / "fastwire", FASTWIRE_STUBS)))
     yield venv
 
 
@@ -516,3 +518,19 @@ def test_reading_requests_derives_what_its_catalogue_entries_say(
         assert found is not None and found.code == "LB203", (name, found)
         terminal = found.chain[-1].label.rpartition(" calls ")[2]
         assert terminal.startswith(primitives), (name, found.message)
+
+
+def test_config_never_names_a_program_to_run(app: Path, tmp_path: Path) -> None:
+    (app.parent / "pyproject.toml").write_text(
+        '[tool.loopbridge.lint]\npython = "tools/python"\n', encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "loopbridge.lint", "app"], cwd=app.parent,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2 and "is not a virtual environment" in out.stderr, out.stderr
+
+
+def test_a_cache_that_cannot_be_written_is_not_an_error(env: Path, app: Path,
+                                                        tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder would go", encoding="utf-8")
+    result = _lint(app, env, blocker)
+    _check_expected(result.findings)
