@@ -213,6 +213,15 @@ def _guard_kind(test: Any) -> int:
     return 0
 
 
+def _expects_raise(node: Any) -> bool:
+    """``pytest.raises(...)``, ``self.assertRaises(...)`` / ``assertRaisesRegex(...)``."""
+    if type(node) is not ast.Call:
+        return False
+    func = node.func
+    name = func.attr if type(func) is ast.Attribute else func.id if type(func) is ast.Name else ""
+    return name in ("raises", "assertRaises", "assertRaisesRegex")
+
+
 def _nested_calls(body: Any) -> bool:
     """Whether a lambda's body makes a call inside another expression than one plain call
     (``lambda: json.loads(open(p).read())``, ``lambda: a() or b()``)."""
@@ -256,6 +265,7 @@ class _Walker:
         #: Tracked containers made as a dict (iterating one gives its keys, not its items).
         self.mappings: set[str] = set()
         self.local_names: set[str] | None = None
+        self.params: set[str] = set()
         self.queue: list[tuple[FunctionInfo, ast.AST, list[dict[str, Value]],
                                list[FunctionInfo], ClassInfo | None, str]] = []
         self.stmt_handlers = {
@@ -323,6 +333,7 @@ class _Walker:
         args = node.args
         params = args.posonlyargs + args.args
         self.recv = params[0].arg if self_name == "self" and params else ""
+        self.params = {arg.arg for arg in params + args.kwonlyargs}
         for i, arg in enumerate(params):
             if i == 0 and self_name and cls is not None:
                 self.env[arg.arg] = ("s", cls.qualname) if self_name == "self" else ("n", cls.qualname)
@@ -561,7 +572,7 @@ class _Walker:
             self.body(node.orelse)
             return
         self.expr(test, Ctx.COND)
-        kind = _guard_kind(test)
+        kind = _guard_kind(test) or (_DEBUG if self._option_test(test) else 0)
         outer_guard = self.guard
         if kind:
             self.guard = GUARDED
@@ -571,6 +582,18 @@ class _Walker:
             self.guard = outer_guard
         self.arm(node.orelse, block, _ELSE)
         self.guard = outer_guard
+
+    def _option_test(self, test: Any) -> bool:
+        """``if reload:`` / ``if self.should_reload:`` in a constructor: a feature the object
+        is built with or without; what runs under it depends on how it is built (its body is
+        guarded, as debug-only code is)."""
+        if self.fn.name != "__init__" or self.cls is None:
+            return False
+        kind = type(test)
+        if kind is ast.Name:
+            return test.id in self.params
+        return kind is ast.Attribute and type(test.value) is ast.Name \
+            and test.value.id == self.recv != ""
 
     def _new_block(self) -> int:
         self.blocks += 1
@@ -621,7 +644,14 @@ class _Walker:
                 # object itself (files, connections)
                 self.bind(item.optional_vars, None if value is None else
                           ("w", value, "a" if is_async else ""))
+        start = len(self.fn.calls)
         self.body(node.body)
+        if any(_expects_raise(item.context_expr) for item in node.items):
+            # `with pytest.raises(TypeError): fetch(1, 2)`: the call is made to fail before
+            # it returns anything; no coroutine or task is dropped there
+            for site in self.fn.calls[start:]:
+                if site.ctx == Ctx.STMT and site.parent == -1:
+                    site.ctx = Ctx.OTHER
 
     def s_try(self, node: Any) -> None:
         self.body(node.body)
@@ -1037,6 +1067,8 @@ class _Walker:
             self.guard = saved
         other = self.expr(node.orelse, ctx, parent)
         self.guard = saved
+        if ctx == Ctx.RETURN and body is not None and other is not None and body != other:
+            return None  # `return _afind(...) if is_async else _find(...)`: one or the other
         return body if body is not None else other
 
     def e_named(self, node: Any, ctx: int, parent: int) -> Value:

@@ -224,15 +224,14 @@ class Project:
 
     def _overridden(self, cls_name: str, attr: str, found: Meaning) -> Meaning | None:
         """``self.attr``: the method found, or one of the subclasses' overrides of it."""
-        if len(self.classes) != self._subclasses_of:
+        if len(self.classes) > self._subclasses_of:  # the classes indexed since last time
+            fresh = list(self.classes.values())[max(self._subclasses_of, 0):]
             self._subclasses_of = len(self.classes)
-            subs: dict[str, list[str]] = {}
-            for info in list(self.classes.values()):
+            for info in fresh:
                 for base in info.bases:
                     meant = self.meaning(base)
                     if meant is not None and meant.kind == "class":
-                        subs.setdefault(meant.name, []).append(info.qualname)
-            self._subclasses = subs
+                        self._subclasses.setdefault(meant.name, []).append(info.qualname)
         overrides: list[Meaning] = []
         for cls in self._walk(self._subclasses.get(cls_name, ()),
                               lambda info: self._subclasses.get(info.qualname, ())):
