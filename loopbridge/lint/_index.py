@@ -205,6 +205,9 @@ def _guard_kind(test: Any) -> int:
             return _TYPE
         if type(func) is ast.Attribute and func.attr in _DEBUG_CALLS:
             return _DEBUG
+        if type(func) is ast.Attribute and func.attr in ("startswith", "endswith") \
+                and type(func.value) is ast.Name:
+            return _DEBUG  # `if src.startswith("data:"):` what runs depends on the argument
         return 0
     if kind is ast.Name:
         return _DEBUG if test.id == "__debug__" or "debug" in test.id.lower() else 0
@@ -791,6 +794,12 @@ class _Walker:
         calls = self.fn.calls
         position, self._position = self._position, 0  # before any call inside `func`
         target = self.expr(func)
+        if target is not None and target[0] == "a" and target[1][0] == "s" and self.recv \
+                and type(func) is ast.Attribute and type(func.value) is ast.Name \
+                and func.value.id == self.recv and self.cls is not None:
+            # `self.fetch()` in a method: a subclass that overrides this very method never
+            # runs this call, so its `fetch` is not among the candidates
+            target = ("a", ("s", target[1][1], self.fn.name), target[2])
         index = len(calls)  # after the calls inside `func` (`a().b(x)`: x belongs to b)
         kind = type(func)
         if kind is ast.Name and func.id == "super" and self.cls is not None \

@@ -155,7 +155,8 @@ class Project:
         if kind == "a":
             found = self.member(self.meaning(value[1]), value[2])
             if found is not None and found.kind == "function" and value[1][0] == "s":
-                return self._overridden(value[1][1], value[2], found)
+                caller = value[1][2] if len(value[1]) > 2 else ""
+                return self._overridden(value[1][1], value[2], found, caller)
             return found
         if kind == "d":
             items = tuple(self.meaning(item) for item in value[1])
@@ -222,8 +223,10 @@ class Project:
                 return self.call_result(enter)
         return manager  # files, connections, locks: `with x as y` gives x itself
 
-    def _overridden(self, cls_name: str, attr: str, found: Meaning) -> Meaning | None:
-        """``self.attr``: the method found, or one of the subclasses' overrides of it."""
+    def _overridden(self, cls_name: str, attr: str, found: Meaning, caller: str = "",
+                    ) -> Meaning | None:
+        """``self.attr``: the method found, or one of the subclasses' overrides of it (not
+        those of a subclass that overrides ``caller`` too: there this call never runs)."""
         if len(self.classes) > self._subclasses_of:  # the classes indexed since last time
             fresh = list(self.classes.values())[max(self._subclasses_of, 0):]
             self._subclasses_of = len(self.classes)
@@ -233,8 +236,13 @@ class Project:
                     if meant is not None and meant.kind == "class":
                         self._subclasses.setdefault(meant.name, []).append(info.qualname)
         overrides: list[Meaning] = []
-        for cls in self._walk(self._subclasses.get(cls_name, ()),
-                              lambda info: self._subclasses.get(info.qualname, ())):
+
+        def below(name: str) -> list[str]:
+            """The subclasses of ``name`` that still run the calling method."""
+            return [sub for sub in self._subclasses.get(name, ())
+                    if sub in self.classes and caller not in self.classes[sub].methods]
+
+        for cls in self._walk(below(cls_name), lambda info: below(info.qualname)):
             method = cls.methods.get(attr)
             if method is not None and not self._is_property(method):
                 overrides.append(Meaning("function", method))

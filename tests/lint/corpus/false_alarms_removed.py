@@ -7,6 +7,7 @@ import inspect
 import os
 import pathlib
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -98,3 +99,20 @@ async def lookup(items: list[str]) -> str:
     with pytest.raises(TypeError):
         refresh(1)  # type: ignore[call-arg]  # fails before a coroutine exists
     return ""
+
+
+def from_data_uri(uri: str) -> bytes:
+    if not uri.startswith("data:"):
+        raise ValueError(uri)
+    with urllib.request.urlopen(uri) as response:  # a data: URI is decoded in memory
+        return response.read()
+
+
+def resource(source: str) -> bytes:
+    if source.startswith("data:"):
+        return from_data_uri(source)
+    return source.encode()
+
+
+async def upload(source: str) -> bytes:
+    return resource(source)
