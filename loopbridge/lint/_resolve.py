@@ -29,6 +29,7 @@ from ._index import (
     ModuleIndex,
     Value,
 )
+from ._model import Ctx
 
 __all__ = ["Callee", "CalleeKind", "Meaning", "MeaningKind", "Project"]
 
@@ -77,6 +78,10 @@ _PROPERTIES = frozenset({"builtins.property", "functools.cached_property"})
 _CONTEXT_MANAGERS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
 #: Methods of a mapping that return one of its values.
 _GETTERS = frozenset({"get", "pop", "setdefault", "__getitem__"})
+#: Calls that run a generator handed to them to its end (or to its first item, ``next``).
+_CONSUMERS = frozenset({"builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset",
+                        "builtins.dict", "builtins.sorted", "builtins.sum", "builtins.any",
+                        "builtins.all", "builtins.min", "builtins.max", "builtins.next"})
 #: Callee kinds in the order a union of callees takes them (what blocks or must be awaited
 #: first).
 _UNION_ORDER = ("block", "wrapper", "runner", "coro", "offloaded", "async")
@@ -463,6 +468,25 @@ class Project:
         result = self._classify(self.meaning(target))
         cache[target] = result
         return result
+
+    def callee_in(self, site: CallSite, fn: FunctionInfo) -> Callee | None:
+        """:meth:`callee`, where a generator created as the argument of a call that
+        consumes it at once (``list(rows())``, ``sum(...)``, ``"".join(...)``) runs its body
+        there, as a ``for`` over it would."""
+        found = self.callee(site)
+        if found is None or found.kind != "other" or found.fn is None \
+                or not found.fn.has_yield or found.fn.is_async or site.ctx != Ctx.ARG \
+                or not 0 <= site.parent < len(fn.calls):
+            return found
+        consumer = fn.calls[site.parent]
+        meant = self.meaning(consumer.target) if consumer.target is not None else None
+        if (meant is not None and meant.name in _CONSUMERS) or (
+                consumer.name == "join" and meant is None):
+            if self._wrapper(found.fn) is None and self.call_result(
+                    Meaning("function", found.fn.qualname)) == Meaning("generator",
+                                                                         found.fn.qualname):
+                return Callee("sync", found.fn.qualname, fn=found.fn)
+        return found
 
     def _classify(self, meaning: Meaning | None) -> Callee | None:
         if meaning is None:
