@@ -7,8 +7,10 @@ rewrite is plain to read and certainly valid: a call that is an expression state
 value of an assignment or of a ``return``, directly in the body of the ``async def`` (not in a
 lambda, a comprehension, a decorator or a default); a dropped task (LB310) is kept in any
 function. Anything else is left as it is and stays reported. A rewritten file must compile, or
-it is left untouched. ``import asyncio`` (and ``import bridge.http`` for the HTTP fix) is added
-when the module lacks it, and the task helper once per module.
+it is left untouched. ``import asyncio`` (or the module's own async library, and ``import
+bridge.http`` for the HTTP fix) is added when the module lacks it, and the task helper once
+per module (imported from one helper module per package). A blocking ``with`` header moves to
+a thread with its whole block (:mod:`loopbridge.lint._fix_with`).
 
 Every fix is idempotent: the rewritten call is awaited (or its task kept), so it is never
 reported again.

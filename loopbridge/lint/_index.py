@@ -205,12 +205,24 @@ def _guard_kind(test: Any) -> int:
             return _TYPE
         if type(func) is ast.Attribute and func.attr in _DEBUG_CALLS:
             return _DEBUG
+        if type(func) is ast.Attribute and func.attr in ("startswith", "endswith") \
+                and type(func.value) is ast.Name:
+            return _DEBUG  # `if src.startswith("data:"):` what runs depends on the argument
         return 0
     if kind is ast.Name:
         return _DEBUG if test.id == "__debug__" or "debug" in test.id.lower() else 0
     if kind is ast.Attribute:
         return _DEBUG if "debug" in test.attr.lower() else 0
     return 0
+
+
+def _expects_raise(node: Any) -> bool:
+    """``pytest.raises(...)``, ``self.assertRaises(...)`` / ``assertRaisesRegex(...)``."""
+    if type(node) is not ast.Call:
+        return False
+    func = node.func
+    name = func.attr if type(func) is ast.Attribute else func.id if type(func) is ast.Name else ""
+    return name in ("raises", "assertRaises", "assertRaisesRegex")
 
 
 def _nested_calls(body: Any) -> bool:
@@ -256,6 +268,7 @@ class _Walker:
         #: Tracked containers made as a dict (iterating one gives its keys, not its items).
         self.mappings: set[str] = set()
         self.local_names: set[str] | None = None
+        self.params: set[str] = set()
         self.queue: list[tuple[FunctionInfo, ast.AST, list[dict[str, Value]],
                                list[FunctionInfo], ClassInfo | None, str]] = []
         self.stmt_handlers = {
@@ -323,6 +336,7 @@ class _Walker:
         args = node.args
         params = args.posonlyargs + args.args
         self.recv = params[0].arg if self_name == "self" and params else ""
+        self.params = {arg.arg for arg in params + args.kwonlyargs}
         for i, arg in enumerate(params):
             if i == 0 and self_name and cls is not None:
                 self.env[arg.arg] = ("s", cls.qualname) if self_name == "self" else ("n", cls.qualname)
@@ -561,7 +575,7 @@ class _Walker:
             self.body(node.orelse)
             return
         self.expr(test, Ctx.COND)
-        kind = _guard_kind(test)
+        kind = _guard_kind(test) or (_DEBUG if self._option_test(test) else 0)
         outer_guard = self.guard
         if kind:
             self.guard = GUARDED
@@ -571,6 +585,18 @@ class _Walker:
             self.guard = outer_guard
         self.arm(node.orelse, block, _ELSE)
         self.guard = outer_guard
+
+    def _option_test(self, test: Any) -> bool:
+        """``if reload:`` / ``if self.should_reload:`` in a constructor: a feature the object
+        is built with or without; what runs under it depends on how it is built (its body is
+        guarded, as debug-only code is)."""
+        if self.fn.name != "__init__" or self.cls is None:
+            return False
+        kind = type(test)
+        if kind is ast.Name:
+            return test.id in self.params
+        return kind is ast.Attribute and type(test.value) is ast.Name \
+            and test.value.id == self.recv != ""
 
     def _new_block(self) -> int:
         self.blocks += 1
@@ -621,7 +647,14 @@ class _Walker:
                 # object itself (files, connections)
                 self.bind(item.optional_vars, None if value is None else
                           ("w", value, "a" if is_async else ""))
+        start = len(self.fn.calls)
         self.body(node.body)
+        if any(_expects_raise(item.context_expr) for item in node.items):
+            # `with pytest.raises(TypeError): fetch(1, 2)`: the call is made to fail before
+            # it returns anything; no coroutine or task is dropped there
+            for site in self.fn.calls[start:]:
+                if site.ctx == Ctx.STMT and site.parent == -1:
+                    site.ctx = Ctx.OTHER
 
     def s_try(self, node: Any) -> None:
         self.body(node.body)
@@ -761,6 +794,12 @@ class _Walker:
         calls = self.fn.calls
         position, self._position = self._position, 0  # before any call inside `func`
         target = self.expr(func)
+        if target is not None and target[0] == "a" and target[1][0] == "s" and self.recv \
+                and type(func) is ast.Attribute and type(func.value) is ast.Name \
+                and func.value.id == self.recv and self.cls is not None:
+            # `self.fetch()` in a method: a subclass that overrides this very method never
+            # runs this call, so its `fetch` is not among the candidates
+            target = ("a", ("s", target[1][1], self.fn.name), target[2])
         index = len(calls)  # after the calls inside `func` (`a().b(x)`: x belongs to b)
         kind = type(func)
         if kind is ast.Name and func.id == "super" and self.cls is not None \
@@ -1037,6 +1076,8 @@ class _Walker:
             self.guard = saved
         other = self.expr(node.orelse, ctx, parent)
         self.guard = saved
+        if ctx == Ctx.RETURN and body is not None and other is not None and body != other:
+            return None  # `return _afind(...) if is_async else _find(...)`: one or the other
         return body if body is not None else other
 
     def e_named(self, node: Any, ctx: int, parent: int) -> Value:

@@ -29,6 +29,7 @@ from ._index import (
     ModuleIndex,
     Value,
 )
+from ._model import Ctx
 
 __all__ = ["Callee", "CalleeKind", "Meaning", "MeaningKind", "Project"]
 
@@ -79,6 +80,10 @@ _PROPERTIES = frozenset({"builtins.property", "functools.cached_property"})
 _CONTEXT_MANAGERS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
 #: Methods of a mapping that return one of its values.
 _GETTERS = frozenset({"get", "pop", "setdefault", "__getitem__"})
+#: Calls that run a generator handed to them to its end (or to its first item, ``next``).
+_CONSUMERS = frozenset({"builtins.list", "builtins.tuple", "builtins.set", "builtins.frozenset",
+                        "builtins.dict", "builtins.sorted", "builtins.sum", "builtins.any",
+                        "builtins.all", "builtins.min", "builtins.max", "builtins.next"})
 #: Callee kinds in the order a union of callees takes them (what blocks or must be awaited
 #: first).
 _UNION_ORDER = ("block", "wrapper", "runner", "coro", "offloaded", "async")
@@ -166,7 +171,8 @@ class Project:
         if kind == "a":
             found = self.member(self.meaning(value[1]), value[2])
             if found is not None and found.kind == "function" and value[1][0] == "s":
-                return self._overridden(value[1][1], value[2], found)
+                caller = value[1][2] if len(value[1]) > 2 else ""
+                return self._overridden(value[1][1], value[2], found, caller)
             return found
         if kind == "d":
             items = tuple(self.meaning(item) for item in value[1])
@@ -236,20 +242,26 @@ class Project:
                     return entered
         return manager  # files, connections, locks: `with x as y` gives x itself
 
-    def _overridden(self, cls_name: str, attr: str, found: Meaning) -> Meaning | None:
-        """``self.attr``: the method found, or one of the subclasses' overrides of it."""
-        if len(self.classes) != self._subclasses_of:
+    def _overridden(self, cls_name: str, attr: str, found: Meaning, caller: str = "",
+                    ) -> Meaning | None:
+        """``self.attr``: the method found, or one of the subclasses' overrides of it (not
+        those of a subclass that overrides ``caller`` too: there this call never runs)."""
+        if len(self.classes) > self._subclasses_of:  # the classes indexed since last time
+            fresh = list(self.classes.values())[max(self._subclasses_of, 0):]
             self._subclasses_of = len(self.classes)
-            subs: dict[str, list[str]] = {}
-            for info in list(self.classes.values()):
+            for info in fresh:
                 for base in info.bases:
                     meant = self.meaning(base)
                     if meant is not None and meant.kind == "class":
-                        subs.setdefault(meant.name, []).append(info.qualname)
-            self._subclasses = subs
+                        self._subclasses.setdefault(meant.name, []).append(info.qualname)
         overrides: list[Meaning] = []
-        for cls in self._walk(self._subclasses.get(cls_name, ()),
-                              lambda info: self._subclasses.get(info.qualname, ())):
+
+        def below(name: str) -> list[str]:
+            """The subclasses of ``name`` that still run the calling method."""
+            return [sub for sub in self._subclasses.get(name, ())
+                    if sub in self.classes and caller not in self.classes[sub].methods]
+
+        for cls in self._walk(below(cls_name), lambda info: below(info.qualname)):
             method = cls.methods.get(attr)
             if method is not None and not self._is_property(method):
                 overrides.append(Meaning("function", method))
@@ -495,6 +507,25 @@ class Project:
         result = self._classify(self.meaning(target))
         cache[target] = result
         return result
+
+    def callee_in(self, site: CallSite, fn: FunctionInfo) -> Callee | None:
+        """:meth:`callee`, where a generator created as the argument of a call that
+        consumes it at once (``list(rows())``, ``sum(...)``, ``"".join(...)``) runs its body
+        there, as a ``for`` over it would."""
+        found = self.callee(site)
+        if found is None or found.kind != "other" or found.fn is None \
+                or not found.fn.has_yield or found.fn.is_async or site.ctx != Ctx.ARG \
+                or not 0 <= site.parent < len(fn.calls):
+            return found
+        consumer = fn.calls[site.parent]
+        meant = self.meaning(consumer.target) if consumer.target is not None else None
+        if (meant is not None and meant.name in _CONSUMERS) or (
+                consumer.name == "join" and meant is None):
+            if self._wrapper(found.fn) is None and self.call_result(
+                    Meaning("function", found.fn.qualname)) == Meaning("generator",
+                                                                         found.fn.qualname):
+                return Callee("sync", found.fn.qualname, fn=found.fn)
+        return found
 
     def _classify(self, meaning: Meaning | None) -> Callee | None:
         if meaning is None:

@@ -71,7 +71,7 @@ class Reach:
         for site in fn.calls:
             if site.target is None or site.flags & GUARDED or not on_loop(site, fn, project):
                 continue
-            found = project.callee(site)
+            found = project.callee_in(site, fn)
             if found is None:
                 continue
             kind = found.kind
@@ -159,7 +159,7 @@ def _terminal(hop: Hop) -> tuple[str, str, bool]:
 def check(fn: FunctionInfo, project: Project, reach: Reach) -> Iterator[Finding]:
     """Yield LB2xx findings for the calls of an ``async def`` to blocking project functions."""
     for site in unawaited_calls(fn):
-        found = project.callee(site)
+        found = project.callee_in(site, fn)
         if found is None or found.kind != "sync" or found.fn is None \
                 or not on_loop(site, fn, project):
             continue

@@ -153,3 +153,23 @@ class Quiet:
 class QuietChild(Quiet):
     def read_one(self, url: str) -> str:
         return url.lower()
+
+
+class Payload:
+    async def as_text(self) -> str:
+        return self.decode()
+
+    def decode(self) -> str:
+        return ""
+
+
+class FilePayload(Payload):
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def as_text(self) -> str:  # overrides the caller too: the base's call never runs here
+        return self.path
+
+    def decode(self) -> str:
+        with open(self.path) as fh:
+            return fh.read()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import pathlib
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 import requests
 
 
@@ -58,3 +62,57 @@ async def refresh() -> None:
 async def plan(scheduler: Scheduler) -> None:
     scheduler.call_later(5, refresh)
     scheduler.call_soon(refresh)
+
+
+class Config:
+    def __init__(self, app: str, reload: bool = False, watch: list[str] | None = None) -> None:
+        self.app = app
+        self.reload = reload
+        self.dirs: list[str] = []
+        if self.reload:  # an option the object is built with: off here
+            self.dirs = [str(p) for p in pathlib.Path.cwd().glob("*")]
+        if watch:
+            self.dirs += [p for p in watch if os.path.isdir(p)]
+
+
+async def serve(app: str) -> Config:
+    return Config(app)
+
+
+async def _find_async(items: list[str]) -> str:
+    await asyncio.sleep(0)
+    return items[0]
+
+
+def _find_sync(items: list[str]) -> str:
+    return items[0]
+
+
+def find(items: Any) -> Any:  # a coroutine for async iterables, a value otherwise
+    return _find_async(items) if hasattr(items, "__aiter__") else _find_sync(items)
+
+
+async def lookup(items: list[str]) -> str:
+    found = find(items)
+    if found is not None:
+        return str(found.upper())
+    with pytest.raises(TypeError):
+        refresh(1)  # type: ignore[call-arg]  # fails before a coroutine exists
+    return ""
+
+
+def from_data_uri(uri: str) -> bytes:
+    if not uri.startswith("data:"):
+        raise ValueError(uri)
+    with urllib.request.urlopen(uri) as response:  # a data: URI is decoded in memory
+        return response.read()
+
+
+def resource(source: str) -> bytes:
+    if source.startswith("data:"):
+        return from_data_uri(source)
+    return source.encode()
+
+
+async def upload(source: str) -> bytes:
+    return resource(source)

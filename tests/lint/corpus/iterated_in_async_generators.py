@@ -49,6 +49,14 @@ async def total(path: str) -> int:
     return count
 
 
+async def consumed(path: str) -> int:
+    return sum(numbers(path))
+
+
+async def listed(path: str) -> str:
+    return ",".join(str(n) for n in list(numbers(path)))
+
+
 # negatives: in-memory text, async iteration, a lazy generator expression, a generator created
 # and handed on without being run
 async def parse(text: str) -> AsyncIterator[list[str]]:
