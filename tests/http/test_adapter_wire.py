@@ -210,3 +210,16 @@ def test_session_close_leaves_other_sessions_requests_alone(raw: RawServer) -> N
     finally:
         a.close()
         b.close()
+
+
+def test_http_calls_count_in_the_flask_call_clock(session: requests.Session, raw: RawServer) -> None:
+    from bridge._calls import start_call_clock, stop_call_clock
+
+    token, clock = start_call_clock()
+    try:
+        session.get(raw.url("/ok"))
+        bridge.http.get(raw.url("/ok"))
+        bridge.http.map([raw.url("/ok")] * 2)
+    finally:
+        stop_call_clock(token)
+    assert clock[1] == 3 and clock[0] > 0
