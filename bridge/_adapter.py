@@ -124,12 +124,22 @@ class _Source:
     debuglevel = 0
 
     def __init__(self, head: Head, content: bytes | None, pipe: BodyPipe | None) -> None:
-        self.msg = self.headers = _message(head.headers)
+        self._head = head
+        self._msg: http.client.HTTPMessage | None = None
         self.version, self.status, self.reason = head.version, head.status, head.reason
         self.url = head.url
         self._memory = io.BytesIO(content) if content is not None else None
         self._pipe = pipe
         self._closed = False
+
+    @property
+    def msg(self) -> http.client.HTTPMessage:
+        """Every header line, as http.client's ``msg`` (built when first read: most code never does)."""
+        if self._msg is None:
+            self._msg = _message(self._head.headers)
+        return self._msg
+
+    headers = msg
 
     @property
     def code(self) -> int:

@@ -386,7 +386,7 @@ class Transport:
             elapsed = datetime.timedelta(seconds=asyncio.get_running_loop().time() - started)
             _check_length(raw, cfg.max_body, spec)
             # latin-1, as http.client decodes header lines (requests re-encodes Location so)
-            headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers)
+            headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers])
             version = raw.version
             head = Head(raw.status, (raw.reason or "").strip(), headers, str(raw.url),
                         11 if version is None else version.major * 10 + version.minor, elapsed)
