@@ -280,13 +280,35 @@ class Transport:
             progress = Progress(self.connections, CURRENT.get())
         token = CURRENT.set(progress)
         try:
-            opened = await self._open(lt, spec)
+            client = loop_http_client(lt)
+            session_cfg = self.session_config(client)
+            cfg = self._with_overrides(session_cfg)
+            loop = asyncio.get_running_loop()
+            deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
+            retries = cfg.retries_for(spec.method) if spec.replayable else 0
+            attempt = 0
+            while True:
+                lease = client.lease(session_cfg, spec.socks)
+                try:
+                    opened = await self._attempt(lease, spec, cfg, deadline)
+                except UpstreamError as exc:
+                    lease.release(failed=True)
+                    if attempt >= retries or not cfg.should_retry(exc) or not await _pause(client, cfg, attempt + 1, deadline):
+                        raise
+                except BaseException:
+                    lease.release(failed=True)
+                    raise
+                else:
+                    status = opened.head.status
+                    if status not in cfg.retry_statuses:
+                        return _hand_over(progress, opened)
+                    if attempt >= retries or not await _pause(client, cfg, attempt + 1, deadline, opened):
+                        head = dataclasses.replace(opened.head, retries_exhausted=retries > 0)
+                        return _hand_over(progress, dataclasses.replace(opened, head=head))
+                attempt += 1
+                logger.debug("loopbridge: retry %d of %s %s", attempt, spec.method, spec.url)
         finally:
             CURRENT.reset(token)
-        progress.result = opened
-        if progress.abandoned and opened.body is not None:
-            opened.body.abandon()
-        return opened
 
     def caller_total(self) -> float | None:
         """The ``total_timeout`` the caller's side holds for this transport's requests (any thread)."""
@@ -298,35 +320,6 @@ class Transport:
         if client is None:
             return 0
         return close_idle(client.connectors(), self.connections)
-
-    async def _open(self, lt: LoopThread, spec: StreamSpec) -> Opened:
-        client = loop_http_client(lt)
-        session_cfg = self.session_config(client)
-        cfg = self._with_overrides(session_cfg)
-        loop = asyncio.get_running_loop()
-        deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
-        retries = cfg.retries_for(spec.method) if spec.replayable else 0
-        attempt = 0
-        while True:
-            lease = client.lease(session_cfg, spec.socks)
-            try:
-                opened = await self._attempt(lease, spec, cfg, deadline)
-            except UpstreamError as exc:
-                lease.release(failed=True)
-                if attempt >= retries or not cfg.should_retry(exc) or not await _pause(client, cfg, attempt + 1, deadline):
-                    raise
-            except BaseException:
-                lease.release(failed=True)
-                raise
-            else:
-                status = opened.head.status
-                if status not in cfg.retry_statuses:
-                    return opened
-                if attempt >= retries or not await _pause(client, cfg, attempt + 1, deadline, opened):
-                    head = dataclasses.replace(opened.head, retries_exhausted=retries > 0)
-                    return dataclasses.replace(opened, head=head)
-            attempt += 1
-            logger.debug("loopbridge: retry %d of %s %s", attempt, spec.method, spec.url)
 
     async def _attempt(self, lease: SessionLease, spec: StreamSpec, cfg: HttpConfig, deadline: float | None) -> Opened:
         if cfg.policy.block_private:
@@ -399,6 +392,14 @@ class Transport:
         except BaseException:
             raw.close()
             raise
+
+
+def _hand_over(progress: Progress, opened: Opened) -> Opened:
+    """``opened`` for the caller, kept in ``progress`` until taken; closed if the caller gave up."""
+    progress.result = opened
+    if progress.abandoned and opened.body is not None:
+        opened.body.abandon()
+    return opened
 
 
 async def _proxy_address(lease: SessionLease, proxy: str) -> str:
