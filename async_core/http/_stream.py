@@ -46,7 +46,7 @@ from .._errors import (
     UpstreamReadTimeout,
     UpstreamTimeout,
 )
-from .._loop import LoopThread
+from .._loop import LoopState, LoopThread
 from ._client import HttpClient, SessionLease, current_http_config, loop_http_client
 from ._config import HttpConfig
 from ._ssrf import is_ip_literal
@@ -463,6 +463,9 @@ async def iterate_in_thread(items: Iterable[Any]) -> AsyncIterator[bytes]:
 
 
 # -- the caller side ------------------------------------------------------------------------------
+#: seconds between checks that the loop is still there, while a read without a timeout waits
+_LIVENESS_EVERY = 1.0
+
 def drop_opened(opened: Opened) -> None:
     """Give up an :class:`Opened` nobody will read (loop thread): its open body's connection closes."""
     if opened.body is not None:
@@ -526,10 +529,13 @@ class BodyPipe:
         """The chunk, within the read timeout as the caller counts it (even if the loop is blocked)."""
         while True:
             try:
-                return future.result(timeout=self._read_timeout)
+                return future.result(timeout=self._read_timeout or _LIVENESS_EVERY)
             except concurrent.futures.TimeoutError:
-                if loop_answers(self._lt, PROBE_WAIT):
-                    continue  # the loop runs: its own read timer is in charge
+                if self._lt.state is not LoopState.RUNNING:  # stopped or dead: no chunk will ever come
+                    future.cancel()
+                    raise self._loop_stopped() from None
+                if self._read_timeout is None or loop_answers(self._lt, PROBE_WAIT):
+                    continue  # no limit, or the loop runs: its own read timer is in charge
                 future.cancel()  # the read is cancelled on the loop once it runs again
                 spec = self._body._spec
                 raise UpstreamReadTimeout(
