@@ -20,7 +20,7 @@ import contextvars
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -158,19 +158,25 @@ class CallerDeadline:
         lt: the loop thread the call runs on.
         progress: the call's :class:`Progress` (the caller puts it in the context).
         connect, read, total: seconds, or ``None`` for no limit.
-        where: how messages name the call (``"GET https://…"``).
+        where: how messages name the call (``"GET https://…"``), or a function that says it.
         settle: run on the loop with a result that came after the caller gave up.
     """
 
     def __init__(self, lt: LoopThread, progress: Progress, connect: float | None, read: float | None,
-                 total: float | None, where: str, settle: Any = None, total_name: str = "total_timeout") -> None:
+                 total: float | None, where: str | Callable[[], str], settle: Any = None,
+                 total_name: str = "total_timeout") -> None:
         self.lt, self.progress = lt, progress
         self.connect, self.read, self.total = connect, read, total
-        self.where, self._settle, self._total_name = where, settle, total_name
+        self._where, self._settle, self._total_name = where, settle, total_name
         #: the error the caller ended the call with, once it did
         self.error: BaseException | None = None
         self._hard = None if total is None else progress.at + total + PROBE_WAIT
         self._not_before = 0.0
+
+    @property
+    def where(self) -> str:
+        """How messages name the call (built on the error path only)."""
+        return self._where if isinstance(self._where, str) else self._where()
 
     def _limit(self) -> float | None:
         return self.read if self.progress.connected else self.connect
