@@ -50,7 +50,7 @@ from .._loop import LoopState, LoopThread
 from ._client import HttpClient, SessionLease, current_http_config, loop_http_client
 from ._config import HttpConfig
 from ._ssrf import is_ip_literal
-from ._track import CURRENT, PROBE_WAIT, Progress, close_idle, loop_answers
+from ._track import CURRENT, PROBE_WAIT, Connections, Progress, close_idle, loop_answers
 from ._translate import BOUNDARY, body_framing_error, translate_error
 
 __all__ = [
@@ -239,7 +239,7 @@ class Transport:
             (config or HttpConfig()).replace(**self._overrides)  # validate now, not on the loop
         self._policy: tuple[HttpConfig, HttpConfig] | None = None  # (session config, with overrides)
         #: the pooled connections this transport's requests were given (loop thread)
-        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.connections = Connections()
 
     @property
     def config(self) -> HttpConfig | None:
