@@ -16,11 +16,8 @@ docs/http.md ("Mount on your Session") lists what differs from ``HTTPAdapter``.
 from __future__ import annotations
 
 import concurrent.futures
-import http.client
-import io
 import logging
 import os
-import socket
 import ssl
 import threading
 import warnings
@@ -40,7 +37,6 @@ from urllib3.util.retry import Retry
 from yarl import URL
 
 from async_core import (
-    BodyTooLarge,
     DeadlockRisk,
     LoopNotRunning,
     UpstreamError,
@@ -53,11 +49,9 @@ from async_core.http._request import SKIP_HEADER, check_skip, header_text
 from async_core.http._socks import SOCKS_SCHEMES, socks_available
 from async_core.http._stream import (
     BodyPipe,
-    Head,
     Opened,
     StreamSpec,
     Transport,
-    UpstreamLoopStopped,
     drop_opened,
     iterate_in_thread,
 )
@@ -65,6 +59,7 @@ from async_core.http._track import CallerDeadline, Progress
 
 from ._calls import run_watched
 from ._mocks import adapter_send
+from ._raw import Raw, Source
 
 __all__ = ["LoopBridgeAdapter", "SessionBatch", "prepare_session_item", "retry_overrides"]
 
@@ -111,117 +106,6 @@ def retry_overrides(max_retries: Any) -> tuple[dict[str, Any], bool]:
             {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST", "PATCH", "TRACE", "CONNECT"}),
     }
     return fields, bool(r.raise_on_status)
-
-
-class _Source:
-    """What urllib3's ``HTTPResponse`` reads from: the part ``http.client.HTTPResponse`` plays.
-
-    It is also ``raw._original_response``, so it offers what code reads there from
-    http.client's response: ``version`` (10 or 11), ``status``, ``reason``, ``msg`` and
-    ``headers`` (every header line; requests' cookie extraction reads ``Set-Cookie`` there),
-    ``getheader``, ``getheaders``, ``info``, ``getcode`` and ``geturl``.
-    """
-
-    debuglevel = 0
-
-    def __init__(self, head: Head, content: bytes | None, pipe: BodyPipe | None) -> None:
-        self.msg = self.headers = _message(head.headers)
-        self.version, self.status, self.reason = head.version, head.status, head.reason
-        self.url = head.url
-        self._memory = io.BytesIO(content) if content is not None else None
-        self._pipe = pipe
-        self._closed = False
-
-    @property
-    def code(self) -> int:
-        return self.status
-
-    def getcode(self) -> int:
-        return self.status
-
-    def geturl(self) -> str:
-        return self.url
-
-    def info(self) -> http.client.HTTPMessage:
-        return self.msg
-
-    def getheader(self, name: str, default: Any = None) -> Any:
-        """The header's value (repeated headers joined with ``", "``), as http.client gives it."""
-        values = self.msg.get_all(name)
-        if not values:
-            return default
-        return ", ".join(values)
-
-    def getheaders(self) -> list[tuple[str, str]]:
-        return list(self.msg.items())
-
-    def read(self, amt: int | None = None) -> bytes:
-        if self._closed:
-            return b""
-        if self._memory is not None:
-            return self._memory.read(amt)
-        assert self._pipe is not None
-        try:
-            return self._pipe.read(amt)
-        except UpstreamReadTimeout as exc:  # urllib3 turns this into its ReadTimeoutError, as for a socket
-            raise socket.timeout(str(exc)) from exc
-
-    read1 = read
-
-    def readable(self) -> bool:
-        return True
-
-    @property
-    def closed(self) -> bool:
-        if self._closed:
-            return True
-        if self._pipe is not None:
-            return self._pipe.closed
-        return False
-
-    def isclosed(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self._closed = True
-        if self._pipe is not None:
-            self._pipe.close()
-        self._memory = None
-
-
-class _Raw(HTTPResponse):
-    """urllib3's response, except that two errors of ours reach the caller as themselves.
-
-    urllib3 wraps every ``OSError`` a body read raises in its ``ProtocolError`` (requests then
-    raises ``ChunkedEncodingError``), and our errors are ``OSError`` through
-    ``requests.RequestException``. :class:`BodyTooLarge` (a limit of ours, caught by
-    ``except BodyTooLarge``) and :class:`UpstreamLoopStopped` (a ``ConnectionError``: the loop
-    went away, the upstream did nothing wrong) are unwrapped; every other error keeps urllib3's
-    shape, as with ``HTTPAdapter``.
-    """
-
-    def read(self, *args: Any, **kwargs: Any) -> bytes:
-        return _unwrapping_ours(super().read, *args, **kwargs)
-
-    def read1(self, *args: Any, **kwargs: Any) -> bytes:
-        return _unwrapping_ours(super().read1, *args, **kwargs)
-
-
-def _unwrapping_ours(read: Any, *args: Any, **kwargs: Any) -> bytes:
-    try:
-        return read(*args, **kwargs)  # type: ignore[no-any-return]
-    except urllib3.exceptions.ProtocolError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, BodyTooLarge | UpstreamLoopStopped):
-            raise cause.with_traceback(cause.__traceback__) from cause.__cause__
-        raise
-
-
-def _message(headers: tuple[tuple[str, str], ...]) -> http.client.HTTPMessage:
-    msg = http.client.HTTPMessage()
-    for name, value in headers:
-        msg[name] = value  # email.message.Message appends: repeated headers are kept
-    return msg
 
 
 class LoopBridgeAdapter(requests.adapters.BaseAdapter):
@@ -319,8 +203,8 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
                 "(the status is in its status_forcelist; pass Retry(raise_on_status=False) to get the response).",
                 request=request)
         pipe = None if opened.body is None else BodyPipe(lt, opened.body, spec.read)
-        source = _Source(head, opened.content, pipe)
-        raw = _Raw(
+        source = Source(head, opened.content, pipe)
+        raw = Raw(
             body=source,  # type: ignore[arg-type]
             headers=HTTPHeaderDict(list(head.headers)), status=head.status, version=head.version, reason=head.reason,
             preload_content=False, decode_content=False, original_response=source,  # type: ignore[arg-type]

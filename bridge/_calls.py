@@ -286,12 +286,19 @@ def run(awaitable: Awaitable[_R], *, timeout: float | None = None) -> _R:
             "bridge.run() was called on the loopbridge loop thread, where waiting for the result "
             "would block the loop the coroutine needs; inside a coroutine, `await` it instead."
         )
+    return _run_timed(lt, coro, deadline, timeout, None)
+
+
+def _run_timed(lt: LoopThread, coro: Coroutine[Any, Any, _R], deadline: float | None, timeout: float | None,
+               watch: Watch | None) -> _R:
+    """:func:`_run_on`, counted in the call clock when one is set (see :func:`start_call_clock`)."""
+    __tracebackhide__ = True
     clock = _CALL_CLOCK.get()
     if clock is None or getattr(_tls, "call", None) is not None:  # not timed, or nested in a call
-        return _run_on(lt, coro, deadline, timeout)
+        return _run_on(lt, coro, deadline, timeout, watch)
     started = time.perf_counter()
     try:
-        return _run_on(lt, coro, deadline, timeout)
+        return _run_on(lt, coro, deadline, timeout, watch)
     finally:
         clock[0] += time.perf_counter() - started
         clock[1] += 1
@@ -335,7 +342,7 @@ def run_watched(awaitable: Awaitable[_R], watch: Watch) -> _R:
         coro.close()
         raise DeadlockRisk("bridge.run() was called on the loopbridge loop thread, where waiting for the result "
                            "would block the loop the coroutine needs; inside a coroutine, `await` it instead.")
-    return _run_on(lt, coro, None, None, watch)
+    return _run_timed(lt, coro, None, None, watch)
 
 
 def _wait(call: _Call, deadline: float | None, watch: Watch | None) -> tuple[int, Any]:

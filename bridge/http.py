@@ -117,7 +117,7 @@ def _send(prep: PreparedRequest) -> Response:
     cfg = current_http_config()
     connect, read = (cfg.connect_timeout, cfg.read_timeout) if prep.timeout is USE_CONFIG else prep.timeout
     progress = CallProgress()
-    watch = CallerDeadline(default_loop(), progress, connect, read, cfg.total_timeout, f"{prep.method} {prep.url}")
+    watch = CallerDeadline(default_loop(), progress, connect, read, cfg.total_timeout, lambda: f"{prep.method} {prep.url}")
     token = CURRENT.set(progress)  # the bridged call's context carries it to the loop
     try:
         return run_watched(send_on_loop(prep), watch)

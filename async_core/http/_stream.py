@@ -46,11 +46,11 @@ from .._errors import (
     UpstreamReadTimeout,
     UpstreamTimeout,
 )
-from .._loop import LoopThread
+from .._loop import LoopState, LoopThread
 from ._client import HttpClient, SessionLease, current_http_config, loop_http_client
 from ._config import HttpConfig
 from ._ssrf import is_ip_literal
-from ._track import CURRENT, PROBE_WAIT, Progress, close_idle, loop_answers
+from ._track import CURRENT, PROBE_WAIT, Connections, Progress, close_idle, loop_answers
 from ._translate import BOUNDARY, body_framing_error, translate_error
 
 __all__ = [
@@ -239,7 +239,7 @@ class Transport:
             (config or HttpConfig()).replace(**self._overrides)  # validate now, not on the loop
         self._policy: tuple[HttpConfig, HttpConfig] | None = None  # (session config, with overrides)
         #: the pooled connections this transport's requests were given (loop thread)
-        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.connections = Connections()
 
     @property
     def config(self) -> HttpConfig | None:
@@ -280,13 +280,35 @@ class Transport:
             progress = Progress(self.connections, CURRENT.get())
         token = CURRENT.set(progress)
         try:
-            opened = await self._open(lt, spec)
+            client = loop_http_client(lt)
+            session_cfg = self.session_config(client)
+            cfg = self._with_overrides(session_cfg)
+            loop = asyncio.get_running_loop()
+            deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
+            retries = cfg.retries_for(spec.method) if spec.replayable else 0
+            attempt = 0
+            while True:
+                lease = client.lease(session_cfg, spec.socks)
+                try:
+                    opened = await self._attempt(lease, spec, cfg, deadline)
+                except UpstreamError as exc:
+                    lease.release(failed=True)
+                    if attempt >= retries or not cfg.should_retry(exc) or not await _pause(client, cfg, attempt + 1, deadline):
+                        raise
+                except BaseException:
+                    lease.release(failed=True)
+                    raise
+                else:
+                    status = opened.head.status
+                    if status not in cfg.retry_statuses:
+                        return _hand_over(progress, opened)
+                    if attempt >= retries or not await _pause(client, cfg, attempt + 1, deadline, opened):
+                        head = dataclasses.replace(opened.head, retries_exhausted=retries > 0)
+                        return _hand_over(progress, dataclasses.replace(opened, head=head))
+                attempt += 1
+                logger.debug("loopbridge: retry %d of %s %s", attempt, spec.method, spec.url)
         finally:
             CURRENT.reset(token)
-        progress.result = opened
-        if progress.abandoned and opened.body is not None:
-            opened.body.abandon()
-        return opened
 
     def caller_total(self) -> float | None:
         """The ``total_timeout`` the caller's side holds for this transport's requests (any thread)."""
@@ -298,35 +320,6 @@ class Transport:
         if client is None:
             return 0
         return close_idle(client.connectors(), self.connections)
-
-    async def _open(self, lt: LoopThread, spec: StreamSpec) -> Opened:
-        client = loop_http_client(lt)
-        session_cfg = self.session_config(client)
-        cfg = self._with_overrides(session_cfg)
-        loop = asyncio.get_running_loop()
-        deadline = None if cfg.total_timeout is None else loop.time() + cfg.total_timeout
-        retries = cfg.retries_for(spec.method) if spec.replayable else 0
-        attempt = 0
-        while True:
-            lease = client.lease(session_cfg, spec.socks)
-            try:
-                opened = await self._attempt(lease, spec, cfg, deadline)
-            except UpstreamError as exc:
-                lease.release(failed=True)
-                if attempt >= retries or not cfg.should_retry(exc) or not await _pause(client, cfg, attempt + 1, deadline):
-                    raise
-            except BaseException:
-                lease.release(failed=True)
-                raise
-            else:
-                status = opened.head.status
-                if status not in cfg.retry_statuses:
-                    return opened
-                if attempt >= retries or not await _pause(client, cfg, attempt + 1, deadline, opened):
-                    head = dataclasses.replace(opened.head, retries_exhausted=retries > 0)
-                    return dataclasses.replace(opened, head=head)
-            attempt += 1
-            logger.debug("loopbridge: retry %d of %s %s", attempt, spec.method, spec.url)
 
     async def _attempt(self, lease: SessionLease, spec: StreamSpec, cfg: HttpConfig, deadline: float | None) -> Opened:
         if cfg.policy.block_private:
@@ -386,7 +379,7 @@ class Transport:
             elapsed = datetime.timedelta(seconds=asyncio.get_running_loop().time() - started)
             _check_length(raw, cfg.max_body, spec)
             # latin-1, as http.client decodes header lines (requests re-encodes Location so)
-            headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers)
+            headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw.raw_headers])
             version = raw.version
             head = Head(raw.status, (raw.reason or "").strip(), headers, str(raw.url),
                         11 if version is None else version.major * 10 + version.minor, elapsed)
@@ -399,6 +392,14 @@ class Transport:
         except BaseException:
             raw.close()
             raise
+
+
+def _hand_over(progress: Progress, opened: Opened) -> Opened:
+    """``opened`` for the caller, kept in ``progress`` until taken; closed if the caller gave up."""
+    progress.result = opened
+    if progress.abandoned and opened.body is not None:
+        opened.body.abandon()
+    return opened
 
 
 async def _proxy_address(lease: SessionLease, proxy: str) -> str:
@@ -462,6 +463,9 @@ async def iterate_in_thread(items: Iterable[Any]) -> AsyncIterator[bytes]:
 
 
 # -- the caller side ------------------------------------------------------------------------------
+#: seconds between checks that the loop is still there, while a read without a timeout waits
+_LIVENESS_EVERY = 1.0
+
 def drop_opened(opened: Opened) -> None:
     """Give up an :class:`Opened` nobody will read (loop thread): its open body's connection closes."""
     if opened.body is not None:
@@ -525,10 +529,13 @@ class BodyPipe:
         """The chunk, within the read timeout as the caller counts it (even if the loop is blocked)."""
         while True:
             try:
-                return future.result(timeout=self._read_timeout)
+                return future.result(timeout=self._read_timeout or _LIVENESS_EVERY)
             except concurrent.futures.TimeoutError:
-                if loop_answers(self._lt, PROBE_WAIT):
-                    continue  # the loop runs: its own read timer is in charge
+                if self._lt.state is not LoopState.RUNNING:  # stopped or dead: no chunk will ever come
+                    future.cancel()
+                    raise self._loop_stopped() from None
+                if self._read_timeout is None or loop_answers(self._lt, PROBE_WAIT):
+                    continue  # no limit, or the loop runs: its own read timer is in charge
                 future.cancel()  # the read is cancelled on the loop once it runs again
                 spec = self._body._spec
                 raise UpstreamReadTimeout(

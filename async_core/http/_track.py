@@ -17,10 +17,11 @@ when it hands the request a connection (:class:`TrackConnections`).
 from __future__ import annotations
 
 import contextvars
+import functools
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import aiohttp
@@ -28,12 +29,50 @@ import aiohttp
 from .._errors import LoopNotRunning, UpstreamConnectTimeout, UpstreamReadTimeout, UpstreamTimeout
 from .._loop import LoopThread
 
-__all__ = ["CURRENT", "PROBE_WAIT", "CallerDeadline", "Progress", "TrackConnections", "close_idle", "loop_answers"]
+__all__ = ["CURRENT", "PROBE_WAIT", "CallerDeadline", "Connections", "Progress", "TrackConnections", "close_idle", "loop_answers"]
 
 #: seconds the caller waits for a loop that looks blocked to run a callback before ending a call itself
 PROBE_WAIT = 0.05
 #: seconds between checks while the loop runs (its own timers are in charge then)
 _RECHECK = 0.25
+
+
+class Connections:
+    """The pooled connections a Session's requests were given, held weakly (loop thread).
+
+    Noting one is a dict lookup when it is known already (the usual case: a kept-alive
+    connection serves request after request); a closed connection drops out when collected.
+    """
+
+    __slots__ = ("_refs",)
+
+    def __init__(self) -> None:
+        self._refs: dict[int, weakref.ref[Any]] = {}
+
+    def add(self, proto: Any) -> None:
+        key = id(proto)
+        ref = self._refs.get(key)
+        if ref is not None and ref() is proto:
+            return
+        self._refs[key] = weakref.ref(proto, functools.partial(self._forget, key))
+
+    def _forget(self, key: int, ref: weakref.ref[Any]) -> None:
+        if self._refs.get(key) is ref:
+            del self._refs[key]
+
+    def discard(self, proto: Any) -> None:
+        ref = self._refs.get(id(proto))
+        if ref is not None and ref() is proto:
+            del self._refs[id(proto)]
+
+    def __iter__(self) -> Iterator[Any]:
+        for ref in list(self._refs.values()):
+            proto = ref()
+            if proto is not None:
+                yield proto
+
+    def __len__(self) -> int:
+        return len(self._refs)
 
 
 class Progress:
@@ -48,7 +87,7 @@ class Progress:
 
     __slots__ = ("abandoned", "at", "connected", "owner", "parent", "result")
 
-    def __init__(self, owner: weakref.WeakSet[Any] | None = None, parent: Progress | None = None) -> None:
+    def __init__(self, owner: Connections | None = None, parent: Progress | None = None) -> None:
         self.at = time.monotonic()
         self.connected = False
         self.owner = owner
@@ -109,7 +148,7 @@ class TrackConnections(aiohttp.BaseConnector):
         return conn
 
 
-def close_idle(connectors: Iterable[aiohttp.BaseConnector], connections: weakref.WeakSet[Any]) -> int:
+def close_idle(connectors: Iterable[aiohttp.BaseConnector], connections: Connections) -> int:
     """Close the connections of ``connections`` that sit idle in a pool (loop thread); the count.
 
     A connection in use (by any Session: the pool is shared) is left alone; closed ones are
@@ -158,19 +197,25 @@ class CallerDeadline:
         lt: the loop thread the call runs on.
         progress: the call's :class:`Progress` (the caller puts it in the context).
         connect, read, total: seconds, or ``None`` for no limit.
-        where: how messages name the call (``"GET https://…"``).
+        where: how messages name the call (``"GET https://…"``), or a function that says it.
         settle: run on the loop with a result that came after the caller gave up.
     """
 
     def __init__(self, lt: LoopThread, progress: Progress, connect: float | None, read: float | None,
-                 total: float | None, where: str, settle: Any = None, total_name: str = "total_timeout") -> None:
+                 total: float | None, where: str | Callable[[], str], settle: Any = None,
+                 total_name: str = "total_timeout") -> None:
         self.lt, self.progress = lt, progress
         self.connect, self.read, self.total = connect, read, total
-        self.where, self._settle, self._total_name = where, settle, total_name
+        self._where, self._settle, self._total_name = where, settle, total_name
         #: the error the caller ended the call with, once it did
         self.error: BaseException | None = None
         self._hard = None if total is None else progress.at + total + PROBE_WAIT
         self._not_before = 0.0
+
+    @property
+    def where(self) -> str:
+        """How messages name the call (built on the error path only)."""
+        return self._where if isinstance(self._where, str) else self._where()
 
     def _limit(self) -> float | None:
         return self.read if self.progress.connected else self.connect

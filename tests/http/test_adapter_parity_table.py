@@ -57,6 +57,7 @@ ROWS: list[tuple[str, str, str, str, dict[str, Any], bool]] = [
     ("get-skip-header", "raw", "GET", "/ok", {"headers": {"User-Agent": SKIP_HEADER, "Accept-Encoding": SKIP_HEADER}}, False),
     ("get-no-defaults", "raw", "GET", "/ok", {"headers": {"User-Agent": None, "Accept-Encoding": None, "Accept": None}}, False),
     ("get-host-header", "raw", "GET", "/ok", {"headers": {"Host": "example.test"}}, False),
+    ("get-skip-host", "raw", "GET", "/ok", {"headers": {"Host": SKIP_HEADER}}, False),
     ("get-auth-cookies", "raw", "GET", "/ok", {"auth": ("u", "p"), "cookies": {"c": "1"}}, False),
     ("get-latin1-str-header", "raw", "GET", "/ok", {"headers": {"X-L": "é"}}, False),
     ("post-form", "raw", "POST", "/ok", {"data": {"a": "1", "b": "é"}}, False),
@@ -117,6 +118,9 @@ DIFFERENCES: dict[str, dict[str, str]] = {
     },
     "get-host-header": {
         "sent": "aiohttp writes Host first; http.client writes a Host given by the caller where the caller put it",
+    },
+    "get-skip-host": {
+        "sent": "aiohttp always writes a Host header; SKIP_HEADER leaves out User-Agent and Accept-Encoding only",
     },
     "error-bad-chunk-stream": {
         "phase": "aiohttp reads the first chunk size with the head: a bad one fails send(), not the first body read",

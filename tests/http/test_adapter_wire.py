@@ -210,3 +210,43 @@ def test_session_close_leaves_other_sessions_requests_alone(raw: RawServer) -> N
     finally:
         a.close()
         b.close()
+
+
+def test_http_calls_count_in_the_flask_call_clock(session: requests.Session, raw: RawServer) -> None:
+    from bridge._calls import start_call_clock, stop_call_clock
+
+    token, clock = start_call_clock()
+    try:
+        session.get(raw.url("/ok"))
+        bridge.http.get(raw.url("/ok"))
+        bridge.http.map([raw.url("/ok")] * 2)
+    finally:
+        stop_call_clock(token)
+    assert clock[1] == 3 and clock[0] > 0
+
+
+def test_loop_dying_mid_stream_without_a_read_timeout_is_a_connection_error_not_a_hang(raw: RawServer) -> None:
+    raw.routes["/first-then-nothing"] = lambda head: answer(headers=[(b"Transfer-Encoding", b"chunked")],
+                                                            body=b"5\r\nfirst\r\n", length=False)
+    outcome: list[BaseException] = []
+
+    def boom() -> None:
+        raise SystemExit("the loop thread dies")
+
+    with bridge.http.Session() as s:
+        r = s.get(raw.url("/first-then-nothing"), stream=True, timeout=None)
+        chunks = r.iter_content(5)
+        assert next(chunks) == b"first"
+        default_loop().call_soon(boom)
+
+        def read_on() -> None:
+            try:
+                next(chunks)
+            except BaseException as exc:  # what the read ended with is the result
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read_on, daemon=True)
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive(), "the read waited on a dead loop"
+    assert isinstance(outcome[0], requests.ConnectionError) and isinstance(outcome[0], LoopNotRunning), outcome
