@@ -30,11 +30,19 @@ class Client:
 
 
 _PYTEST = ("pytest>=8,<9", "pytest-timeout>=2")
-_URLLIB3_WORDING = (
-    "asserts urllib3's wording of a connection error in linkcheck's report ('Max retries exceeded with url: …', "
-    "'SSLError' from 'Caused by SSLError(…)'); the adapter's errors are requests' classes with a message of its own "
-    "(docs/http.md, 'other errors' args')")
 
+# -- causes that issue 19 §1 lists, to be fixed in the adapter; each entry goes when its fix lands
+_IDLE_AFTER_CLOSE = (
+    "§1 connections outlive the Session: Sphinx's linkcheck sets socket.setdefaulttimeout(5), so the test "
+    "servers' sockets time out after 5 s idle; connections earlier tests' closed Sessions left in the shared "
+    "pool then time out server-side, and http.server logs 'Request timed out' into the stderr this test "
+    "compares (HTTPAdapter closes them with the Session); timing-dependent, so it may pass")
+_LINKCHECK_STDERR = {
+    f"tests.test_builders.test_build_linkcheck::{name}": _IDLE_AFTER_CLOSE
+    for name in ("test_follows_redirects_on_HEAD", "test_follows_redirects_on_GET",
+                 "test_too_many_requests_retry_after_int_delay", "test_too_many_requests_retry_after_HTTP_date",
+                 "test_too_many_requests_retry_after_without_header")
+}
 CLIENTS: dict[str, Client] = {client.name: client for client in (
     # Sphinx's linkcheck builder: a requests.Session subclass (sphinx.util.requests._Session)
     # checking links against http.server threads (HEAD then GET, redirects, 429 Retry-After,
@@ -43,10 +51,7 @@ CLIENTS: dict[str, Client] = {client.name: client for client in (
         name="sphinx", version="8.1.3",
         requirements=(*_PYTEST, "defusedxml>=0.7.1", "typing_extensions>=4.9"),
         pytest_args=("--timeout=60", "tests/test_builders/test_build_linkcheck.py"),
-        expected={
-            "tests.test_builders.test_build_linkcheck::test_too_many_retries": _URLLIB3_WORDING,
-            "tests.test_builders.test_build_linkcheck::test_invalid_ssl": _URLLIB3_WORDING,
-        },
+        expected=_LINKCHECK_STDERR,
         timeout=300,
     ),
     # HTTPie: a CLI on one requests.Session with adapters of its own (HTTPieHTTPAdapter keeps

@@ -128,7 +128,7 @@ def verdict(suite: Suite, base: Outcome, adapted: Outcome) -> int:
         print(f"  differs, explained: {name}: {reason}" if reason else f"  BROKEN by the adapter: {name}")
     broken_ids = set(broken) | {name.split("[", 1)[0] for name in broken}
     for name in sorted(set(suite.expected) - broken_ids):
-        print(f"  listed as differing but passes now (remove it from the expected list): {name}")
+        print(f"  listed as differing but passed this time (remove it once its cause is fixed): {name}")
     tally = Counter(reason for reason in reasons.values() if reason)
     for reason, count in tally.most_common():
         print(f"  {count:4d} x {reason}")
