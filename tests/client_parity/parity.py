@@ -90,6 +90,12 @@ def run_suite(suite: Suite, report: Path, with_adapter: bool) -> Outcome:
                           timeout=suite.timeout, env=env)
     if not report.exists():
         raise SystemExit(f"{suite.label} did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    match = re.search(r"loopbridge-adapter-requests: (\d+)", proc.stdout)
+    return read_report(report, int(match.group(1)) if match else 0)
+
+
+def read_report(report: Path, sent: int = 0) -> Outcome:
+    """The outcome of a pass from its junit XML."""
     passed, failures = set(), {}
     for case in ET.parse(report).getroot().iter("testcase"):
         name = f"{case.get('classname')}::{case.get('name')}"
@@ -99,8 +105,7 @@ def run_suite(suite: Suite, report: Path, with_adapter: bool) -> Outcome:
             failures[name] = f"{problem.get('message') or ''}\n{problem.text or ''}"
         elif case.find("skipped") is None:
             passed.add(name)
-    match = re.search(r"loopbridge-adapter-requests: (\d+)", proc.stdout)
-    return Outcome(frozenset(passed), frozenset(failures), int(match.group(1)) if match else 0, failures)
+    return Outcome(frozenset(passed), frozenset(failures), sent, failures)
 
 
 def _explained(suite: Suite, name: str, failure: str) -> str | None:
