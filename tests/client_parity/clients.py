@@ -31,7 +31,8 @@ class Client:
 
 _PYTEST = ("pytest>=8,<9", "pytest-timeout>=2")
 
-# -- causes that issue 19 §1 lists, to be fixed in the adapter; each entry goes when its fix lands
+# -- causes issue 19 lists (§1 what the adapter sends and reads, §3 HTTP mocks): each entry goes when
+# its fix lands. The entries without a § read HTTPAdapter / http.client internals and stay.
 _IDLE_AFTER_CLOSE = (
     "§1 connections outlive the Session: Sphinx's linkcheck sets socket.setdefaulttimeout(5), so the test "
     "servers' sockets time out after 5 s idle; connections earlier tests' closed Sessions left in the shared "
