@@ -18,12 +18,14 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import socket
 import ssl
 import threading
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import requests
 import requests.adapters
 from requests.cookies import extract_cookies_to_jar
@@ -37,8 +39,11 @@ from urllib3.util.retry import Retry
 from yarl import URL
 
 from async_core import (
+    BlockedAddress,
     DeadlockRisk,
     LoopNotRunning,
+    UpstreamConnectionError,
+    UpstreamConnectTimeout,
     UpstreamError,
     UpstreamReadTimeout,
     UpstreamSSLError,
@@ -188,8 +193,7 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
             opened: Opened = run_watched(self._transport.open(lt, spec, progress), watch)
         except UpstreamError as exc:
             exc.request = request
-            if isinstance(exc, UpstreamReadTimeout):
-                _as_urllib3_read_timeout(exc, spec)
+            _as_urllib3_error(exc, spec)
             raise
         return self._response(lt, request, spec, opened)
 
@@ -408,15 +412,45 @@ def _wire_headers(items: Any) -> list[tuple[str, str]]:
     return headers
 
 
-def _as_urllib3_read_timeout(exc: UpstreamReadTimeout, spec: StreamSpec) -> None:
-    """Give a read timeout the shape ``HTTPAdapter``'s has: ``args[0]`` is urllib3's
-    ``ReadTimeoutError`` and the text is urllib3's ("…: Read timed out. (read timeout=2.0)"),
-    which code written for requests matches on; the project's advice stays as a note."""
+def _as_urllib3_error(exc: UpstreamError, spec: StreamSpec) -> None:
+    """Give a read timeout or a failed connection the shape ``HTTPAdapter``'s has.
+
+    ``args[0]`` is urllib3's error and the text is urllib3's ("…: Read timed out. (read
+    timeout=2.0)", "…: Max retries exceeded with url: /path (Caused by SSLError(…))"), which code
+    written for requests prints and matches on (Sphinx's linkcheck report does); the project's
+    advice stays as a note. Errors after a response began, and the SSRF guard's, keep ours.
+    """
     pool = f"LoopBridgeAdapter(host={spec.url.host!r}, port={spec.url.port})"
-    inner = urllib3.exceptions.ReadTimeoutError(pool, str(spec.url), f"Read timed out. (read timeout={spec.read})")  # type: ignore[arg-type]
+    inner: Exception
+    if isinstance(exc, UpstreamReadTimeout):
+        inner = urllib3.exceptions.ReadTimeoutError(pool, str(spec.url), f"Read timed out. (read timeout={spec.read})")  # type: ignore[arg-type]
+    else:
+        reason = _connect_failure(exc, spec, pool)
+        if reason is None:
+            return
+        inner = urllib3.exceptions.MaxRetryError(pool, spec.url.raw_path_qs, reason)  # type: ignore[arg-type]
     advice = str(exc)
     exc.args = (inner,)
     exc.add_note(advice)
+
+
+def _connect_failure(exc: UpstreamError, spec: StreamSpec, pool: str) -> Exception | None:
+    """urllib3's error for a connection that could not be made, or None for any other failure."""
+    cause = exc.__cause__
+    if isinstance(exc, UpstreamConnectTimeout):
+        return urllib3.exceptions.ConnectTimeoutError(pool, f"Connection to {spec.url.host} timed out. (connect timeout={spec.connect})")
+    if isinstance(exc, UpstreamSSLError):
+        tls = getattr(cause, "certificate_error", None) or getattr(cause, "os_error", None) or cause
+        return urllib3.exceptions.SSLError(tls)
+    if isinstance(exc, BlockedAddress) or not isinstance(exc, UpstreamConnectionError):
+        return None
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return urllib3.exceptions.ProxyError("Unable to connect to proxy", getattr(cause, "os_error", None) or exc)
+    if isinstance(cause, aiohttp.ClientConnectorDNSError) and isinstance(cause.os_error, socket.gaierror):
+        return urllib3.exceptions.NameResolutionError(str(spec.url.host), pool, cause.os_error)  # type: ignore[arg-type]
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return urllib3.exceptions.NewConnectionError(pool, f"Failed to establish a new connection: {cause.os_error}")  # type: ignore[arg-type]
+    return None
 
 
 def _timeouts(timeout: Any) -> tuple[float | None, float | None]:
@@ -545,8 +579,8 @@ class SessionBatch:
             if isinstance(job, Exception) or isinstance(result, BaseException):
                 if isinstance(result, requests.RequestException) and not isinstance(job, Exception):
                     result.request = job[0]
-                    if isinstance(result, UpstreamReadTimeout):
-                        _as_urllib3_read_timeout(result, job[2])
+                    if isinstance(result, UpstreamError):
+                        _as_urllib3_error(result, job[2])
                 finished.append(result if isinstance(result, Exception) else job)  # type: ignore[arg-type]
                 continue
             prep, adapter, spec, kwargs = job
