@@ -65,7 +65,7 @@ def test_a_blocked_loop_cannot_hold_a_call_past_its_deadline(case: str) -> None:
     for outcome in outcomes:
         assert isinstance(outcome, dict) and "error" in outcome, result
         assert classes <= set(outcome["requests"]), outcome
-        assert "blocked" in outcome["message"] or "Read timed out" in outcome["message"], outcome
+        assert "blocked" in outcome["message"] or "timed out" in outcome["message"], outcome
     assert result["clean"], f"the cancelled request left work on the loop: {result['stats_when_ended']}"
     assert result["works_after"]
 
