@@ -29,6 +29,7 @@ import dataclasses
 import datetime
 import functools
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -50,7 +51,7 @@ from .._loop import LoopState, LoopThread
 from ._client import HttpClient, SessionLease, current_http_config, loop_http_client
 from ._config import HttpConfig
 from ._ssrf import is_ip_literal
-from ._track import CURRENT, PROBE_WAIT, Connections, Progress, close_idle, loop_answers
+from ._track import CURRENT, PROBE_WAIT, Connections, Progress, close_idle, loop_answers_by
 from ._translate import BOUNDARY, body_framing_error, translate_error
 
 __all__ = [
@@ -527,15 +528,20 @@ class BodyPipe:
 
     def _wait(self, future: concurrent.futures.Future[bytes]) -> bytes:
         """The chunk, within the read timeout as the caller counts it (even if the loop is blocked)."""
+        read = self._read_timeout
+        due = None if read is None else time.monotonic() + read
         while True:
             try:
-                return future.result(timeout=self._read_timeout or _LIVENESS_EVERY)
+                return future.result(timeout=_LIVENESS_EVERY if due is None else max(due - PROBE_WAIT - time.monotonic(), 0))
             except concurrent.futures.TimeoutError:
                 if self._lt.state is not LoopState.RUNNING:  # stopped or dead: no chunk will ever come
                     future.cancel()
                     raise self._loop_stopped() from None
-                if self._read_timeout is None or loop_answers(self._lt, PROBE_WAIT):
-                    continue  # no limit, or the loop runs: its own read timer is in charge
+                if due is None or read is None:
+                    continue  # no limit
+                if loop_answers_by(self._lt, due):
+                    due = time.monotonic() + read  # the loop runs: its own read timer is in charge
+                    continue
                 future.cancel()  # the read is cancelled on the loop once it runs again
                 spec = self._body._spec
                 raise UpstreamReadTimeout(

@@ -29,10 +29,24 @@ import aiohttp
 from .._errors import LoopNotRunning, UpstreamConnectTimeout, UpstreamReadTimeout, UpstreamTimeout
 from .._loop import LoopThread
 
-__all__ = ["CURRENT", "PROBE_WAIT", "CallerDeadline", "Connections", "Progress", "TrackConnections", "close_idle", "loop_answers"]
+__all__ = [
+    "CURRENT",
+    "PROBE_WAIT",
+    "CallerDeadline",
+    "Connections",
+    "Progress",
+    "TrackConnections",
+    "close_idle",
+    "loop_answers",
+    "loop_answers_by",
+]
 
-#: seconds the caller waits for a loop that looks blocked to run a callback before ending a call itself
+#: seconds before a limit passes that the caller asks the loop whether it runs (it must answer by then)
 PROBE_WAIT = 0.05
+#: the shortest time the loop is given to answer (a check that woke late still asks)
+_MIN_PROBE = 0.01
+#: seconds past ``total`` at which the caller ends a call whatever the loop does (its own timer fires first)
+_HARD_SLACK = 0.02
 #: seconds between checks while the loop runs (its own timers are in charge then)
 _RECHECK = 0.25
 
@@ -190,8 +204,9 @@ class CallerDeadline:
     pass (``connect`` after the start while no connection was made, ``read`` after the last
     step of the call, ``total`` after the start), whether the loop still runs: if it does, the
     loop's timers are in charge and the caller waits on; if the loop does not run a callback
-    within :data:`PROBE_WAIT`, the caller ends the call with the timeout error the limit
-    names (the coroutine is cancelled once the loop runs again).
+    by the time the limit passes (it is asked :data:`PROBE_WAIT` before), the caller ends the
+    call with the timeout error the limit names (the coroutine is cancelled once the loop runs
+    again).
 
     Parameters:
         lt: the loop thread the call runs on.
@@ -209,7 +224,7 @@ class CallerDeadline:
         self._where, self._settle, self._total_name = where, settle, total_name
         #: the error the caller ended the call with, once it did
         self.error: BaseException | None = None
-        self._hard = None if total is None else progress.at + total + PROBE_WAIT
+        self._hard = None if total is None else progress.at + total + _HARD_SLACK
         self._not_before = 0.0
 
     @property
@@ -227,7 +242,7 @@ class CallerDeadline:
 
     def next_check(self) -> float | None:
         limit = self._limit()
-        soft = None if limit is None else max(self.progress.at + limit, self._not_before)
+        soft = None if limit is None else max(self.progress.at + limit - PROBE_WAIT, self._not_before)
         if soft is None:
             return self._hard
         return soft if self._hard is None else min(soft, self._hard)
@@ -242,9 +257,9 @@ class CallerDeadline:
                 f"blocking call off the loop, or raise {self._total_name}.")
         else:
             limit = self._limit()
-            if limit is None or progress.at + limit > now:
+            if limit is None or progress.at + limit - PROBE_WAIT > now:
                 return None  # the call moved on since the check was planned
-            if loop_answers(self.lt, PROBE_WAIT):
+            if loop_answers_by(self.lt, progress.at + limit):
                 self._not_before = time.monotonic() + min(limit, _RECHECK)
                 return None
             if progress.connected:
@@ -260,3 +275,8 @@ class CallerDeadline:
         progress.abandon(self.lt, self._settle)
         self.error = error
         return error
+
+
+def loop_answers_by(lt: LoopThread, due: float) -> bool:
+    """Whether ``lt``'s loop runs a callback before ``time.monotonic()`` reaches ``due`` (or shortly after, if that passed)."""
+    return loop_answers(lt, max(due - time.monotonic(), _MIN_PROBE))
