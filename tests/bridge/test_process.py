@@ -24,7 +24,7 @@ def _app() -> Flask:
     return app
 
 
-def test_stats_say_which_process_answered_and_that_no_server_was_found(fresh_loop: None) -> None:
+def test_stats_say_which_process_answered_and_that_no_server_was_found() -> None:
     data = _app().test_client().get("/_loopbridge/stats").get_json()
     process = data["process"]
     assert process["pid"] == os.getpid() and process["host"] == socket.gethostname()
@@ -43,7 +43,7 @@ def test_process_info_refuses_a_non_mapping_environ() -> None:
         process_info("SERVER_SOFTWARE=waitress")  # type: ignore[arg-type]
 
 
-def test_flask_loopbridge_stats_names_the_process(fresh_loop: None) -> None:
+def test_flask_loopbridge_stats_names_the_process() -> None:
     app = _app()
     result = app.test_cli_runner().invoke(loopbridge_cli, ["stats"])
     assert result.exit_code == 0, result.output

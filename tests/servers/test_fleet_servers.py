@@ -52,7 +52,13 @@ class Server:
     def __init__(self, cmd: list[str], env: dict[str, str], port: int) -> None:
         self.port = port
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _wait_for_port(port, self.proc, timeout=30)
+        try:
+            _wait_for_port(port, self.proc, timeout=30)
+        except BaseException:  # never leave a server running behind a failed start
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.communicate()
+            raise
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -164,19 +170,25 @@ def _uwsgi_version() -> tuple[int, ...]:
     return tuple(int(p) for p in version("pyuwsgi").split(".")[:3] if p.isdigit())
 
 
-def _uwsgi(env: dict[str, str], *args: str) -> Server:
+def _uwsgi_cmd(port: int, *args: str) -> list[str]:
     uwsgi = BIN / "uwsgi"
     if not uwsgi.exists():
         pytest.fail("uWSGI is not installed: pip install 'loopbridge[uwsgi]' (CI installs it)")
+    return [str(uwsgi), "--http-socket", f"127.0.0.1:{port}", "--master", "--die-on-term", "--need-app",
+            "--disable-logging", "--module", "tests.servers.bridged_app:app", *args]
+
+
+def _uwsgi(env: dict[str, str], *args: str, import_call: bool = False) -> Server:
+    """uWSGI serving the test app; without ``import_call`` the app makes no bridged call at import
+    (in the master, that is refused unless --lazy-apps: see the test below)."""
     port = _free_port()
-    cmd = [str(uwsgi), "--http-socket", f"127.0.0.1:{port}", "--master", "--die-on-term", "--need-app",
-           "--disable-logging", "--module", "tests.servers.bridged_app:app", *args]
-    return Server(cmd, env, port)
+    return Server(_uwsgi_cmd(port, *args), env if import_call else {**env, "TEST_NO_IMPORT_CALL": "1"}, port)
 
 
 @pytest.mark.parametrize("lazy", [False, True], ids=["forked-app", "lazy-apps"])
 def test_uwsgi_processes_each_run_their_own_loop(fleet_env: dict[str, str], lazy: bool) -> None:
-    server = _uwsgi(fleet_env, "--processes", "3", "--enable-threads", *(["--lazy-apps"] if lazy else []))
+    # lazy apps: each worker imports the app and makes the import-time bridged call itself
+    server = _uwsgi(fleet_env, "--processes", "3", "--enable-threads", *(["--lazy-apps"] if lazy else []), import_call=lazy)
     try:
         answers = _until_pids(server.url("/sync-whoami"), 3)
         assert len(answers) == 3 and server.proc.pid not in answers
@@ -230,7 +242,7 @@ def test_uwsgi_harakiri_kills_a_stuck_worker_and_its_replacement_serves(fleet_en
 
 def test_uwsgi_without_python_threads_is_named_not_hung(fleet_env: dict[str, str]) -> None:
     # no --enable-threads, and no bridged call at import: the first call comes with a request
-    server = _uwsgi({**fleet_env, "TEST_NO_IMPORT_CALL": "1"}, "--processes", "1")
+    server = _uwsgi(fleet_env, "--processes", "1")
     try:
         req = urllib.request.Request(server.url("/sync-whoami"), headers={"Connection": "close"})
         try:
@@ -284,3 +296,13 @@ def test_gunicorn_hooks_keep_recycled_workers_counts_and_drop_their_live_gauges(
     assert len(count) == 1 and float(count[0].split()[-1]) == 30.0  # recycled workers' requests still count
     live = [line for line in text.splitlines() if line.startswith("loopbridge_process{")]
     assert len(pids) >= 6 and 1 <= len(live) <= 2, (pids, live)  # only live workers' gauges are left
+
+
+def test_uwsgi_master_refuses_to_start_a_loop_it_would_fork_into_workers(fleet_env: dict[str, str]) -> None:
+    # the app's bridged call at import runs in the master (no --lazy-apps): a clear error, and
+    # uWSGI (--need-app) stops, instead of workers that can hang after a respawn
+    cmd = _uwsgi_cmd(_free_port(), "--processes", "2", "--enable-threads")
+    proc = subprocess.run(cmd, cwd=ROOT, env=fleet_env, capture_output=True, text=True, timeout=60)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "LoopNotRunning" in output and "--lazy-apps" in output and "uWSGI master" in output
