@@ -103,18 +103,18 @@ def _find_callee(instructions: list[dis.Instruction], lasti: int) -> str | None:
     if index > 0 and instructions[index - 1].opname == "PRECALL":  # 3.11: PRECALL n; CALL n
         index -= 1
     argc = instructions[index].arg or 0
-    depth = 0
-    for j in range(index - 1, 0, -1):
-        ins = instructions[j]
+    depth = 0  # what the instructions from j up to the call push: the arguments, once it is argc
+    for j in range(index, 0, -1):
+        if depth == argc:
+            loader = instructions[j - 1]
+            if loader.opname in _LOAD_OPS and isinstance(loader.argval, str):
+                return loader.argval.rpartition(".")[2]
+        ins = instructions[j - 1]
         try:
             depth += dis.stack_effect(ins.opcode, ins.arg, jump=False) if ins.opcode >= dis.HAVE_ARGUMENT \
                 else dis.stack_effect(ins.opcode)
         except ValueError:
             return None
-        if depth == argc:
-            loader = instructions[j - 1]
-            if loader.opname in _LOAD_OPS and isinstance(loader.argval, str):
-                return loader.argval.rpartition(".")[2]
         if depth > argc + 8:
             return None
     return None

@@ -52,7 +52,7 @@ def _pct(value: float | None) -> str:
 
 
 def _chart(routes: list[RouteReport], live: bool) -> str:
-    label_w, bar_w, extra_w, row_h = 330, 430, 220 if live else 40, 24
+    label_w, bar_w, extra_w, row_h = 330, 430, 300 if live else 40, 24
     width = label_w + bar_w + extra_w
     height = row_h * max(len(routes), 1) + 8
     biggest = max((len(r.sites) for r in routes), default=0) or 1

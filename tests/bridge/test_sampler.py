@@ -144,3 +144,19 @@ def test_a_query_run_while_a_jinja_template_renders_is_laid_at_the_template_s_ow
     state, place, _, _, _ = seen[0]
     assert place is not None and place[0] == str(tmp_path / "books.html")
     assert place[1] == 3, place   # the template's line, not the generated module's
+
+
+def _calls(db: Any, sql: str, row: Any) -> None:
+    db.commit()
+    db.execute(sql, (row.a, row.b))
+    time.sleep(0.0)
+
+
+def test_the_callable_of_a_call_is_found_past_its_arguments() -> None:
+    import dis
+
+    from bridge._sampler import _callee
+
+    code = _calls.__code__
+    calls = [ins.offset for ins in dis.get_instructions(code) if ins.opname == "CALL"]
+    assert [_callee(code, offset) for offset in calls] == ["commit", "execute", "sleep"]
