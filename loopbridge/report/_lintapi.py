@@ -42,6 +42,9 @@ class Called(NamedTuple):
     name: str
     entry: Entry | None
     fn: FunctionInfo | None
+    #: A call that may reach one of several project functions (a dispatch table's entry, an
+    #: overridden method): all of them.
+    alts: tuple[FunctionInfo, ...] = ()
 
 
 def meaning(project: Project, value: Any) -> tuple[str, str] | None:
@@ -59,7 +62,8 @@ def called(project: Project, site: CallSite) -> Called | None:
     if found is None:
         return None
     if hasattr(found, "kind"):
-        return Called(found.kind, found.name, found.entry, found.fn)
+        return Called(found.kind, found.name, found.entry, found.fn,
+                      tuple(getattr(found, "alts", ())))
     kind, obj = found
     if isinstance(obj, Entry):
         return Called(kind, obj.name, obj, None)

@@ -205,7 +205,7 @@ class _Analysis:
         if target is None or target.module.modname.startswith(_LIBRARY):
             return None
         if kind == "sync":
-            out.calls.append((target.qualname, "same"))
+            out.calls.extend((alt.qualname, "same") for alt in callee.alts or (target,))
         elif kind in ("coro", "wrapper"):
             out.calls.append((target.qualname, "loop"))
             return "io"
