@@ -161,7 +161,9 @@ class _Scanner:
             bindings = self.mod.bindings
             if name in bindings:
                 bound = bindings[name]
-                return bound if bound is not None else ("n", f"{self.mod.modname}.{name}")
+                if bound is None or bound[0] == "d":  # unknown, or a literal table: by name
+                    return ("n", f"{self.mod.modname}.{name}")
+                return bound
             return ("n", f"builtins.{name}")
         if kind is ast.Attribute:
             base = self.value(node.value)
