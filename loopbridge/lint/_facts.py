@@ -129,7 +129,7 @@ class FunctionInfo:
         self.decorators: list[Value] = []
         #: The decorators as values of what they apply (``@retry(3)`` is ``("r", retry)``),
         #: outermost first: what the function's name is bound to is their result.
-        self.deco_values: list[Value] = []
+        self.deco_values: list[Value] | tuple[()] = ()
         self.calls: list[CallSite] = []
         #: name -> uses ``(ctx, parent, line, col, branch)``; ``branch`` is the path of
         #: conditional blocks (``(block, arm)`` pairs) the use sits in.
@@ -162,6 +162,7 @@ class ModuleIndex:
 
     __slots__ = (
         "attr_loads",
+        "attr_names",
         "bindings",
         "classes",
         "errors",
@@ -187,8 +188,10 @@ class ModuleIndex:
         self.noqa_cols: dict[int, int] = {}
         self.errors: list[tuple[int, int, str, str]] = []
         #: Attribute names read in this module (``x.name``) in a way that can await or hand
-        #: on what they hold (not only tested, printed or called as a method).
+        #: on what they hold (not only tested or printed), while it is indexed; then
+        #: :attr:`attr_names` keeps them as one string (``" a b c "``), a fraction of the memory.
         self.attr_loads: set[str] = set()
+        self.attr_names = " "
 
 
 def parse_noqa(source: str) -> dict[int, frozenset[str] | None]:

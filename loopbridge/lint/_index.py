@@ -88,7 +88,6 @@ _RENDERERS = frozenset({("n", "builtins.print"), ("n", "builtins.str"), ("n", "b
                         ("n", "builtins.format")})
 #: In-memory files: what works on them does no IO.
 _IN_MEMORY_VALUE = ("r", ("n", "io.BytesIO"))
-_IN_MEMORY = frozenset({_IN_MEMORY_VALUE, ("r", ("n", "io.StringIO"))})
 #: Calls that work on the file object they are given (the first argument, ``fileobj=`` or
 #: ``file=``; ``shutil.copyfileobj`` on both of its first two).
 _ON_FILE_OBJECTS = frozenset({"zipfile.ZipFile", "tarfile.open", "tarfile.TarFile",
@@ -107,6 +106,8 @@ def index_module(tree: ast.Module, modname: str, path: str, is_package: bool) ->
         walker.run(tree)
     finally:
         walker.close()
+    module.attr_names = " " + " ".join(sorted(module.attr_loads)) + " "
+    module.attr_loads = set()
     return module
 
 
@@ -214,6 +215,12 @@ def _guard_kind(test: Any) -> int:
     if kind is ast.Attribute:
         return _DEBUG if "debug" in test.attr.lower() else 0
     return 0
+
+
+def _in_memory(value: Value) -> bool:
+    """Whether ``value`` is a new ``io.BytesIO`` / ``io.StringIO`` (compared without hashing)."""
+    return value is not None and value[0] == "r" and value[1][0] == "n" \
+        and value[1][1] in ("io.BytesIO", "io.StringIO")
 
 
 def _expects_raise(node: Any) -> bool:
@@ -724,8 +731,10 @@ class _Walker:
         fn.end = node.end_lineno or node.lineno
         fn.decorators = [self.value_only(d.func if type(d) is ast.Call else d)
                          for d in node.decorator_list]
-        fn.deco_values = [("r", value) if type(d) is ast.Call and value is not None else value
-                          for d, value in zip(node.decorator_list, fn.decorators, strict=True)]
+        if node.decorator_list:
+            fn.deco_values = [("r", value) if type(d) is ast.Call and value is not None
+                              else value
+                              for d, value in zip(node.decorator_list, fn.decorators, strict=True)]
         if cls is not None:
             fn.display = f"{cls.qualname.rpartition('.')[2]}.{node.name}"
         self.mod.functions[qualname] = fn
@@ -848,7 +857,7 @@ class _Walker:
                 self._given(arg, value, index)
             if i == 0:
                 first = value
-            elif i == 1 and value in _IN_MEMORY and first in _IN_MEMORY:
+            elif i == 1 and _in_memory(value) and _in_memory(first):
                 memory = True
             elif name in _EAGER_NAMES and value is not None and not self.tc \
                     and type(arg) in (ast.Name, ast.Attribute):
@@ -866,7 +875,7 @@ class _Walker:
                 self.fn.calls.append(CallSite(kw.value.lineno, kw.value.col_offset,
                                               ("a", value, "write"), "write", Ctx.OTHER, index,
                                               self.lam, self.guard | HAS_ARGS))
-            if kw.arg in ("fileobj", "file") and value in _IN_MEMORY:
+            if kw.arg in ("fileobj", "file") and _in_memory(value):
                 memory = True
             if kw.arg == "key" and name in _EAGER_NAMES and value is not None and not self.tc \
                     and type(kw.value) in (ast.Name, ast.Attribute):
@@ -877,7 +886,7 @@ class _Walker:
         if target is None:
             return sup
         if target[0] == "n" and target[1] in _ON_FILE_OBJECTS and (
-                memory or (first in _IN_MEMORY and target[1] != "shutil.copyfileobj")):
+                memory or (_in_memory(first) and target[1] != "shutil.copyfileobj")):
             # `zipfile.ZipFile(io.BytesIO(data))`: work on bytes in memory, no IO
             if not self.tc:
                 calls[index].target = None
@@ -1189,7 +1198,9 @@ class _Walker:
     def _iterating(self, source: Any, value: Value) -> None:
         """Record a sync ``for`` over ``source`` as the call it makes: ``iter(x)`` and every
         ``next`` (a file's reads, a cursor's fetches, a generator's body)."""
-        if value is not None and not self.tc:
+        if value is not None and not self.tc and not (
+                value[0] == "r" and value[1][0] == "n" and value[1][1].startswith("builtins.")):
+            # (`for i in range(n)`, `for k in sorted(d)`: builtins that read nothing)
             self.fn.calls.append(CallSite(source.lineno, source.col_offset,
                                           ("a", value, "__iter__"), "__iter__", Ctx.OTHER, -1,
                                           self.lam, self.guard))

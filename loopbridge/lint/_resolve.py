@@ -117,6 +117,7 @@ class Project:
         #: Keys of ``items`` / ``getter`` / ``union`` meanings -> what they hold.
         self.unions: dict[str, tuple[Any, ...]] = {}
         self._subclasses: dict[str, list[str]] = {}
+        self._self_members: dict[tuple[str, str], Meaning | None] = {}
         self._subclasses_of = -1
         cat = catalogue
         self._known = (set(cat.blocking) | cat.async_names | set(cat.returns) | cat.runners
@@ -169,10 +170,19 @@ class Project:
         if kind == "n":
             return self.resolve_name(value[1])
         if kind == "a":
-            found = self.member(self.meaning(value[1]), value[2])
-            if found is not None and found.kind == "function" and value[1][0] == "s":
-                caller = value[1][2] if len(value[1]) > 2 else ""
-                return self._overridden(value[1][1], value[2], found, caller)
+            base = value[1]
+            if base[0] != "s":
+                return self.member(self.meaning(base), value[2])
+            # `self.m` (in method base[2]): m looked up once per class, then its overrides
+            key = (base[1], value[2])
+            if key in self._self_members:
+                found = self._self_members[key]
+            else:
+                found = self._self_members[key] = self.member(Meaning("instance", base[1]),
+                                                              value[2])
+            if found is not None and found.kind == "function":
+                return self._overridden(base[1], value[2], found,
+                                        base[2] if len(base) > 2 else "")
             return found
         if kind == "d":
             items = tuple(self.meaning(item) for item in value[1])

@@ -62,8 +62,10 @@ def coroutine_label(site: CallSite, project: Project) -> str | None:
     return None
 
 
-def check(fn: FunctionInfo, project: Project, names: frozenset[str]) -> Iterator[Finding]:
+def check(fn: FunctionInfo, project: Project, names: frozenset[str],
+          reads: dict[str, bool] | None = None) -> Iterator[Finding]:
     """Yield LB3xx findings for coroutines created in ``fn`` and not awaited."""
+    reads = {} if reads is None else reads
     where = f"async {fn.display}()" if fn.is_async else (
         "module level" if fn.name == "<module>" else f"sync {fn.display}()")
     for site in fn.calls:
@@ -91,7 +93,8 @@ def check(fn: FunctionInfo, project: Project, names: frozenset[str]) -> Iterator
             found = _assigned(fn, site, label, where, project)
             if found is not None:
                 yield found
-        elif ctx == Ctx.ATTR and site.assigned and not _attribute_read(site.assigned, project):
+        elif ctx == Ctx.ATTR and site.assigned \
+                and not _attribute_read(site.assigned, project, reads):
             if fn.is_async:
                 yield finding(fn, site, "LB302", f"the coroutine from {label} is stored in the "
                               f"attribute {site.assigned!r}, which nothing awaits or hands on, "
@@ -101,10 +104,15 @@ def check(fn: FunctionInfo, project: Project, names: frozenset[str]) -> Iterator
                 yield _in_sync(fn, site, label, where)
 
 
-def _attribute_read(name: str, project: Project) -> bool:
+def _attribute_read(name: str, project: Project, seen: dict[str, bool]) -> bool:
     """Whether any module of the run reads the attribute ``name`` in a way that can await or
     hand on what it holds (a read that is only tested or formatted does not count)."""
-    return any(name in module.attr_loads for module in list(project.modules.values()))
+    known = seen.get(name)
+    if known is None:
+        word = f" {name} "
+        known = seen[name] = any(word in module.attr_names
+                                 for module in list(project.modules.values()))
+    return known
 
 
 def _formats(fn: FunctionInfo, parent: int, project: Project) -> bool:
@@ -205,7 +213,8 @@ def _all_paths(start: Branch, paths: list[Branch]) -> bool:
 
 def _start(project: Project) -> Checker:
     names = coroutine_names(project)
-    return lambda fn: check(fn, project, names)
+    reads: dict[str, bool] = {}
+    return lambda fn: check(fn, project, names, reads)
 
 
 FAMILY = RuleFamily("coroutines", RULES, _start)
