@@ -101,7 +101,7 @@ def test_the_site_has_search_and_the_pages_in_migration_order(site: Path) -> Non
     assert (site / "search.html").is_file() and (site / "searchindex.js").is_file()
     home = (site / "index.html").read_text(encoding="utf-8")
     order = ["quickstart.html", "migrating.html", "http.html", "lint.html", "watchdog.html", "report.html",
-             "deploying.html", "reliability.html", "architecture.html", "api/index.html", "changelog.html"]
+             "deploying.html", "reliability.html", "performance.html", "architecture.html", "api/index.html", "changelog.html"]
     positions = [home.find(f'href="{page}"') for page in order]
     assert -1 not in positions, dict(zip(order, positions, strict=True))
     assert positions == sorted(positions), "the navigation is not in the order a migration takes"
