@@ -16,6 +16,7 @@ docs/http.md ("Mount on your Session") lists what differs from ``HTTPAdapter``.
 from __future__ import annotations
 
 import concurrent.futures
+import inspect
 import logging
 import os
 import socket
@@ -72,6 +73,8 @@ logger = logging.getLogger(__name__)
 
 #: seconds close() waits for the loop to close the adapter's connections
 _CLOSE_WAIT = 2.0
+#: urllib3 2.3+ responses carry ``version_string`` (what the connection speaks)
+_HAS_VERSION_STRING = "version_string" in inspect.signature(HTTPResponse.__init__).parameters
 _AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 _COOKIE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 
@@ -214,9 +217,10 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
             preload_content=False, decode_content=False, original_response=source,  # type: ignore[arg-type]
             request_method=request.method, request_url=request.url,
         )
-        # urllib3 (2.3+, a keyword only from then) gives the version its connection speaks, HTTP/1.1, whatever
-        # the response's own (that is raw.version)
-        raw.version_string = "HTTP/1.1"
+        # urllib3 2.3+ gives the version its connection speaks, HTTP/1.1, whatever the response's own (that
+        # is raw.version); older urllib3 responses have no such attribute, and neither do ours there
+        if _HAS_VERSION_STRING:
+            raw.version_string = "HTTP/1.1"
         return self.build_response(request, raw)
 
     def add_headers(self, request: requests.PreparedRequest, **kwargs: Any) -> None:

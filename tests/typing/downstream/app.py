@@ -86,4 +86,5 @@ def session_view() -> int:
         session.mount("http://", LoopBridgeAdapter())
         reply = session.get("http://127.0.0.1:8000/health", timeout=3)
         assert_type(reply, requests.Response)
-        return reply.status_code
+        status: int = reply.status_code
+        return status
