@@ -32,17 +32,21 @@ def _get(url: str, timeout: float = 20) -> dict[str, Any]:
         return json.loads(resp.read())  # type: ignore[no-any-return]
 
 
-def _until_pids(url: str, want: int, rounds: int = 20, burst: int = 24) -> dict[int, dict[str, Any]]:
-    """Bursts of concurrent GETs to ``url`` (bounded) until ``want`` distinct pids answered; pid ->
-    an answer. Concurrent new connections are what spreads them over the workers."""
+def _until_pids(url: str, want: int, rounds: int = 80, burst: int = 24, seconds: float = 40.0) -> dict[int, dict[str, Any]]:
+    """Bursts of concurrent GETs to ``url`` (bounded in count and time) until ``want`` distinct pids
+    answered; pid -> an answer. Concurrent new connections are what spreads them over the workers;
+    the pause between bursts lets every worker wait on the listening socket again, so one that
+    keeps losing the race to accept gets its turn (gthread workers on 2 cores can lose many)."""
     seen: dict[int, dict[str, Any]] = {}
+    deadline = time.monotonic() + seconds
     with ThreadPoolExecutor(burst) as pool:
         for _ in range(rounds):
             for body in pool.map(lambda _: _get(url), range(burst)):
                 pid = body["process"]["pid"] if "process" in body else body["pid"]
                 seen[pid] = body
-            if len(seen) >= want:
+            if len(seen) >= want or time.monotonic() > deadline:
                 break
+            time.sleep(0.05)
     return seen
 
 
