@@ -25,6 +25,7 @@ import threading
 import warnings
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import requests
@@ -544,6 +545,7 @@ class SessionBatch:
             raise TypeError(f"session must be a requests.Session, not {type(session).__name__}.")
         self.session = session
         self.timeout = timeout
+        self._environments: dict[tuple[str, str], dict[str, Any]] = {}
         self.jobs: list[tuple[requests.PreparedRequest, LoopBridgeAdapter, StreamSpec, dict[str, Any]] | Exception] = []
         for index, item in enumerate(items):
             try:
@@ -556,14 +558,30 @@ class SessionBatch:
     def _prepare(self, index: int, item: Any) -> tuple[requests.PreparedRequest, LoopBridgeAdapter, StreamSpec, dict[str, Any]]:
         session = self.session
         prep = prepare_session_item(session, index, item)
-        settings = session.merge_environment_settings(str(prep.url), {}, None, None, None)
+        settings = self._environment(str(prep.url))
         adapter = session.get_adapter(str(prep.url))
         if not isinstance(adapter, LoopBridgeAdapter):
             adapter = _default_adapter()
-        kwargs = {"timeout": self.timeout, "verify": settings["verify"], "cert": settings["cert"], "proxies": settings["proxies"]}
+        kwargs = {"timeout": self.timeout, "verify": settings["verify"], "cert": settings["cert"],
+                  "proxies": dict(settings["proxies"])}
         adapter.add_headers(prep, stream=False, **kwargs)
         spec = adapter._spec(prep, False, **kwargs)
         return prep, adapter, spec, kwargs
+
+    def _environment(self, url: str) -> dict[str, Any]:
+        """The Session's environment settings for ``url`` (proxies, verify, cert), as ``Session.request`` merges them.
+
+        They depend on the URL only through its scheme and host (which proxy, ``no_proxy``), and
+        the environment does not change while a batch is prepared, so each scheme and host is
+        merged once per batch: reading the proxy variables is most of requests' own cost per
+        item (``urllib.request.getproxies_environment`` walks ``os.environ`` twice per call).
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        settings = self._environments.get(key)
+        if settings is None:
+            settings = self._environments[key] = self.session.merge_environment_settings(url, {}, None, None, None)
+        return settings
 
     def factories(self, lt: Any) -> list[Any]:
         """One coroutine factory per item, for ``fan_out`` on the loop."""

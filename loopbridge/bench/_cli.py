@@ -50,7 +50,8 @@ def _session(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     if not adapter_available():
         return {"skipped": "bridge.http.LoopBridgeAdapter is not in this version"}
     return run_session_bench(threads=32, latency_ms=25.0, duration=1.0 if quick else 3.0,
-                             repeat=2 if quick else 5, upstream_url=upstream_url)
+                             repeat=2 if quick else 5, upstream_url=upstream_url,
+                             fan_threads=(4,) if quick else (4, 32))
 
 
 def _flask(quick: bool, upstream_url: str | None) -> dict[str, Any]:

@@ -17,6 +17,14 @@ A third figure bounds what any transport adapter can save: requests' own work pe
 (``Session.get`` preparing, merging settings, reading cookies, building the ``Response``),
 measured in one thread with an adapter that answers from memory, no socket. Both variants pay
 it; only the rest of a request's CPU is the transport's.
+
+A second part measures what the adapter is for: a request of the app that makes ``calls`` (10)
+upstream calls. ``seq``: the legacy code, ``session.get`` for each URL in turn on a stock
+Session; ``map``: the same Session with ``LoopBridgeAdapter`` mounted and one
+``bridge.http.map(urls, session=session)``. It is measured at a few thread counts (4, waitress's
+default, and the 32 above), because the answer depends on it: with few threads the fan-out turns
+10 waits into one; with many, one process's interpreter runs out first, since each of the 10
+items still pays requests' own work (preparing it, building its ``Response``) in the caller.
 """
 
 from __future__ import annotations
@@ -28,13 +36,21 @@ from typing import Any
 
 from .upstream import delay_url, upstream
 
-__all__ = ["VARIANTS", "adapter_available", "format_session_table", "requests_own_cpu", "run_session_bench"]
+__all__ = ["FAN_VARIANTS", "VARIANTS", "adapter_available", "format_session_table", "requests_own_cpu",
+           "run_session_bench"]
 
 
 #: variant -> what it is, for tables and the chart
 VARIANTS = {
     "stock": "requests.Session, stock HTTPAdapter",
     "adapter": "requests.Session + LoopBridgeAdapter",
+}
+
+
+#: fan-out variant -> what it is (each unit of work: ``calls`` upstream calls for one app request)
+FAN_VARIANTS = {
+    "seq": "session.get for each URL in turn, stock HTTPAdapter",
+    "map": "bridge.http.map(urls, session=) + LoopBridgeAdapter",
 }
 
 
@@ -109,10 +125,47 @@ def _loop_cpu(on_loop: bool) -> float:
     return run(_loop_thread_time())
 
 
-def _load(sessions: list[Any], url: str, duration: float, on_loop: bool = False) -> tuple[int, int, float, float, float]:
-    """Every session loops ``get(url)`` in its own thread for ``duration`` seconds.
+def _get_one(url: str) -> Any:
+    """One unit of work: ``session.get(url)`` with its body read, as legacy code does; returns failures."""
+    def work(session: Any) -> int:
+        resp = session.get(url, timeout=30)
+        resp.content  # noqa: B018 - read the body, as legacy code does
+        return int(resp.status_code != 200)
 
-    Returns (requests, errors, wall seconds, process CPU seconds, loop thread CPU seconds).
+    return work
+
+
+def _get_each(urls: list[str]) -> Any:
+    """One app request making its calls one after the other (the legacy code)."""
+    def work(session: Any) -> int:
+        failed = 0
+        for url in urls:
+            resp = session.get(url, timeout=30)
+            resp.content  # noqa: B018
+            failed += resp.status_code != 200
+        return failed
+
+    return work
+
+
+def _map_all(urls: list[str]) -> Any:
+    """The same app request with its calls sent together through the Session's adapter."""
+    from bridge import http
+
+    def work(session: Any) -> int:
+        failed = 0
+        for resp in http.map(urls, session=session, timeout=30):
+            failed += isinstance(resp, Exception) or resp.status_code != 200
+        return failed
+
+    return work
+
+
+def _load(sessions: list[Any], work: Any, duration: float, on_loop: bool = False) -> tuple[int, int, float, float, float]:
+    """Every session runs ``work(session)`` in a loop in its own thread for ``duration`` seconds.
+
+    Returns (units of work done, units that failed, wall seconds, process CPU seconds, loop thread
+    CPU seconds).
     """
     import requests
 
@@ -127,10 +180,7 @@ def _load(sessions: list[Any], url: str, duration: float, on_loop: bool = False)
         n = e = 0
         while not stop.is_set():
             try:
-                resp = session.get(url, timeout=30)
-                resp.content  # noqa: B018 - read the body, as legacy code does
-                if resp.status_code != 200:
-                    e += 1
+                e += work(session) > 0
             except requests.RequestException:
                 e += 1
             n += 1
@@ -161,8 +211,13 @@ def _figures(runs: list[tuple[int, int, float, float, float]]) -> dict[str, Any]
 
 
 def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: float = 3.0, repeat: int = 3,
-                      upstream_url: str | None = None) -> dict[str, Any]:
+                      upstream_url: str | None = None, fan_threads: tuple[int, ...] = (4, 32),
+                      fan_calls: int = 10) -> dict[str, Any]:
     """Measure both variants; return per-variant figures and the adapter ÷ stock ratios.
+
+    ``fan_threads`` are the thread counts of the fan-out part (``()`` skips it), each app request
+    making ``fan_calls`` upstream calls; its ratios are under ``"fanout"``, and the first thread
+    count's map ÷ sequential req/s is also ``ratios["map_session_vs_seq_rps"]``.
 
     Raises:
         ValueError: a parameter out of range.
@@ -171,22 +226,30 @@ def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: flo
     """
     if threads < 1 or repeat < 1 or not duration > 0 or not latency_ms >= 0:
         raise ValueError("threads and repeat must be >= 1, duration > 0 and latency_ms >= 0.")
+    if not isinstance(fan_threads, tuple) or any(isinstance(t, bool) or not isinstance(t, int) or t < 1
+                                                 for t in fan_threads):
+        raise ValueError(f"fan_threads must be a tuple of thread counts >= 1, got {fan_threads!r}.")
+    if isinstance(fan_calls, bool) or not isinstance(fan_calls, int) or fan_calls < 2:
+        raise ValueError(f"fan_calls must be an int >= 2, got {fan_calls!r}.")
     if not adapter_available():
         raise RuntimeError("bridge.http.LoopBridgeAdapter is not in this version of loopbridge.")
     from async_core import default_loop
 
     sessions = {variant: [_make_session(variant) for _ in range(threads)] for variant in VARIANTS}
     runs: dict[str, list[tuple[int, int, float, float, float]]] = {variant: [] for variant in VARIANTS}
+    fan: list[dict[str, Any]] = []
     try:
         with upstream(upstream_url) as base:
             url = delay_url(base, latency_ms)
             for variant in VARIANTS:  # warm: connections, the loop thread and its pool exist
-                _load(sessions[variant], url, min(0.5, duration))
+                _load(sessions[variant], _get_one(url), min(0.5, duration))
             for index in range(repeat):
                 order: list[str] = list(VARIANTS) if index % 2 == 0 else list(reversed(VARIANTS))
                 for variant in order:
-                    runs[variant].append(_load(sessions[variant], url, duration, on_loop=variant == "adapter"))
+                    runs[variant].append(_load(sessions[variant], _get_one(url), duration, on_loop=variant == "adapter"))
             own_ms = requests_own_cpu(url) * 1000
+            urls = [delay_url(base, latency_ms, i) for i in range(fan_calls)]
+            fan = [_fan_out(count, urls, latency_ms, duration, repeat) for count in fan_threads]
     finally:
         for group in sessions.values():
             for session in group:
@@ -201,7 +264,37 @@ def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: flo
                      for key, fig in (("adapter_vs_stock_rps", "rps"), ("adapter_vs_stock_cpu", "cpu_ms_per_req"))}
     out["requests_own_cpu_ms_per_req"] = own_ms
     out["ratios"]["requests_own_vs_stock_cpu"] = own_ms / stock["cpu_ms_per_req"] if stock["cpu_ms_per_req"] else float("nan")
+    if fan:
+        out["fanout"] = {"calls": fan_calls, "latency_ms": latency_ms, "by_threads": fan}
+        out["ratios"]["map_session_vs_seq_rps"] = fan[0]["map_vs_seq_rps"]
     return out
+
+
+def _fan_out(threads: int, urls: list[str], latency_ms: float, duration: float, repeat: int) -> dict[str, Any]:
+    """The fan-out part at one thread count: app requests of ``len(urls)`` calls, ``seq`` vs ``map``."""
+    sessions = {"seq": [_make_session("stock") for _ in range(threads)],
+                "map": [_make_session("adapter") for _ in range(threads)]}
+    work = {"seq": _get_each(urls), "map": _map_all(urls)}
+    runs: dict[str, list[tuple[int, int, float, float, float]]] = {variant: [] for variant in FAN_VARIANTS}
+    try:
+        for variant in FAN_VARIANTS:
+            _load(sessions[variant], work[variant], min(0.5, duration))
+        for index in range(repeat):
+            order: list[str] = list(FAN_VARIANTS) if index % 2 == 0 else list(reversed(FAN_VARIANTS))
+            for variant in order:
+                runs[variant].append(_load(sessions[variant], work[variant], duration, on_loop=variant == "map"))
+    finally:
+        for group in sessions.values():
+            for session in group:
+                session.close()
+    variants = {variant: {"label": FAN_VARIANTS[variant], **_figures(r)} for variant, r in runs.items()}
+    seq, mapped = variants["seq"], variants["map"]
+    wait = latency_ms / 1000
+    return {"threads": threads, "variants": variants,
+            "ceiling_seq_rps": threads / (wait * len(urls)) if wait else float("inf"),
+            "ceiling_map_rps": threads / wait if wait else float("inf"),
+            "map_vs_seq_rps": mapped["rps"] / seq["rps"] if seq["rps"] else float("nan"),
+            "map_vs_seq_cpu": mapped["cpu_ms_per_req"] / seq["cpu_ms_per_req"] if seq["cpu_ms_per_req"] else float("nan")}
 
 
 def format_session_table(result: dict[str, Any]) -> str:
@@ -222,4 +315,17 @@ def format_session_table(result: dict[str, Any]) -> str:
     if own is not None:
         lines.append(f"  requests' own work per call (1 thread, no socket): {own:.3f} ms = {r['requests_own_vs_stock_cpu']:.2f}× "
                      "stock's CPU per request, paid by both: no transport can go below it")
+    fan = result.get("fanout")
+    if fan:
+        lines.append(f"\nan app request making {fan['calls']} calls, upstream {fan['latency_ms']:g} ms "
+                     "(units: app requests; CPU: the whole process, per app request)")
+        lines.append(f"  {'threads':<8}{'variant':<54}{'req/s':>8}{'min–max':>12}{'CPU ms':>9}{'ceiling':>9}")
+        for part in fan["by_threads"]:
+            for key, fig in part["variants"].items():
+                ceiling = part["ceiling_seq_rps"] if key == "seq" else part["ceiling_map_rps"]
+                span = f"{fig['rps_min']:.0f}–{fig['rps_max']:.0f}"
+                lines.append(f"  {part['threads']:<8}{fig['label']:<54}{fig['rps']:>8.0f}{span:>12}"
+                             f"{fig['cpu_ms_per_req']:>9.2f}{ceiling:>9.0f}")
+            lines.append(f"  {part['threads']:<8}map ÷ sequential: req/s {part['map_vs_seq_rps']:.2f}×, "
+                         f"CPU per app request {part['map_vs_seq_cpu']:.2f}×")
     return "\n".join(lines)

@@ -172,7 +172,7 @@ def test_session_section_measures_the_adapter_or_says_it_is_missing() -> None:
         with pytest.raises(RuntimeError, match="LoopBridgeAdapter"):
             run_session_bench(threads=2, duration=0.1, repeat=1)
         return
-    result = run_session_bench(threads=4, latency_ms=10, duration=0.4, repeat=2)
+    result = run_session_bench(threads=4, latency_ms=10, duration=0.4, repeat=2, fan_threads=(2,), fan_calls=4)
     for variant in ("stock", "adapter"):
         fig = result["variants"][variant]
         assert fig["errors"] == 0 and fig["requests"] > 0
@@ -186,8 +186,29 @@ def test_session_section_measures_the_adapter_or_says_it_is_missing() -> None:
     own = result["requests_own_cpu_ms_per_req"]
     assert 0 < own < result["variants"]["stock"]["cpu_ms_per_req"]
     assert 0 < result["ratios"]["requests_own_vs_stock_cpu"] < 1
+    # the fan-out part: app requests of 4 calls, in sequence on a stock Session vs map(session=)
+    (part,) = result["fanout"]["by_threads"]
+    assert part["threads"] == 2 and result["fanout"]["calls"] == 4
+    for variant, ceiling in (("seq", part["ceiling_seq_rps"]), ("map", part["ceiling_map_rps"])):
+        fig = part["variants"][variant]
+        assert fig["errors"] == 0 and fig["requests"] > 0
+        assert fig["rps_min"] <= fig["rps"] <= fig["rps_max"] <= ceiling * 1.05
+    assert part["variants"]["seq"]["loop_cpu_ms_per_req"] == 0 < part["variants"]["map"]["loop_cpu_ms_per_req"]
+    assert part["ceiling_seq_rps"] == pytest.approx(2 / 0.040) and part["ceiling_map_rps"] == pytest.approx(2 / 0.010)
+    # four 10 ms waits one after the other cannot beat four sent together
+    assert result["ratios"]["map_session_vs_seq_rps"] == part["map_vs_seq_rps"] > 1
     table = format_session_table(result)
     assert "LoopBridgeAdapter" in table and "requests' own work per call" in table
+    assert "map ÷ sequential" in table and "bridge.http.map(urls, session=)" in table
+
+
+def test_session_section_refuses_bad_fan_out_parameters() -> None:
+    for bad in ({"fan_threads": [4]}, {"fan_threads": (0,)}, {"fan_threads": (True,)}):
+        with pytest.raises(ValueError, match="fan_threads must be a tuple"):
+            run_session_bench(**bad)  # type: ignore[arg-type]
+    for calls in (1, 2.5, True):
+        with pytest.raises(ValueError, match="fan_calls must be an int >= 2"):
+            run_session_bench(fan_calls=calls)  # type: ignore[arg-type]
 
 
 def test_requests_own_cpu_refuses_a_bad_count() -> None:

@@ -71,3 +71,27 @@ def test_map_with_session_reports_progress(upstream: Upstream) -> None:
     with requests.Session() as s:
         bridge.http.map([f"{upstream.base}/hello"] * 5, session=s, progress=lambda d, t: seen.append((d, t)))
     assert seen and seen[-1] == (5, 5)
+
+
+def test_map_with_session_takes_each_hosts_proxy_from_the_environment(upstream: Upstream,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment's proxy settings are merged per scheme and host, as Session.request merges them."""
+    monkeypatch.setenv("HTTP_PROXY", upstream.base)  # the upstream plays the proxy
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    merged: list[str] = []
+
+    class Counting(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            merged.append(url)
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+    items = [f"{upstream.base}/headers?i={i}" if i % 2 else f"http://origin.invalid/headers?i={i}" for i in range(8)]
+    with Counting() as s:
+        results = bridge.http.map(items, session=s, timeout=5)
+    assert all(isinstance(r, requests.Response) and r.status_code == 200 for r in results)
+    hosts = [r.json()["Host"] for r in results if isinstance(r, requests.Response)]
+    port = upstream.base.rsplit(":", 1)[1]
+    assert hosts == [f"127.0.0.1:{port}" if i % 2 else "origin.invalid" for i in range(8)]
+    # the proxied ones named their absolute URL in the request line; the direct ones did not
+    assert sum(seen.startswith("http://origin.invalid/") for seen in upstream.seen[-8:]) == 4
+    assert len(merged) == 2  # once per scheme and host in the batch, not once per item
