@@ -316,7 +316,9 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
     def _proxy(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None
                ) -> tuple[str | None, tuple[tuple[str, str], ...], str | None]:
         """``(http proxy, its headers, SOCKS proxy URL)`` for the request, as ``HTTPAdapter`` picks them."""
-        proxy = select_proxy(str(request.url), dict(proxies or {}))
+        if not proxies:  # the common case: select_proxy would parse the URL to find no proxy
+            return None, (), None
+        proxy = select_proxy(str(request.url), dict(proxies))
         if not proxy:
             return None, (), None
         proxy = prepend_scheme_if_needed(proxy, "http")
