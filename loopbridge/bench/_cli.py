@@ -40,7 +40,7 @@ def _fanout(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .fanout import run_fanout_bench
 
     return run_fanout_bench(n=400, latency_ms=25.0, concurrency=100, repeat=2 if quick else 5,
-                            pairs=3 if quick else 4, serial_budget_s=3.0 if quick else 10.0,
+                            pairs=3 if quick else 4, serial_budget_s=1.5 if quick else 10.0,
                             upstream_url=upstream_url)
 
 
@@ -49,7 +49,7 @@ def _session(quick: bool, upstream_url: str | None) -> dict[str, Any]:
 
     if not adapter_available():
         return {"skipped": "bridge.http.LoopBridgeAdapter is not in this version"}
-    return run_session_bench(threads=32, latency_ms=25.0, duration=1.0 if quick else 3.0,
+    return run_session_bench(threads=32, latency_ms=25.0, duration=0.6 if quick else 3.0,
                              repeat=2 if quick else 5, upstream_url=upstream_url,
                              fan_threads=(4,) if quick else (4, 32))
 
@@ -57,7 +57,7 @@ def _session(quick: bool, upstream_url: str | None) -> dict[str, Any]:
 def _flask(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .flask_e2e import FlaskBenchConfig, run_flask_bench
 
-    cfg = FlaskBenchConfig(duration=1.0, repeat=1) if quick else FlaskBenchConfig(duration=5.0, repeat=3)
+    cfg = FlaskBenchConfig(duration=1.0, repeat=1, burst_warm_up=True) if quick else FlaskBenchConfig(duration=5.0, repeat=3)
     return run_flask_bench(cfg, upstream_url=upstream_url)
 
 
@@ -73,7 +73,7 @@ def _sampler(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     from .flask_e2e import FlaskBenchConfig
     from .sampler import SAMPLED_ROUTES, run_sampler_bench
 
-    rounds = FlaskBenchConfig(duration=1.0, repeat=2, routes=SAMPLED_ROUTES[:1]) if quick else \
+    rounds = FlaskBenchConfig(duration=1.0, repeat=2, routes=SAMPLED_ROUTES[:1], burst_warm_up=True) if quick else \
         FlaskBenchConfig(duration=4.0, repeat=5, routes=SAMPLED_ROUTES)
     return run_sampler_bench(rounds, upstream_url=upstream_url)
 
@@ -84,7 +84,7 @@ def _lint(quick: bool, upstream_url: str | None) -> dict[str, Any]:
     if quick:
         import importlib.util
 
-        paths = [loc for name in ("requests", "flask") if (spec := importlib.util.find_spec(name))
+        paths = [loc for name in ("requests",) if (spec := importlib.util.find_spec(name))
                  and spec.submodule_search_locations for loc in spec.submodule_search_locations]
         return run_lint_bench(paths, repeat=1)
     return run_lint_bench(None, repeat=3)

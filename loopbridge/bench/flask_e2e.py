@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,7 @@ class FlaskBenchConfig:
     repeat: int = 3
     concurrency: int | None = None  # default: workers × threads
     routes: tuple[str, ...] = tuple(ROUTES)
+    burst_warm_up: bool = False  # warm each route with one burst of requests, not a 0.5 s load (--quick)
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.threads < 1 or self.repeat < 1:
@@ -216,8 +218,7 @@ def run_flask_bench(cfg: FlaskBenchConfig | None = None, upstream_url: str | Non
         with _process(app_cmd, app_port, "gunicorn", env) as app:
             base = f"http://127.0.0.1:{app_port}"
             workers = _wait_workers(app.pid, cfg.workers)
-            for route in cfg.routes:  # warm-up: first imports, first loop start, pools
-                _load(base + ROUTES[route][0], cfg.load_concurrency, 0.5)
+            warm_up(base, cfg)
             for _ in range(cfg.repeat):
                 for route in cfg.routes:
                     samples[route].append(_measure_route(base, ROUTES[route][0], workers, cfg))
@@ -235,6 +236,35 @@ def _add_prometheus_cost(result: dict[str, Any]) -> None:
     cpu_ms = result["routes"].get("d_sync_bridge_http", {}).get("cpu_ms_per_req")
     result["prometheus_us_per_request"] = extra_us
     result["ratios"]["prometheus_cpu_share"] = extra_us / (cpu_ms * 1000) if cpu_ms else float("nan")
+
+
+def get_body(url: str) -> str:
+    """The body of one GET on a new connection (raises on an HTTP error or a timeout)."""
+    request = urllib.request.Request(url, headers={"Connection": "close"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return str(resp.read().decode())
+
+
+def burst(urls: list[str], width: int = 32) -> list[str]:
+    """GET every URL, ``width`` at a time (a warm-up: imports, the loop thread, pools, greenlets)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(width, thread_name_prefix="bench-burst") as pool:
+        return list(pool.map(get_body, urls))
+
+
+def warm_up(base: str, cfg: FlaskBenchConfig) -> None:
+    """Warm every route of ``cfg``: first imports, the first loop start, pools.
+
+    A 0.5 s load per route (wrk's shortest is 1 s); with ``cfg.burst_warm_up`` (``--quick``) one
+    burst of as many requests as the load has connections, at once.
+    """
+    for route in cfg.routes:
+        url = base + ROUTES[route][0]
+        if cfg.burst_warm_up:
+            burst([url] * cfg.load_concurrency, cfg.load_concurrency)
+        else:
+            _load(url, cfg.load_concurrency, 0.5)
 
 
 def _wait_workers(master: int, expected: int, timeout: float = 20) -> list[int]:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .peer_child import GREEN_WAYS, HOP_VARIANTS
+from .flask_e2e import burst, get_body
 from .upstream import upstream
 
 __all__ = ["BATCH_WAYS", "FLASK_RUNS", "PeersConfig", "format_peers_table", "missing_peers", "run_peers_bench"]
@@ -340,24 +341,9 @@ def _servers(kinds: list[str], cfg: PeersConfig, upstream_base: str) -> Iterator
             server.log.close()
 
 
-def _get(url: str) -> str:
-    """The body of one GET on a new connection (raises on an HTTP error or a timeout)."""
-    request = urllib.request.Request(url, headers={"Connection": "close"})
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        return str(resp.read().decode())
-
-
 def _socket_module(url: str) -> tuple[str, str]:
-    pid, module = _get(url).split()
+    pid, module = get_body(url).split()
     return pid, module
-
-
-def _burst(urls: list[str], width: int = 32) -> list[str]:
-    """GET every URL, ``width`` at a time (a warm-up: imports, the loop thread, pools, greenlets)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(width, thread_name_prefix="bench-burst") as pool:
-        return list(pool.map(_get, urls))
 
 
 def _socket_check(base: str, workers: list[int], bursts: int = 30, width: int = 32) -> dict[str, str]:
@@ -423,7 +409,7 @@ def _flask(cfg: PeersConfig, servers: dict[str, _Server], workers: dict[str, lis
                                 duration=cfg.flask_duration, repeat=cfg.flask_repeat, concurrency=width * _SLOW_LOAD)
     for key in keys:  # warm-up: first imports, the loop thread and pools, greenlet pools
         kind, path, _ = FLASK_RUNS[key]
-        _burst([servers[kind].base + path] * width, width)
+        burst([servers[kind].base + path] * width, width)
     samples: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
     for turn in range(cfg.flask_repeat):
         for key in keys[turn % len(keys):] + keys[:turn % len(keys)]:

@@ -12,6 +12,8 @@ same rounds, ``sampler_cpu_share`` (≤ 0.02 is the target: at most 2 %).
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import shutil
@@ -22,7 +24,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from .flask_e2e import ROUTES, FlaskBenchConfig, _cpu_seconds, _free_port, _load, _measure_route, _process, _wait_workers
+from .flask_e2e import (ROUTES, FlaskBenchConfig, _cpu_seconds, _free_port, _measure_route, _process, _wait_workers,
+                        warm_up)
 from .upstream import upstream
 
 __all__ = ["SAMPLED_ROUTES", "run_sampler_bench"]
@@ -63,8 +66,7 @@ def run_sampler_bench(cfg: FlaskBenchConfig | None = None, upstream_url: str | N
             proc = stack.enter_context(_process(cmd, port, f"gunicorn (sampling {variant})", env))
             servers[variant] = (f"http://127.0.0.1:{port}", _wait_workers(proc.pid, cfg.workers))
         for base, _ in servers.values():  # warm-up: imports, loop start, pools, the sampler thread
-            for route in routes:
-                _load(base + ROUTES[route][0], cfg.load_concurrency, 0.5)
+            warm_up(base, dataclasses.replace(cfg, routes=tuple(routes)))
         on_base, on_workers = servers["on"]
         cpu_before = {pid: _cpu_seconds(pid) for pid in on_workers}
         sampler_before = _sampler_cpu(on_base, on_workers)

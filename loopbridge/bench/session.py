@@ -242,7 +242,7 @@ def run_session_bench(threads: int = 32, latency_ms: float = 25.0, duration: flo
         with upstream(upstream_url) as base:
             url = delay_url(base, latency_ms)
             for variant in VARIANTS:  # warm: connections, the loop thread and its pool exist
-                _load(sessions[variant], _get_one(url), min(0.5, duration))
+                _load(sessions[variant], _get_one(url), min(0.5, duration / 2))
             for index in range(repeat):
                 order: list[str] = list(VARIANTS) if index % 2 == 0 else list(reversed(VARIANTS))
                 for variant in order:
@@ -278,7 +278,7 @@ def _fan_out(threads: int, urls: list[str], latency_ms: float, duration: float, 
     runs: dict[str, list[tuple[int, int, float, float, float]]] = {variant: [] for variant in FAN_VARIANTS}
     try:
         for variant in FAN_VARIANTS:
-            _load(sessions[variant], work[variant], min(0.5, duration))
+            _load(sessions[variant], work[variant], min(0.5, duration / 2))
         for index in range(repeat):
             order: list[str] = list(FAN_VARIANTS) if index % 2 == 0 else list(reversed(FAN_VARIANTS))
             for variant in order:
