@@ -137,12 +137,29 @@ def _session_scenario(session: dict[str, Any]) -> Scenario | None:
                     f"each thread loops session.get, upstream {p['latency_ms']:g} ms")
 
 
+def _session_fan_scenario(session: dict[str, Any]) -> Scenario | None:
+    """The fan-out part of the session section, at its first thread count."""
+    parts = (session.get("fanout") or {}).get("by_threads")
+    if not parts:
+        return None
+    part, calls = parts[0], session["fanout"]["calls"]
+
+    def bar(key: str, label: str, bridged: bool = False) -> Bar:
+        return Bar(label, _num(part, "variants", key, "rps"), _num(part, "variants", key, "cpu_ms_per_req"), bridged)
+
+    return Scenario(f"A Session's {calls} calls, {part['threads']} threads", "req/s",
+                    (bar("seq", "session.get\none by one"), bar("map", "map(urls,\nsession=)", True)),
+                    f"per app request of {calls} calls, upstream {session['fanout']['latency_ms']:g} ms")
+
+
 def scenarios(result: dict[str, Any]) -> list[Scenario]:
     """The scenarios a result has figures for, in the order a migration meets them."""
     sections = result.get("sections", {})
     peers = sections.get("peers", {})
     out = _flask_scenarios(sections.get("flask", {}), peers)
-    for scenario in (_batch_scenario(sections.get("fanout", {}), peers), _session_scenario(sections.get("session", {}))):
+    session = sections.get("session", {})
+    for scenario in (_batch_scenario(sections.get("fanout", {}), peers), _session_scenario(session),
+                     _session_fan_scenario(session)):
         if scenario is not None:
             out.append(scenario)
     return [s for s in out if all(not math.isnan(b.speed) for b in s.bars)]
