@@ -428,37 +428,40 @@ class Project:
         to them, so a lookup that stops early reads no more than it needs (a library client
         made of dozens of mixins of one method each, every one in a module of its own).
         """
-        seen: set[str] = set()
         outside: list[str] = []
-        stack = [cls_name]
-        while stack and len(seen) < _MAX_CLASSES:
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            cls = self.classes.get(name)
-            if cls is None:
-                continue
-            yield cls
-            bases: list[str] = []
+
+        def bases(cls: ClassInfo) -> list[str]:
+            found_bases: list[str] = []
             for base in cls.bases:
                 found = self.meaning(_generic_base(base))
                 if found is None:
                     continue
                 if found.kind == "class":
-                    bases.append(found.name)
+                    found_bases.append(found.name)
                 elif found.kind == "outside" and found.name != "builtins.object":
                     outside.append(found.name)
-            stack.extend(reversed(bases))
+            return found_bases
+
+        yield from self._visit([cls_name], bases, depth_first=True, limit=_MAX_CLASSES)
         yield from outside
 
     def _walk(self, start: Iterable[str], step: Callable[[ClassInfo], Iterable[str]],
               ) -> Iterator[ClassInfo]:
         """Project classes from ``start`` outwards through ``step``, breadth first, each once
         (at most 64)."""
-        queue, seen = deque(start), set[str]()
-        while queue and len(seen) < 64:
-            name = queue.popleft()
+        return self._visit(start, step, depth_first=False, limit=64)
+
+    def _visit(self, start: Iterable[str], step: Callable[[ClassInfo], Iterable[str]], *, depth_first: bool,
+               limit: int) -> Iterator[ClassInfo]:
+        """Project classes from ``start`` through ``step``, each once, at most ``limit`` names.
+
+        Depth first (the next of ``step``'s names first, in their order) or breadth first.
+        ``step`` runs only when the caller asks for the next class, so a lookup that stops
+        early resolves (and reads the modules of) no more classes than it needed.
+        """
+        pending, seen = deque(start), set[str]()
+        while pending and len(seen) < limit:
+            name = pending.pop() if depth_first else pending.popleft()
             if name in seen:
                 continue
             seen.add(name)
@@ -466,7 +469,8 @@ class Project:
             if cls is None:
                 continue
             yield cls
-            queue.extend(step(cls))
+            following = list(step(cls))
+            pending.extend(reversed(following) if depth_first else following)
 
     def call_result(self, callee: Meaning | None) -> Meaning | None:
         """The meaning of the value returned by calling ``callee``."""
