@@ -16,6 +16,7 @@ docs/http.md ("Mount on your Session") lists what differs from ``HTTPAdapter``.
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import inspect
 import logging
 import os
@@ -157,8 +158,12 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         overrides, self._raise_on_status = ({}, False) if max_retries is None else retry_overrides(max_retries)
         self.max_retries = max_retries if isinstance(max_retries, Retry) else Retry(max_retries or 0, read=False)
         self._transport = Transport(config, overrides)
-        self._ssl_cache: dict[tuple[Any, Any], ssl.SSLContext] = {}
+        self._ssl_cache: dict[tuple[Any, ...], ssl.SSLContext] = {}
         self._ssl_lock = threading.Lock()
+        self._pool_kwargs: dict[str, Any] = {}
+        # as HTTPAdapter.__init__: a subclass overriding init_poolmanager (to pass ssl_context=) runs here
+        self.init_poolmanager(pool_connections, requests.adapters.DEFAULT_POOLSIZE if pool_maxsize is None else pool_maxsize,
+                              block=pool_block)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"config": self._transport.config, "max_retries": self._max_retries_given}
@@ -186,7 +191,8 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
             return mocked
         self.add_headers(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         spec = self._spec(request, stream, timeout, verify, cert, proxies)
-        if spec.ssl is False:  # as urllib3 warns, so that code (and tests) relying on the warning keep it
+        if spec.ssl is False or (isinstance(spec.ssl, ssl.SSLContext) and spec.ssl.verify_mode == ssl.CERT_NONE):
+            # as urllib3 warns, so that code (and tests) relying on the warning keep it
             warnings.warn(f"Unverified HTTPS request is being made to host '{spec.url.host}'. Adding certificate "
                           "verification is strongly advised. See: https://urllib3.readthedocs.io/en/latest/"
                           "advanced-usage.html#tls-warnings", urllib3.exceptions.InsecureRequestWarning, stacklevel=2)
@@ -203,6 +209,12 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
 
     def _response(self, lt: Any, request: requests.PreparedRequest, spec: StreamSpec, opened: Opened) -> requests.Response:
         head = opened.head
+        limit = getattr(http.client, "_MAXHEADERS", 100)
+        if len(head.headers) > limit:  # http.client refuses such an answer (and code tunes the limit there)
+            if opened.body is not None:
+                lt.call_soon(opened.body.abandon)
+            raise requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(
+                "Connection aborted.", http.client.HTTPException(f"got more than {int(limit)} headers")), request=request)
         if head.retries_exhausted and self._raise_on_status:
             if opened.body is not None:
                 lt.call_soon(opened.body.abandon)
@@ -241,6 +253,55 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         """
         username, password = get_auth_from_url(proxy)
         return {"Proxy-Authorization": _basic_auth_str(username, password)} if username else {}
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        """Take the pool arguments ``HTTPAdapter.init_poolmanager`` takes; called by ``__init__``.
+
+        The hook a subclass of ``HTTPAdapter`` overrides to hand urllib3 its own TLS settings
+        (``super().init_poolmanager(*args, ssl_context=ctx, **kwargs)``), kept so that such a
+        subclass works as a subclass of this adapter: an ``ssl_context`` given here is the TLS
+        context of every https:// request, with the request's ``verify`` and ``cert`` applied to
+        it as urllib3 applies them (:meth:`cert_verify`). The pool itself is the loop's:
+        ``connections`` and ``block`` are recorded only; other keyword arguments are ignored.
+        """
+        self._pool_connections, self._pool_maxsize, self._pool_block = connections, maxsize, block
+        context = pool_kwargs.get("ssl_context")
+        if context is not None and not isinstance(context, ssl.SSLContext):
+            raise TypeError(f"ssl_context must be an ssl.SSLContext, not {type(context).__name__}.")
+        self._pool_kwargs = pool_kwargs
+        with self._ssl_lock:
+            self._ssl_cache.clear()
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
+        """Note the TLS settings of a request to ``url`` on ``conn``, as ``HTTPAdapter.cert_verify`` does.
+
+        Sets ``conn.cert_reqs`` (``"CERT_REQUIRED"`` or ``"CERT_NONE"``), ``conn.ca_certs`` or
+        ``conn.ca_cert_dir`` (a ``verify`` path; ``None`` for ``verify=True``: the system's CA
+        store), ``conn.cert_file`` and ``conn.key_file`` (from ``cert``). A subclass may set more
+        of what urllib3's connection offers, such as ``conn.key_password`` for an encrypted key,
+        and the adapter builds the request's TLS context from what ``conn`` holds afterwards.
+
+        Raises:
+            OSError: a ``verify``, certificate or key path that does not exist (HTTPAdapter's messages).
+        """
+        if url.lower().startswith("https") and verify:
+            conn.cert_reqs = "CERT_REQUIRED"
+            if verify is not True:
+                if not os.path.exists(verify):
+                    raise OSError(f"Could not find a suitable TLS CA certificate bundle, invalid path: {verify}")
+                if os.path.isdir(verify):
+                    conn.ca_cert_dir = verify
+                else:
+                    conn.ca_certs = verify
+        else:
+            conn.cert_reqs = "CERT_NONE"
+            conn.ca_certs = conn.ca_cert_dir = None
+        if cert:
+            conn.cert_file, conn.key_file = (cert, None) if isinstance(cert, str) else (cert[0], cert[1])
+            if conn.cert_file and not os.path.exists(conn.cert_file):
+                raise OSError(f"Could not find the TLS certificate file, invalid path: {conn.cert_file}")
+            if conn.key_file and not os.path.exists(conn.key_file):
+                raise OSError(f"Could not find the TLS key file, invalid path: {conn.key_file}")
 
     def build_response(self, req: requests.PreparedRequest, resp: HTTPResponse) -> requests.Response:
         """A ``requests.Response`` from the urllib3 response, as ``HTTPAdapter.build_response`` makes it."""
@@ -346,48 +407,73 @@ class LoopBridgeAdapter(requests.adapters.BaseAdapter):
         return str(parsed.with_user(None)) if parsed.user or parsed.password else proxy, headers, None
 
     def _ssl(self, request: requests.PreparedRequest, verify: bool | str, cert: Any) -> Any:
-        if verify is True and not cert:
-            return None  # the pool's default context (system CAs, as HttpConfig.verify says)
-        if verify is False and not cert:
+        """The request's TLS setting for aiohttp: ``None`` (the pool's default), ``False`` or a context."""
+        custom = self._pool_kwargs.get("ssl_context")
+        hooked = type(self).cert_verify is not LoopBridgeAdapter.cert_verify
+        if custom is None and not hooked:  # the common cases, without building the settings
+            if verify is True and not cert:
+                return None  # the pool's default context (system CAs, as HttpConfig.verify says)
+            if verify is False and not cert:
+                return False
+        settings = _TLSSettings()
+        self.cert_verify(settings, str(request.url), verify, cert)
+        key = settings.key()
+        if custom is None and key == _TLSSettings.DEFAULT:
+            return None
+        if custom is None and key == _TLSSettings.UNVERIFIED:
             return False
-        key = (verify, cert)
         with self._ssl_lock:
             context = self._ssl_cache.get(key)
             if context is None:
                 try:
-                    context = _ssl_context(verify, cert)
+                    context = settings.context(custom)
                 except ssl.SSLError as exc:  # HTTPAdapter raises requests' SSLError for these
                     raise UpstreamSSLError(
                         f"{request.method} {request.url}: the TLS settings could not be loaded ({exc}): verify={verify!r} "
                         f"must be a CA bundle (PEM certificates) or a directory of them, and cert={cert!r} a PEM client "
-                        "certificate with its private key (in the same file, or as (cert, key)).",
+                        "certificate with its private key (in the same file, or as (cert, key)), with the key's "
+                        "password if it is encrypted.",
                         request=request) from exc
                 self._ssl_cache[key] = context
         return context
 
 
-def _ssl_context(verify: bool | str, cert: Any) -> ssl.SSLContext:
-    """An SSL context for a CA path and/or a client certificate, with HTTPAdapter's messages."""
-    if isinstance(verify, str):
-        if not os.path.exists(verify):
-            raise OSError(f"Could not find a suitable TLS CA certificate bundle, invalid path: {verify}")
-        if os.path.isdir(verify):
-            context = ssl.create_default_context(capath=verify)
+class _TLSSettings:
+    """What ``cert_verify`` notes for a request: the part of urllib3's connection it sets."""
+
+    #: key() of verify=True without a certificate, and of verify=False without one
+    DEFAULT = ("CERT_REQUIRED", None, None, None, None, None)
+    UNVERIFIED = ("CERT_NONE", None, None, None, None, None)
+
+    def __init__(self) -> None:
+        self.cert_reqs: str | int | None = None
+        self.ca_certs: str | None = None
+        self.ca_cert_dir: str | None = None
+        self.cert_file: str | None = None
+        self.key_file: str | None = None
+        self.key_password: str | bytes | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        required = self.cert_reqs in ("CERT_REQUIRED", ssl.CERT_REQUIRED, "REQUIRED")
+        return ("CERT_REQUIRED" if required else "CERT_NONE", self.ca_certs, self.ca_cert_dir, self.cert_file,
+                self.key_file, self.key_password)
+
+    def context(self, custom: ssl.SSLContext | None) -> ssl.SSLContext:
+        """A context with these settings; on ``custom`` (an ``init_poolmanager`` context), as urllib3 applies them."""
+        required = self.key()[0] == "CERT_REQUIRED"
+        if custom is not None:  # urllib3 sets its verify mode (a ValueError if it checks host names)
+            context = custom
+            if required and (self.ca_certs or self.ca_cert_dir):
+                context.load_verify_locations(cafile=self.ca_certs, capath=self.ca_cert_dir)
+            context.verify_mode = ssl.CERT_REQUIRED if required else ssl.CERT_NONE
         else:
-            context = ssl.create_default_context(cafile=verify)
-    else:
-        context = ssl.create_default_context()
-        if verify is False:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-    if cert:
-        cert_file, key_file = (cert, None) if isinstance(cert, str) else (cert[0], cert[1])
-        if cert_file and not os.path.exists(cert_file):
-            raise OSError(f"Could not find the TLS certificate file, invalid path: {cert_file}")
-        if key_file and not os.path.exists(key_file):
-            raise OSError(f"Could not find the TLS key file, invalid path: {key_file}")
-        context.load_cert_chain(cert_file, key_file)
-    return context
+            context = ssl.create_default_context(cafile=self.ca_certs, capath=self.ca_cert_dir)
+            if not required:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        if self.cert_file:
+            context.load_cert_chain(self.cert_file, self.key_file, self.key_password)
+        return context
 
 
 #: the User-Agent urllib3 sends when a request has none

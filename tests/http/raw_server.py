@@ -194,6 +194,7 @@ RAW_ROUTES: dict[str, Route] = {
     "/loop": lambda head: answer(status=b"302 Found", headers=[(b"Location", b"/loop")]),
     "/links": lambda head: answer(headers=[(b"Link", b'<http://x/2>; rel="next"')], body=b""),
     "/empty": lambda head: answer(status=b"204 No Content", length=False),
+    "/many-headers": lambda head: answer(headers=[(b"X-N%d" % n, b"v") for n in range(101)], body=b"x"),
     # malformed answers
     "/bad-status": lambda head: b"NONSENSE\r\n\r\n",
     "/bad-chunk": lambda head: answer(headers=[(b"Transfer-Encoding", b"chunked")], body=b"zz\r\nhello\r\n0\r\n\r\n", length=False),

@@ -109,6 +109,8 @@ ROWS: list[tuple[str, str, str, str, dict[str, Any], bool]] = [
     ("error-truncated-stream", "raw", "GET", "/truncated", {}, True),
     ("error-too-many-redirects", "raw", "GET", "/loop", {}, False),
     ("error-bad-gzip", "aiohttp", "GET", "/bad-gzip", {}, False),
+    ("error-over-100-headers", "raw", "GET", "/many-headers", {}, False),
+    ("error-over-100-headers-stream", "raw", "GET", "/many-headers", {}, True),
 ]
 
 #: row id -> {observable: why it differs}. The observable's two values are checked to differ as said.
@@ -231,3 +233,22 @@ def test_observables_match_httpadapter(row: str, where: str, method: str, path: 
         extra, _ = EXTRA_CLASSES.get(row, (set(), ""))
         assert set(stock["classes"]) <= set(ours["classes"]), f"{row}: an except that catches stock's error misses ours"
         assert set(ours["classes"]) - set(stock["classes"]) == extra, f"{row}: classes {ours['classes']} vs stock {stock['classes']}"
+
+
+@pytest.mark.parametrize("limit", [1, 100, float("inf")])
+def test_the_header_limit_code_sets_in_http_client_holds_for_both(limit: float, raw: RawServer,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """http.client refuses an answer with more than ``http.client._MAXHEADERS`` header lines (100);
+    clients tune that limit there (HTTPie's ``--max-headers``), and the adapter keeps to it."""
+    monkeypatch.setattr("http.client._MAXHEADERS", limit)
+    outcomes = []
+    for ours in (False, True):
+        with _session(ours) as session:
+            try:
+                outcomes.append(session.get(raw.url("/ok"), timeout=5).status_code)
+            except requests.ConnectionError as exc:
+                outcomes.append(str(exc))
+    stock, mine = outcomes
+    # /ok answers with a few header lines: over a limit of 1, under 100
+    assert stock == (200 if limit >= 100 else f"('Connection aborted.', HTTPException('got more than {int(limit)} headers'))")
+    assert mine == stock
