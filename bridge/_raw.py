@@ -40,8 +40,13 @@ class Source:
         self.version, self.status, self.reason = head.version, head.status, head.reason
         self.url = head.url
         self._memory = io.BytesIO(content) if content is not None else None
+        self._size = 0 if content is None else len(content)
         self._pipe = pipe
         self._closed = False
+        #: every byte was read: http.client's response closes itself then (``isclosed()``), and
+        #: code that tees the body (CacheControl) waits for that to store it. No ``fp`` attribute
+        #: here: urllib3 takes one for http.client's own chunk reading (``read_chunked``)
+        self._ended = False
 
     @property
     def msg(self) -> http.client.HTTPMessage:
@@ -76,10 +81,15 @@ class Source:
         return list(self.msg.items())
 
     def read(self, amt: int | None = None) -> bytes:
-        if self._closed:
+        if self._closed or self._ended:
             return b""
-        if self._memory is not None:
-            return self._memory.read(amt)
+        memory = self._memory
+        if memory is not None:
+            data = memory.read(amt)
+            if memory.tell() >= self._size:
+                self._ended = True
+                self._memory = None
+            return data
         assert self._pipe is not None
         try:
             return self._pipe.read(amt)
@@ -93,7 +103,8 @@ class Source:
 
     @property
     def closed(self) -> bool:
-        if self._closed:
+        """True once closed or read to the end, as http.client's response (it closes itself at the end)."""
+        if self._closed or self._ended:
             return True
         if self._pipe is not None:
             return self._pipe.closed

@@ -68,6 +68,23 @@ CLIENTS: dict[str, Client] = {client.name: client for client in (
         pytest_args=("--timeout=60", "tests"),
         timeout=300,
     ),
+    # CacheControl: HTTP caching for requests as an HTTPAdapter subclass (CacheControlAdapter
+    # overrides send and build_response, wraps raw in a caching reader), rebased onto
+    # LoopBridgeAdapter; against a cherrypy WSGI server its conftest starts on 127.0.0.1.
+    Client(
+        name="cachecontrol", version="0.14.2",
+        requirements=(*_PYTEST, "cherrypy", "filelock>=3.8.0", "redis>=2.10.5"),
+        pytest_args=("--timeout=60", "tests"),
+        rebase=("cachecontrol.adapter:CacheControlAdapter",),
+        expected={
+            "tests.test_expires_heuristics.TestOneDayCache::test_cache_for_one_day": (
+                "intermittent (2 of 9 runs): the test's first request meets 'Server disconnected' twice (aiohttp's "
+                "one retry of an idempotent request included) on keep-alive connections the shared pool kept from "
+                "earlier tests' Sessions, which cheroot had closed; urllib3's per-Session pools drop a connection "
+                "the server closed before reusing it. Cause not pinned down; may pass"),
+        },
+        timeout=300,
+    ),
     # python-tuf's ngclient with RequestsFetcher (its default fetcher up to 5.x): one Session per
     # scheme and host, streaming downloads with length limits, against tests/simple_server.py
     # (http.server in a subprocess) and a repository served by it.

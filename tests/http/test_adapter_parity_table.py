@@ -24,6 +24,7 @@ import pytest
 import requests
 import requests.exceptions as rex
 from urllib3.util import SKIP_HEADER
+from urllib3.util.response import is_fp_closed
 
 import bridge.http
 
@@ -251,4 +252,32 @@ def test_the_header_limit_code_sets_in_http_client_holds_for_both(limit: float, 
     stock, mine = outcomes
     # /ok answers with a few header lines: over a limit of 1, under 100
     assert stock == (200 if limit >= 100 else f"('Connection aborted.', HTTPException('got more than {int(limit)} headers'))")
+    assert mine == stock
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("path", ["/ok", "/chunked", "/until-close"])
+def test_the_body_source_closes_itself_at_the_end_as_http_clients(path: str, stream: bool, raw: RawServer) -> None:
+    """http.client's response closes itself once its body was read (``isclosed()``, and so
+    urllib3's ``is_fp_closed``); code that tees the body through ``raw._fp`` in a
+    ``build_response`` override (CacheControl) stores it at that moment."""
+    seen: list[Any] = []
+
+    def reading(base: type) -> Any:
+        class Tee(base):  # type: ignore[misc,valid-type]
+            def build_response(self, req: Any, resp: Any) -> Any:
+                source = resp._fp
+                before = (source.isclosed(), is_fp_closed(source))
+                body = b"".join(iter(lambda: source.read(4), b""))
+                seen.append((before, body, source.isclosed(), is_fp_closed(source)))
+                return super().build_response(req, resp)
+
+        return Tee()
+
+    for base in (requests.adapters.HTTPAdapter, bridge.http.LoopBridgeAdapter):
+        with requests.Session() as session:
+            session.mount("http://", reading(base))
+            session.get(raw.url(path), stream=stream, timeout=5).close()
+    stock, mine = seen
+    assert stock[0] == (False, False) and stock[2:] == (True, True)
     assert mine == stock
